@@ -1,0 +1,89 @@
+# dptrain: one strict Makefile. `make test` and `make demo` install what is
+# missing first (scripts/install-deps.sh does nothing when all is present).
+
+BUILD   ?= build
+CC      ?= gcc
+PKGS    := ompi-c openblas libcjson inih zlib
+SAN     ?=
+OPT     ?= -O2
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g $(OPT) $(SAN) -MMD -MP -Iinclude
+LDFLAGS := $(SAN)
+
+# Resolve flags only when a target needs them, so `make deps` works on a bare machine.
+pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
+DEP_CFLAGS = $(call pc,--cflags,$(PKGS))
+DEP_LIBS   = $(call pc,--libs,$(PKGS)) -lm
+CHECK_CFLAGS = $(call pc,--cflags,check)
+CHECK_LIBS   = $(call pc,--libs,check)
+
+LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/data/*.c src/layers/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+MPI_SRC  := $(wildcard tests/mpi/*.c)
+MPI_BIN  := $(MPI_SRC:tests/mpi/%.c=$(BUILD)/tests/mpi_%)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps check-deps test unit asan demo bench clean
+all: check-deps $(BUILD)/libdptrain.a $(BUILD)/dptrain $(UNIT_BIN) $(MPI_BIN) $(BENCH_BIN)
+
+deps:
+	@scripts/install-deps.sh
+
+check-deps:
+	@for p in $(PKGS) check; do pkg-config --exists $$p || { \
+	  echo "Makefile: pkg-config cannot find '$$p'; run scripts/install-deps.sh (or make deps)"; exit 1; }; done
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -c $< -o $@
+
+$(BUILD)/libdptrain.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/dptrain: $(BUILD)/obj/src/main.o $(BUILD)/libdptrain.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(DEP_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdptrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CHECK_CFLAGS) $< $(BUILD)/libdptrain.a -o $@ $(LDFLAGS) $(CHECK_LIBS) $(DEP_LIBS)
+
+$(BUILD)/tests/mpi_%: tests/mpi/%.c $(BUILD)/libdptrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $< $(BUILD)/libdptrain.a -o $@ $(LDFLAGS) $(DEP_LIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libdptrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $< $(BUILD)/libdptrain.a -o $@ $(LDFLAGS) $(DEP_LIBS)
+
+# Every unit suite runs even when one fails; Check prints each suite's summary line.
+unit: all
+	@fail=0; for t in $(UNIT_BIN); do CK_DEFAULT_TIMEOUT=60 $$t || fail=1; done; exit $$fail
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@fail=0; \
+	$(MAKE) --no-print-directory unit || fail=1; \
+	tests/run.sh mpi BUILD=$(BUILD) || fail=1; \
+	tests/run.sh cli BUILD=$(BUILD) || fail=1; \
+	exit $$fail
+
+# AddressSanitizer + UBSan build in its own folder; the unit suites must pass under it.
+asan: check-deps
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	launch/local.sh 2 launch/configs/default.ini
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)

@@ -1,0 +1,66 @@
+/* Every MPI call of dptrain lives behind this header: start-up, broadcast,
+ * reductions, agreement on errors, and the job-wide abort. A program run
+ * without mpirun is a valid one-rank job. */
+#ifndef DPTRAIN_COMM_H
+#define DPTRAIN_COMM_H
+
+#include <stddef.h>
+
+#include "dptrain/error.h"
+
+typedef struct {
+    int rank, size;             /* in the whole job */
+    int local_rank, local_size; /* among the ranks sharing this node */
+} dpt_comm;
+
+/* Starts MPI (a singleton when not under mpirun) and fills c. */
+int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e);
+
+/* Ends MPI; call once on every rank after the last collective. */
+void dpt_comm_finalize(void);
+
+/* Copies bytes from rank 0's buf into every other rank's buf. */
+void dpt_comm_bcast(const dpt_comm *c, void *buf, size_t bytes);
+
+/* Sums n floats element-wise across ranks, in place. */
+void dpt_comm_allreduce_f(const dpt_comm *c, float *buf, size_t n);
+
+/* Sums n doubles element-wise across ranks, in place. */
+void dpt_comm_allreduce_d(const dpt_comm *c, double *buf, size_t n);
+
+/* Logical OR of flag over all ranks (collective). */
+int dpt_comm_any(const dpt_comm *c, int flag);
+
+/* Collective agreement on a status: a failed rank prints "dptrain: rank R: msg"
+ * on stderr; every rank returns DPT_FAIL (with e marked reported) if any rank failed. */
+int dpt_comm_agree(const dpt_comm *c, int status, dpt_err *e);
+
+/* Prints "dptrain: rank R: msg" and ends the whole job with a non-zero status. */
+_Noreturn void dpt_comm_abort(const dpt_comm *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Wall-clock seconds from an arbitrary origin. */
+double dpt_comm_time(void);
+
+/* "Open MPI v4.1.4, ..." as the library reports itself. */
+const char *dpt_comm_library(void);
+
+/* Sum n floats across ranks in bucketed non-blocking allreduces that the
+ * backward pass starts as gradients become final and the optimizer waits on. */
+typedef struct dpt_bucketed dpt_bucketed;
+
+/* Plans buckets of about bucket_bytes over buf [n] (0: one blocking allreduce at the end). */
+dpt_bucketed *dpt_bucketed_new(const dpt_comm *c, float *buf, size_t n, size_t bucket_bytes);
+
+/* Frees b (NULL allowed). */
+void dpt_bucketed_free(dpt_bucketed *b);
+
+/* Marks buf[off..off+len) final; starts every bucket that is now complete. */
+void dpt_bucketed_ready(dpt_bucketed *b, size_t off, size_t len);
+
+/* Gives MPI a chance to progress the buckets in flight (between layers). */
+void dpt_bucketed_progress(dpt_bucketed *b);
+
+/* Completes every bucket (starting any left), so buf holds the sum; resets for the next step. */
+void dpt_bucketed_finish(dpt_bucketed *b);
+
+#endif

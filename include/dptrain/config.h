@@ -1,0 +1,115 @@
+/* The experiment: every setting of a run in one plain struct, filled from
+ * built-in defaults, then an INI file (libinih), then --set overrides, then
+ * validated. The struct holds no pointers, so rank 0 reads it and the other
+ * ranks receive it as bytes. Every key lives in one table in config.c, which
+ * also prints the resolved file and README's key table. */
+#ifndef DPTRAIN_CONFIG_H
+#define DPTRAIN_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dptrain/data.h"
+#include "dptrain/error.h"
+#include "dptrain/optim.h"
+
+enum { DPT_PATH_MAX = 512, DPT_NAME_MAX = 128, DPT_LAYERS_MAX = 1024 };
+
+typedef struct {
+    struct {
+        char format[16];                 /* auto | idx | npy | csv | libsvm */
+        char train[DPT_PATH_MAX];        /* features (and targets for csv, libsvm) */
+        char train_targets[DPT_PATH_MAX];/* idx, npy targets */
+        char test[DPT_PATH_MAX];
+        char test_targets[DPT_PATH_MAX];
+        char label[DPT_NAME_MAX];        /* csv label column: name or index; "" = last */
+        int header;                      /* csv: -1 auto, 0, 1 */
+        dpt_task task;                   /* classify | regress */
+        int classes;                     /* 0 = infer */
+        int64_t features;                /* libsvm: 0 = infer */
+        int standardize;
+        double val_fraction;
+        int kfold;                       /* 0 = no cross-validation */
+        int shuffle;
+        int drop_last;
+        char synthetic[16];              /* none | linreg: a generated dataset instead of files */
+        int64_t synthetic_samples;
+    } data;
+    struct {
+        char layers[DPT_LAYERS_MAX];     /* e.g. "dense 512, relu, dense 10" */
+        char init[16];                   /* auto | xavier | he */
+    } model;
+    struct {
+        char kind[32];                   /* mse | cross_entropy */
+    } loss;
+    dpt_optim_config optim;
+    double clip_norm;                    /* 0 = no clipping */
+    dpt_sched_config sched;
+    int scale_lr;                        /* linear scaling rule: lr * batch / reference_batch */
+    int64_t reference_batch;
+    dpt_reg_config reg;
+    int penalize_bias;
+    struct {
+        int64_t epochs;
+        int64_t steps;                   /* > 0: stop after this many optimizer steps */
+        int64_t batch;                   /* global batch; 0 = the whole training set */
+        int64_t accumulation;            /* micro-batches per optimizer step */
+        int64_t eval_every;              /* steps between validations; 0 = each epoch */
+        int64_t log_every;               /* epochs between progress lines */
+        char nonfinite[8];               /* stop | skip */
+        int deterministic;               /* bitwise-identical results for any rank count */
+        int blocks;                      /* deterministic mode: blocks per global batch */
+        double bucket_mb;                /* gradient allreduce bucket; 0 = one blocking call */
+        int threads;                     /* BLAS threads per rank; 0 = cores / ranks on the node */
+    } train;
+    struct {
+        char metric[32];                 /* val_loss | val_accuracy */
+        int64_t patience;                /* 0 = off */
+        double min_delta;
+    } early;
+    struct {
+        int64_t every_steps, every_epochs, keep_last;
+        int keep_best;
+    } ckpt;
+    struct {
+        uint64_t seed;
+        char name[DPT_NAME_MAX];
+        char dir[DPT_PATH_MAX];
+    } run;
+} dpt_config;
+
+/* Fills c with every key's documented default. */
+void dpt_config_defaults(dpt_config *c);
+
+/* Applies the INI text of a file on top of c, all or nothing (c is unchanged on failure);
+ * a key set twice in one file is an error; errors name file, line and key (and the closest valid key). */
+int dpt_config_load_file(dpt_config *c, const char *path, dpt_err *e);
+
+/* Applies INI text held in memory, as dpt_config_load_file (origin names it in errors; NULL = "<string>"). */
+int dpt_config_load_string(dpt_config *c, const char *text, const char *origin, dpt_err *e);
+
+/* Applies one "section.key=value" override; c is unchanged on failure. */
+int dpt_config_set(dpt_config *c, const char *assignment, dpt_err *e);
+
+/* Checks every key's range again (the struct may have been filled in code or received as bytes),
+ * then combinations that single keys cannot (e.g. test_targets without test). */
+int dpt_config_validate(const dpt_config *c, dpt_err *e);
+
+/* Writes every key, resolved, as an INI file that loads back to the same c. */
+void dpt_config_write(FILE *f, const dpt_config *c);
+
+/* Writes the Markdown table of all keys: section, key, default, meaning. */
+void dpt_config_doc(FILE *f);
+
+/* The built-in default experiment (linear regression) as INI text. */
+const char *dpt_config_default_experiment(void);
+
+/* Number of keys in the table. */
+int dpt_config_nkeys(void);
+
+/* Key i of the table (0 <= i < dpt_config_nkeys()): section, key, default text and one-line
+ * meaning, static strings; any out pointer may be NULL. DPT_FAIL when i is out of range. */
+int dpt_config_key_info(int i, const char **section, const char **key, const char **def,
+                        const char **meaning);
+
+#endif

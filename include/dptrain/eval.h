@@ -1,0 +1,25 @@
+/* Metrics over a dataset: every rank evaluates a contiguous slice and the
+ * sums are reduced once, so each sample counts exactly once and no rank
+ * waits on another for long. Writes no files. */
+#ifndef DPTRAIN_EVAL_H
+#define DPTRAIN_EVAL_H
+
+#include <stddef.h>
+
+#include "dptrain/comm.h"
+#include "dptrain/data.h"
+#include "dptrain/loss.h"
+#include "dptrain/model.h"
+
+typedef struct {
+    double loss;      /* mean loss per sample */
+    double accuracy;  /* fraction correct (classification), else 0 */
+    double count;     /* samples evaluated */
+} dpt_eval_result;
+
+/* Evaluates m on ds samples idx[0..n) (idx NULL = all) across all ranks (collective);
+ * x, y are scratch of m->max_batch rows. */
+dpt_eval_result dpt_eval(const dpt_comm *c, dpt_model *m, dpt_loss_kind loss, const dpt_dataset *ds,
+                         const size_t *idx, size_t n, float *x, float *y);
+
+#endif

@@ -1,0 +1,57 @@
+/* A sequential stack of layers whose parameters live in ONE contiguous
+ * float buffer and whose gradients in another, laid out layer after layer
+ * (weights then bias). Activation buffers are sized once for max_batch, so
+ * forward and backward never allocate. Knows nothing of MPI. */
+#ifndef DPTRAIN_MODEL_H
+#define DPTRAIN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dptrain/error.h"
+#include "dptrain/layer.h"
+#include "dptrain/optim.h"
+
+typedef struct {
+    int nlayers;
+    dpt_layer *layers;
+    int in_dim, out_dim;
+    size_t nparams;
+    float *params;     /* [nparams] */
+    float *grads;      /* [nparams] */
+    int max_batch;
+    size_t width;      /* widest layer input or output */
+    const float *input;/* the batch given to the last forward */
+    float **acts;      /* acts[i]: output of layer i, [max_batch][layers[i].out]; in-place layers share */
+    float *dbuf[2];    /* ping-pong gradient buffers for backward */
+} dpt_model;
+
+/* Called by backward when grads[off..off+len) are final for this batch (last layer first). */
+typedef void (*dpt_grad_ready_fn)(void *ctx, size_t off, size_t len);
+
+/* Builds the stack from a spec like "dense 512, relu, dense 10" for inputs of in_dim. */
+int dpt_model_init(dpt_model *m, const char *spec, int in_dim, int max_batch, dpt_err *e);
+
+/* Frees everything; accepts a zeroed or half-built model. */
+void dpt_model_free(dpt_model *m);
+
+/* Draws every layer's parameters from seed: "auto" picks He before ReLU, Xavier otherwise. */
+int dpt_model_init_params(dpt_model *m, uint64_t seed, const char *scheme, dpt_err *e);
+
+/* Runs x [n][in_dim] (n <= max_batch) forward; returns the output [n][out_dim], valid until the next call. */
+const float *dpt_model_forward(dpt_model *m, const float *x, int n);
+
+/* Backpropagates dout [n][out_dim] through the last forward, ADDING into grads;
+ * ready (may be NULL) hears of each layer's finished gradient run. */
+void dpt_model_backward(dpt_model *m, const float *dout, int n, dpt_grad_ready_fn ready, void *ctx);
+
+/* Sets every gradient to zero. */
+void dpt_model_zero_grad(dpt_model *m);
+
+/* Fills r with the parameter runs a penalty applies to (weights; biases too if include_bias); returns the count. */
+int dpt_model_penalty_ranges(const dpt_model *m, dpt_range *r, int max, int include_bias);
+
+/* The checkpoint name of layer i's weight ("layers.i.weight") or bias. */
+void dpt_model_param_name(char *buf, size_t size, int layer, int bias);
+
+#endif

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages dptrain builds, tests and demos with.
+# Idempotent: when every package is present it installs nothing and says so.
+set -euo pipefail
+
+pkgs=(
+  build-essential pkg-config
+  libopenmpi-dev openmpi-bin        # MPI (pkg-config: ompi-c)
+  libopenblas-dev                   # BLAS (pkg-config: openblas)
+  check                             # unit tests (pkg-config: check)
+  libinih-dev                       # experiment files (INI)
+  libcjson-dev                      # safetensors headers, metrics.jsonl
+  zlib1g-dev                        # .gz datasets
+  gnuplot-nox                       # plots
+  dataset-fashion-mnist             # the demo's data
+  python3-numpy                     # checkpoint interop test
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,203 @@
+/* MPI behind one door. Collectives are called with the same arguments on
+ * every rank; anything data-dependent is agreed on first (dpt_comm_agree,
+ * dpt_comm_any) so no rank is left waiting in a call the others skip. */
+#include "dptrain/comm.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e)
+{
+    int provided;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        return dpt_errf(e, "MPI_Init failed");
+    /* Errors in MPI calls abort the job (the default), so no status checks below. */
+    MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &c->size);
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &c->local_rank);
+    MPI_Comm_size(node, &c->local_size);
+    MPI_Comm_free(&node);
+    return DPT_OK;
+}
+
+void dpt_comm_finalize(void)
+{
+    MPI_Finalize();
+}
+
+/* MPI counts are int: large buffers go in chunks. */
+#define CHUNK ((size_t)1 << 30)
+
+void dpt_comm_bcast(const dpt_comm *c, void *buf, size_t bytes)
+{
+    if (c->size == 1)
+        return;
+    for (size_t off = 0; off < bytes; off += CHUNK) {
+        size_t len = bytes - off < CHUNK ? bytes - off : CHUNK;
+        MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, 0, MPI_COMM_WORLD);
+    }
+}
+
+void dpt_comm_allreduce_f(const dpt_comm *c, float *buf, size_t n)
+{
+    if (c->size == 1)
+        return;
+    for (size_t off = 0; off < n; off += CHUNK / 4) {
+        size_t len = n - off < CHUNK / 4 ? n - off : CHUNK / 4;
+        MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    }
+}
+
+void dpt_comm_allreduce_d(const dpt_comm *c, double *buf, size_t n)
+{
+    if (c->size == 1)
+        return;
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+}
+
+int dpt_comm_any(const dpt_comm *c, int flag)
+{
+    int any = flag != 0;
+    if (c->size > 1)
+        MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
+    return any;
+}
+
+int dpt_comm_agree(const dpt_comm *c, int status, dpt_err *e)
+{
+    if (status != DPT_OK) {
+        fprintf(stderr, "dptrain: rank %d: %s\n", c->rank, e->msg);
+        fflush(stderr);
+    }
+    if (!dpt_comm_any(c, status != DPT_OK))
+        return DPT_OK;
+    if (status == DPT_OK)
+        snprintf(e->msg, sizeof e->msg, "another rank failed");
+    e->reported = 1;
+    return DPT_FAIL;
+}
+
+_Noreturn void dpt_comm_abort(const dpt_comm *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "dptrain: rank %d: ", c ? c->rank : 0);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    va_end(ap);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    exit(1);
+}
+
+double dpt_comm_time(void)
+{
+    return MPI_Wtime();
+}
+
+const char *dpt_comm_library(void)
+{
+    static char version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len;
+    MPI_Get_library_version(version, &len);
+    for (int i = 0; i < len; i++)
+        if (version[i] == '\n' || version[i] == ',')
+            version[i] = '\0';
+    return version;
+}
+
+/* Buckets cover buf from its end backwards, because backward produces the
+ * last layer's gradients (stored last) first. */
+struct dpt_bucketed {
+    const dpt_comm *c;
+    float *buf;
+    size_t n, bucket;    /* floats in buf and per bucket (0: one blocking call) */
+    int nb, started;     /* buckets, and how many have been started */
+    size_t ready_from;   /* buf[ready_from..n) is final */
+    MPI_Request *req;
+};
+
+dpt_bucketed *dpt_bucketed_new(const dpt_comm *c, float *buf, size_t n, size_t bucket_bytes)
+{
+    dpt_bucketed *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->c = c;
+    b->buf = buf;
+    b->n = n;
+    b->bucket = bucket_bytes / sizeof(float);
+    if (b->bucket > (size_t)INT_MAX)
+        b->bucket = (size_t)INT_MAX;
+    b->nb = b->bucket ? (int)((n + b->bucket - 1) / b->bucket) : 0;
+    b->ready_from = n;
+    b->req = calloc((size_t)b->nb + 1, sizeof *b->req);
+    if (!b->req) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void dpt_bucketed_free(dpt_bucketed *b)
+{
+    if (b)
+        free(b->req);
+    free(b);
+}
+
+static void bucket_bounds(const dpt_bucketed *b, int k, size_t *lo, size_t *hi)
+{
+    *hi = b->n - (size_t)k * b->bucket;
+    *lo = *hi > b->bucket ? *hi - b->bucket : 0;
+}
+
+static void start_ready(dpt_bucketed *b)
+{
+    if (b->c->size == 1)
+        return;
+    while (b->started < b->nb) {
+        size_t lo, hi;
+        bucket_bounds(b, b->started, &lo, &hi);
+        if (lo < b->ready_from)
+            break;
+        MPI_Iallreduce(MPI_IN_PLACE, b->buf + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                       &b->req[b->started]);
+        b->started++;
+    }
+}
+
+void dpt_bucketed_ready(dpt_bucketed *b, size_t off, size_t len)
+{
+    /* Layers finish in reverse order, so a run ending at ready_from extends the final suffix. */
+    if (off + len == b->ready_from)
+        b->ready_from = off;
+    if (b->nb)
+        start_ready(b);
+}
+
+void dpt_bucketed_progress(dpt_bucketed *b)
+{
+    if (b->started && b->c->size > 1) {
+        int done;
+        MPI_Testall(b->started, b->req, &done, MPI_STATUSES_IGNORE);
+    }
+}
+
+void dpt_bucketed_finish(dpt_bucketed *b)
+{
+    if (b->nb == 0) {
+        dpt_comm_allreduce_f(b->c, b->buf, b->n);
+    } else if (b->c->size > 1) {
+        b->ready_from = 0;
+        start_ready(b);
+        MPI_Waitall(b->started, b->req, MPI_STATUSES_IGNORE);
+    }
+    b->started = 0;
+    b->ready_from = b->n;
+}

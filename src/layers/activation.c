@@ -1,0 +1,106 @@
+/* Element-wise activations. Each backward needs only the output y, so the
+ * forward pass may overwrite its input and both passes run in place. */
+#include "dptrain/layer.h"
+
+#include <math.h>
+#include <string.h>
+
+static int act_configure(dpt_layer *l, int in, const char *arg, dpt_err *e)
+{
+    if (arg && *arg)
+        return dpt_errf(e, "%s takes no argument, got '%s'", l->ops->name, arg);
+    l->in = l->out = in;
+    l->nparams = l->nweights = 0;
+    return DPT_OK;
+}
+
+static void act_init(dpt_layer *l, uint64_t seed, uint64_t stream, dpt_init_kind kind)
+{
+    (void)l, (void)seed, (void)stream, (void)kind;
+}
+
+#define SIZE(l, n) ((size_t)(n) * (size_t)(l)->out)
+
+static void identity_forward(const dpt_layer *l, float *y, const float *x, int n)
+{
+    if (y != x)
+        memcpy(y, x, sizeof(float) * SIZE(l, n));
+}
+
+static void identity_backward(const dpt_layer *l, float *dx, const float *dy, const float *x,
+                              const float *y, int n)
+{
+    (void)x, (void)y;
+    if (dx && dx != dy)
+        memcpy(dx, dy, sizeof(float) * SIZE(l, n));
+}
+
+static void relu_forward(const dpt_layer *l, float *y, const float *x, int n)
+{
+    size_t m = SIZE(l, n);
+    for (size_t i = 0; i < m; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void relu_backward(const dpt_layer *l, float *dx, const float *dy, const float *x,
+                          const float *y, int n)
+{
+    (void)x;
+    size_t m = SIZE(l, n);
+    if (dx)
+        for (size_t i = 0; i < m; i++)
+            dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+static void tanh_forward(const dpt_layer *l, float *y, const float *x, int n)
+{
+    size_t m = SIZE(l, n);
+    for (size_t i = 0; i < m; i++)
+        y[i] = tanhf(x[i]);
+}
+
+static void tanh_backward(const dpt_layer *l, float *dx, const float *dy, const float *x,
+                          const float *y, int n)
+{
+    (void)x;
+    size_t m = SIZE(l, n);
+    if (dx)
+        for (size_t i = 0; i < m; i++)
+            dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
+static void sigmoid_forward(const dpt_layer *l, float *y, const float *x, int n)
+{
+    size_t m = SIZE(l, n);
+    for (size_t i = 0; i < m; i++) {
+        /* Split by sign so exp never overflows. */
+        float v = x[i];
+        if (v >= 0.0f) {
+            y[i] = 1.0f / (1.0f + expf(-v));
+        } else {
+            float z = expf(v);
+            y[i] = z / (1.0f + z);
+        }
+    }
+}
+
+static void sigmoid_backward(const dpt_layer *l, float *dx, const float *dy, const float *x,
+                             const float *y, int n)
+{
+    (void)x;
+    size_t m = SIZE(l, n);
+    if (dx)
+        for (size_t i = 0; i < m; i++)
+            dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+}
+
+#define ACTIVATION(NAME)                                                                      \
+    const dpt_layer_ops dpt_layer_##NAME = {                                                  \
+        .name = #NAME, .in_place = 1, .configure = act_configure, .init = act_init,           \
+        .forward = NAME##_forward, .backward = NAME##_backward,                               \
+    }
+
+ACTIVATION(identity);
+ACTIVATION(relu);
+ACTIVATION(tanh);
+ACTIVATION(sigmoid);

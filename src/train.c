@@ -1,0 +1,304 @@
+/* The training loop. Every rank runs the same sequence of collectives: the
+ * values that steer control flow (loss, gradient norm, validation metrics)
+ * are reduced before they are looked at, so all ranks decide alike. */
+#include "dptrain/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int load_set(dpt_dataset *ds, const dpt_config *c, const char *path, const char *targets,
+                    int nclasses, dpt_err *e)
+{
+    dpt_data_opts o = {
+        .format = c->data.format, .path = path, .targets = targets, .label = c->data.label,
+        .header = c->data.header, .task = c->data.task, .nclasses = nclasses,
+        .nfeatures = (size_t)c->data.features,
+    };
+    return dpt_data_load(ds, &o, e);
+}
+
+/* Training and test sets, validation split or fold, standardization fitted on training rows only. */
+static int load_data(dpt_trainer *t, int fold, dpt_err *e)
+{
+    const dpt_config *c = t->cfg;
+    if (strcmp(c->data.synthetic, "linreg") == 0) {
+        if (dpt_data_linreg(&t->train, (size_t)c->data.synthetic_samples, c->run.seed, e) != DPT_OK)
+            return DPT_FAIL;
+    } else if (load_set(&t->train, c, c->data.train, c->data.train_targets, c->data.classes, e) != DPT_OK) {
+        return DPT_FAIL;
+    }
+    if (c->data.test[0] &&
+        load_set(&t->test, c, c->data.test, c->data.test_targets, t->train.nclasses, e) != DPT_OK)
+        return DPT_FAIL;
+    if (t->test.n && t->test.d != t->train.d)
+        return dpt_errf(e, "data.test: %zu features per sample, but data.train has %zu", t->test.d,
+                        t->train.d);
+    int split = fold >= 0 ? dpt_data_kfold(&t->train_idx, &t->ntrain, &t->val_idx, &t->nval, &t->train,
+                                           c->data.kfold, fold, c->run.seed, e)
+              : c->data.val_fraction > 0
+                  ? dpt_data_split(&t->train_idx, &t->ntrain, &t->val_idx, &t->nval, &t->train,
+                                   c->data.val_fraction, c->run.seed, e)
+                  : DPT_OK;
+    if (split != DPT_OK)
+        return DPT_FAIL;
+    if (!t->train_idx)
+        t->ntrain = t->train.n;
+    if (t->ntrain < (size_t)t->comm->size)
+        return dpt_errf(e, "data.train: %zu training samples for %d ranks: need at least one per rank",
+                        t->ntrain, t->comm->size);
+    if (c->data.standardize) {
+        if (dpt_data_fit_standardize(&t->train, t->train_idx, t->ntrain, e) != DPT_OK)
+            return DPT_FAIL;
+        if (t->test.n) {
+            t->test.mean = malloc(sizeof(float) * t->train.d);
+            t->test.std = malloc(sizeof(float) * t->train.d);
+            if (!t->test.mean || !t->test.std)
+                return dpt_errf(e, "data: out of memory");
+            memcpy(t->test.mean, t->train.mean, sizeof(float) * t->train.d);
+            memcpy(t->test.std, t->train.std, sizeof(float) * t->train.d);
+        }
+    }
+    return DPT_OK;
+}
+
+/* The model's output must fit the targets: one logit per class, or one output per target. */
+static int check_shapes(const dpt_trainer *t, dpt_err *e)
+{
+    const dpt_dataset *ds = &t->train;
+    if (t->loss == DPT_LOSS_XENT) {
+        if (ds->nclasses <= 0)
+            return dpt_errf(e, "loss.kind = cross_entropy needs class labels (data.task = classify)");
+        if (t->model.out_dim < ds->nclasses)
+            return dpt_errf(e, "model.layers: the last layer has %d outputs but the data has %d classes",
+                            t->model.out_dim, ds->nclasses);
+    } else if ((size_t)t->model.out_dim != ds->tdim) {
+        return dpt_errf(e, "model.layers: the last layer has %d outputs but each sample has %zu targets",
+                        t->model.out_dim, ds->tdim);
+    }
+    return DPT_OK;
+}
+
+static int build(dpt_trainer *t, int fold, dpt_err *e)
+{
+    const dpt_config *c = t->cfg;
+    if (dpt_loss_parse(&t->loss, c->loss.kind, e) != DPT_OK || load_data(t, fold, e) != DPT_OK)
+        return DPT_FAIL;
+    size_t batch = c->train.batch > 0 && (size_t)c->train.batch < t->ntrain ? (size_t)c->train.batch
+                                                                              : t->ntrain;
+    size_t k = (size_t)c->train.accumulation, ranks = (size_t)t->comm->size;
+    size_t micro = (batch + k - 1) / k;
+    size_t max_batch = (micro + ranks - 1) / ranks;
+    if (max_batch < 64)
+        max_batch = micro < 64 ? micro : 64; /* evaluation reuses the buffers: keep chunks useful */
+    if (max_batch > (size_t)1 << 24)
+        return dpt_errf(e, "training.batch: %zu samples per rank is too many", max_batch);
+    if (dpt_model_init(&t->model, c->model.layers, (int)t->train.d, (int)max_batch, e) != DPT_OK ||
+        check_shapes(t, e) != DPT_OK ||
+        dpt_model_init_params(&t->model, c->run.seed, c->model.init, e) != DPT_OK ||
+        dpt_optim_init(&t->opt, &c->optim, t->model.nparams, e) != DPT_OK ||
+        dpt_sampler_init(&t->sampler, t->train_idx, t->ntrain, batch, c->data.shuffle, c->data.drop_last,
+                         c->run.seed, e) != DPT_OK)
+        return DPT_FAIL;
+    t->x = malloc(sizeof(float) * max_batch * t->train.d);
+    t->y = malloc(sizeof(float) * max_batch * t->train.tdim);
+    t->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
+    t->buckets = dpt_bucketed_new(t->comm, t->model.grads, t->model.nparams,
+                                  (size_t)(c->train.bucket_mb * 1048576.0));
+    if (!t->x || !t->y || !t->dout || !t->buckets)
+        return dpt_errf(e, "train: out of memory for batch buffers");
+    t->nranges = dpt_model_penalty_ranges(&t->model, t->ranges, DPT_MAX_RANGES, c->penalize_bias);
+    size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
+    t->total_steps = c->train.steps > 0 ? c->train.steps : c->train.epochs * (int64_t)per_epoch;
+    if (per_epoch == 0)
+        return dpt_errf(e, "training.batch: %zu samples with drop_last make no full batch of %zu",
+                        t->ntrain, batch);
+    return DPT_OK;
+}
+
+int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm, int fold, dpt_err *e)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg;
+    t->comm = comm;
+    t->best_metric = NAN;
+    if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK)
+        return DPT_FAIL;
+    dpt_comm_bcast(comm, t->model.params, sizeof(float) * t->model.nparams);
+    return DPT_OK;
+}
+
+void dpt_trainer_free(dpt_trainer *t)
+{
+    dpt_data_free(&t->train);
+    dpt_data_free(&t->test);
+    free(t->train_idx);
+    free(t->val_idx);
+    dpt_model_free(&t->model);
+    dpt_optim_free(&t->opt);
+    dpt_sampler_free(&t->sampler);
+    dpt_bucketed_free(t->buckets);
+    free(t->x);
+    free(t->y);
+    free(t->dout);
+    free(t->best_params);
+    memset(t, 0, sizeof *t);
+}
+
+static void on_ready(void *ctx, size_t off, size_t len)
+{
+    dpt_trainer *t = ctx;
+    dpt_bucketed_ready(t->buckets, off, len);
+    dpt_bucketed_progress(t->buckets);
+}
+
+/* Forward and backward of this rank's slice of every micro-batch; returns the local loss sum. */
+static double compute_gradients(dpt_trainer *t, size_t i, double *count)
+{
+    int parts = (int)t->cfg->train.accumulation;
+    double loss = 0;
+    *count = 0;
+    dpt_model_zero_grad(&t->model);
+    for (int p = 0; p < parts; p++) {
+        size_t begin, n, total;
+        dpt_sampler_slice(&t->sampler, i, p, parts, t->comm->rank, t->comm->size, &begin, &n, &total);
+        *count += (double)total;
+        if (n == 0)
+            continue;
+        dpt_data_gather(t->x, t->y, &t->train, t->sampler.order + begin, n);
+        const float *out = dpt_model_forward(&t->model, t->x, (int)n);
+        loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)n, t->model.out_dim);
+        /* Buckets may start only in the last micro-batch, when the gradients are final. */
+        dpt_model_backward(&t->model, t->dout, (int)n, p == parts - 1 ? on_ready : NULL, t);
+    }
+    return loss;
+}
+
+int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, dpt_err *e)
+{
+    const dpt_config *c = t->cfg;
+    float *g = t->model.grads;
+    size_t n = t->model.nparams;
+    double loss = compute_gradients(t, i, count);
+    dpt_bucketed_finish(t->buckets);
+    dpt_comm_allreduce_d(t->comm, &loss, 1);
+    float inv = (float)(1.0 / *count);
+    for (size_t k = 0; k < n; k++)
+        g[k] *= inv;
+    double penalty = dpt_reg_apply(&c->reg, g, t->model.params, t->ranges, t->nranges);
+    double norm = dpt_grad_norm(g, n);
+    t->last.train_loss = loss / *count;
+    t->last.penalty = penalty;
+    t->last.grad_norm = norm;
+    *loss_sum = loss;
+    /* Every rank holds the same reduced loss and gradients, so this test agrees everywhere. */
+    if (!isfinite(loss) || !isfinite(norm)) {
+        if (strcmp(c->train.nonfinite, "skip") != 0)
+            return dpt_errf(e, "non-finite %s at step %lld (epoch %lld); stopping",
+                            isfinite(loss) ? "gradient norm" : "loss", (long long)t->step + 1,
+                            (long long)t->epoch + 1);
+        t->skipped++;
+        t->step++;
+        return DPT_OK;
+    }
+    if (c->clip_norm > 0)
+        dpt_grad_clip(g, n, norm, c->clip_norm);
+    double lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps);
+    if (c->scale_lr)
+        lr *= (double)t->sampler.batch / (double)c->reference_batch;
+    t->last.lr = lr;
+    dpt_optim_begin_step(&t->opt);
+    dpt_optim_update(&t->opt, t->model.params, g, lr, 0, n);
+    t->step++;
+    return DPT_OK;
+}
+
+dpt_eval_result dpt_trainer_eval(dpt_trainer *t, int test)
+{
+    if (test)
+        return dpt_eval(t->comm, &t->model, t->loss, &t->test, NULL, t->test.n, t->x, t->y);
+    return dpt_eval(t->comm, &t->model, t->loss, &t->train, t->val_idx, t->nval, t->x, t->y);
+}
+
+/* Records a validation result; returns 1 when early stopping says stop. */
+static int early_stop_update(dpt_trainer *t, const dpt_eval_result *r)
+{
+    const dpt_config *c = t->cfg;
+    int maximize = strcmp(c->early.metric, "val_accuracy") == 0;
+    double v = maximize ? r->accuracy : r->loss;
+    int better = isnan(t->best_metric) ||
+                 (maximize ? v > t->best_metric + c->early.min_delta : v < t->best_metric - c->early.min_delta);
+    if (better) {
+        t->best_metric = v;
+        t->best_step = t->step;
+        t->bad_evals = 0;
+        if (t->best_params)
+            memcpy(t->best_params, t->model.params, sizeof(float) * t->model.nparams);
+        return 0;
+    }
+    t->bad_evals++;
+    return c->early.patience > 0 && t->bad_evals >= c->early.patience;
+}
+
+/* Evaluates on the validation rows, reports, and tells whether to stop early. */
+static int validate(dpt_trainer *t)
+{
+    dpt_eval_result r = dpt_trainer_eval(t, 0);
+    t->last.val_loss = r.loss;
+    t->last.val_accuracy = t->train.nclasses > 0 ? r.accuracy : NAN;
+    return early_stop_update(t, &r);
+}
+
+static void report(dpt_trainer *t, double epoch_loss, double samples, double t0, double tstart)
+{
+    double now = dpt_comm_time();
+    t->last.step = t->step;
+    t->last.epoch = t->epoch + 1;
+    t->last.train_loss = epoch_loss;
+    t->last.samples_per_s = samples / (now - t0 > 0 ? now - t0 : 1e-9);
+    t->last.elapsed = now - tstart;
+    if (t->on_metrics && t->comm->rank == 0)
+        t->on_metrics(t->ctx, t, &t->last);
+}
+
+int dpt_trainer_run(dpt_trainer *t, dpt_err *e)
+{
+    const dpt_config *c = t->cfg;
+    size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
+    int stop = 0;
+    double tstart = dpt_comm_time();
+    if (t->nval && c->early.patience > 0 && !t->best_params) {
+        t->best_params = malloc(sizeof(float) * t->model.nparams);
+        if (!t->best_params)
+            dpt_comm_abort(t->comm, "train: out of memory for the best parameters");
+    }
+    for (; !stop && t->step < t->total_steps; t->epoch++, t->batch_in_epoch = 0) {
+        double t0 = dpt_comm_time(), epoch_loss = 0, epoch_count = 0;
+        dpt_sampler_set_epoch(&t->sampler, t->epoch);
+        for (size_t i = t->batch_in_epoch; i < per_epoch && t->step < t->total_steps; i++) {
+            double loss, count;
+            if (dpt_trainer_step(t, i, &loss, &count, e) != DPT_OK)
+                return DPT_FAIL;
+            t->batch_in_epoch = i + 1;
+            epoch_loss += loss;
+            epoch_count += count;
+            t->last.val_loss = t->last.val_accuracy = NAN;
+            if (c->train.eval_every > 0 && t->nval && t->step % c->train.eval_every == 0) {
+                stop = validate(t);
+                report(t, epoch_loss / epoch_count, epoch_count, t0, tstart);
+                if (stop)
+                    break;
+            }
+        }
+        if (stop)
+            break;
+        int last = t->step >= t->total_steps;
+        if (c->train.eval_every == 0 && t->nval)
+            stop = validate(t);
+        if (last || stop || (t->epoch + 1) % c->train.log_every == 0)
+            report(t, epoch_loss / epoch_count, epoch_count, t0, tstart);
+    }
+    if (t->best_params && t->best_step != t->step)
+        memcpy(t->model.params, t->best_params, sizeof(float) * t->model.nparams);
+    return DPT_OK;
+}

@@ -1,0 +1,169 @@
+/* The layer stack: gradients of a whole MLP against finite differences, the
+ * flat buffer layout, initialization from the seed alone, spec errors. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dptrain/loss.h"
+#include "dptrain/model.h"
+#include "dptrain/rng.h"
+
+static double batch_loss(dpt_model *m, const float *x, const float *labels, int n, float *dout)
+{
+    const float *out = dpt_model_forward(m, x, n);
+    return dpt_loss_xent(dout, out, labels, n, m->out_dim);
+}
+
+static void check_mlp(const char *spec)
+{
+    enum { N = 6, D = 5 };
+    dpt_model m;
+    dpt_err e;
+    ck_assert_msg(dpt_model_init(&m, spec, D, N, &e) == DPT_OK, "%s", e.msg);
+    ck_assert_int_eq(dpt_model_init_params(&m, 3, "auto", &e), DPT_OK);
+    for (size_t i = 0; i < m.nparams; i++)
+        m.params[i] += (float)(0.1 * dpt_rng_normal(9, 0, i)); /* biases away from zero */
+    float x[N * D], labels[N], dout[N * 8];
+    for (int i = 0; i < N * D; i++)
+        x[i] = (float)dpt_rng_normal(4, 0, (uint64_t)i);
+    for (int i = 0; i < N; i++)
+        labels[i] = (float)(i % m.out_dim);
+    dpt_model_zero_grad(&m);
+    batch_loss(&m, x, labels, N, dout);
+    dpt_model_backward(&m, dout, N, NULL, NULL);
+    double largest = 0;
+    for (size_t i = 0; i < m.nparams; i++) {
+        const float h = 1e-2f;
+        float keep = m.params[i];
+        m.params[i] = keep + h;
+        double up = batch_loss(&m, x, labels, N, dout);
+        m.params[i] = keep - h;
+        double down = batch_loss(&m, x, labels, N, dout);
+        m.params[i] = keep;
+        double num = (up - down) / (2.0 * h);
+        ck_assert_msg(fabs(m.grads[i] - num) <= 3e-3 + 3e-2 * fabs(num), "%s param %zu: %g vs %g", spec, i,
+                      m.grads[i], num);
+        largest = fmax(largest, fabs(m.grads[i]));
+    }
+    ck_assert(largest > 1e-2);
+    dpt_model_free(&m);
+}
+
+START_TEST(test_fd_tanh) { check_mlp("dense 4, tanh, dense 3"); }
+END_TEST
+START_TEST(test_fd_sigmoid) { check_mlp("dense 4, sigmoid, dense 4, identity, dense 3"); }
+END_TEST
+START_TEST(test_fd_relu_first) { check_mlp("tanh, dense 6, relu, dense 3"); }
+END_TEST
+
+START_TEST(test_layout)
+{
+    dpt_model m;
+    dpt_err e;
+    ck_assert_int_eq(dpt_model_init(&m, " dense 3 ,relu, dense 2", 4, 8, &e), DPT_OK);
+    ck_assert_int_eq(m.nlayers, 3);
+    ck_assert_uint_eq(m.nparams, 4 * 3 + 3 + 3 * 2 + 2);
+    ck_assert_ptr_eq(m.layers[0].w, m.params);
+    ck_assert_ptr_eq(m.layers[0].b, m.params + 12);
+    ck_assert_ptr_eq(m.layers[2].w, m.params + 15);
+    ck_assert_ptr_eq(m.layers[2].db, m.grads + 21);
+    ck_assert_int_eq(m.out_dim, 2);
+    dpt_range r[4];
+    ck_assert_int_eq(dpt_model_penalty_ranges(&m, r, 4, 0), 2);
+    ck_assert_uint_eq(r[1].off, 15);
+    ck_assert_uint_eq(r[1].len, 6);
+    ck_assert_int_eq(dpt_model_penalty_ranges(&m, r, 4, 1), 2);
+    ck_assert_uint_eq(r[1].len, 8);
+    char name[32];
+    dpt_model_param_name(name, sizeof name, 2, 1);
+    ck_assert_str_eq(name, "layers.2.bias");
+    dpt_model_free(&m);
+}
+END_TEST
+
+START_TEST(test_init_depends_on_seed_only)
+{
+    dpt_model a, b;
+    dpt_err e;
+    ck_assert_int_eq(dpt_model_init(&a, "dense 64, relu, dense 10", 100, 1, &e), DPT_OK);
+    ck_assert_int_eq(dpt_model_init(&b, "dense 64, relu, dense 10", 100, 32, &e), DPT_OK);
+    dpt_model_init_params(&a, 5, "auto", &e);
+    dpt_model_init_params(&b, 5, "auto", &e);
+    ck_assert_int_eq(memcmp(a.params, b.params, sizeof(float) * a.nparams), 0);
+    /* He before ReLU: variance 2/fan_in; Xavier uniform for the last: (in+out)/6 inverse. */
+    double s1 = 0, s2 = 0;
+    for (size_t i = 0; i < 6400; i++)
+        s1 += (double)a.params[i] * a.params[i];
+    for (size_t i = 0; i < 640; i++)
+        s2 += (double)a.layers[2].w[i] * a.layers[2].w[i];
+    ck_assert_double_eq_tol(s1 / 6400, 2.0 / 100, 0.002);
+    ck_assert_double_eq_tol(s2 / 640, 2.0 / (64 + 10), 0.003);
+    dpt_model_init_params(&b, 6, "auto", &e);
+    ck_assert_int_ne(memcmp(a.params, b.params, sizeof(float) * a.nparams), 0);
+    ck_assert_int_eq(dpt_model_init_params(&b, 6, "lecun", &e), DPT_FAIL);
+    dpt_model_free(&a);
+    dpt_model_free(&b);
+}
+END_TEST
+
+START_TEST(test_spec_errors)
+{
+    dpt_model m;
+    dpt_err e;
+    ck_assert_int_eq(dpt_model_init(&m, "dense 3, softplus", 4, 8, &e), DPT_FAIL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "softplus"));
+    ck_assert_int_eq(dpt_model_init(&m, "dense 3,, dense 2", 4, 8, &e), DPT_FAIL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "item 2"));
+    ck_assert_int_eq(dpt_model_init(&m, "dense zero", 4, 8, &e), DPT_FAIL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "model.layers"));
+    dpt_model_free(&m); /* a failed init leaves a model that frees cleanly */
+}
+END_TEST
+
+static size_t ready_off[8], ready_len[8];
+static int nready;
+static void on_ready(void *ctx, size_t off, size_t len)
+{
+    (void)ctx;
+    ready_off[nready] = off;
+    ready_len[nready++] = len;
+}
+
+START_TEST(test_ready_order)
+{
+    /* Gradient runs are announced last layer first, each exactly once. */
+    dpt_model m;
+    dpt_err e;
+    ck_assert_int_eq(dpt_model_init(&m, "dense 3, relu, dense 2", 4, 2, &e), DPT_OK);
+    float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, d[4] = {1, 1, 1, 1};
+    dpt_model_forward(&m, x, 2);
+    nready = 0;
+    dpt_model_backward(&m, d, 2, on_ready, NULL);
+    ck_assert_int_eq(nready, 2);
+    ck_assert_uint_eq(ready_off[0], 15);
+    ck_assert_uint_eq(ready_len[0], 8);
+    ck_assert_uint_eq(ready_off[1], 0);
+    ck_assert_uint_eq(ready_len[1], 15);
+    dpt_model_free(&m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_fd_tanh);
+    tcase_add_test(tc, test_fd_sigmoid);
+    tcase_add_test(tc, test_fd_relu_first);
+    tcase_add_test(tc, test_layout);
+    tcase_add_test(tc, test_init_depends_on_seed_only);
+    tcase_add_test(tc, test_spec_errors);
+    tcase_add_test(tc, test_ready_order);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
