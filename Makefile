@@ -6,7 +6,7 @@ CC      ?= gcc
 PKGS    := ompi-c openblas libcjson inih zlib
 SAN     ?=
 OPT     ?= -O2
-CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g $(OPT) $(SAN) -MMD -MP -Iinclude
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g $(OPT) $(SAN) -MMD -MP -Iinclude -I$(BUILD)/gen
 LDFLAGS := $(SAN)
 
 # Resolve flags only when a target needs them, so `make deps` works on a bare machine.
@@ -34,6 +34,11 @@ deps:
 check-deps:
 	@for p in $(PKGS) check; do pkg-config --exists $$p || { \
 	  echo "Makefile: pkg-config cannot find '$$p'; run scripts/install-deps.sh (or make deps)"; exit 1; }; done
+
+# The commit a binary was built from, rewritten only when it changes.
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+$(shell mkdir -p $(BUILD)/gen; echo '#define DPT_COMMIT "$(COMMIT)"' > $(BUILD)/gen/.commit; \
+  cmp -s $(BUILD)/gen/.commit $(BUILD)/gen/dpt_commit.h || cp $(BUILD)/gen/.commit $(BUILD)/gen/dpt_commit.h)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

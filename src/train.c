@@ -3,6 +3,8 @@
  * are reduced before they are looked at, so all ranks decide alike. */
 #include "dptrain/train.h"
 
+#include "dptrain/snapshot.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +107,9 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
     t->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
     t->buckets = dpt_bucketed_new(t->comm, t->model.grads, t->model.nparams,
                                   (size_t)(c->train.bucket_mb * 1048576.0));
-    if (!t->x || !t->y || !t->dout || !t->buckets)
+    if (t->nval && c->early.patience > 0)
+        t->best_params = malloc(sizeof(float) * t->model.nparams);
+    if (!t->x || !t->y || !t->dout || !t->buckets || (t->nval && c->early.patience > 0 && !t->best_params))
         return dpt_errf(e, "train: out of memory for batch buffers");
     t->nranges = dpt_model_penalty_ranges(&t->model, t->ranges, DPT_MAX_RANGES, c->penalize_bias);
     size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
@@ -232,6 +236,7 @@ static int early_stop_update(dpt_trainer *t, const dpt_eval_result *r)
         t->best_metric = v;
         t->best_step = t->step;
         t->bad_evals = 0;
+        t->best_saved = 0;
         if (t->best_params)
             memcpy(t->best_params, t->model.params, sizeof(float) * t->model.nparams);
         return 0;
@@ -249,55 +254,97 @@ static int validate(dpt_trainer *t)
     return early_stop_update(t, &r);
 }
 
-static void report(dpt_trainer *t, double epoch_loss, double samples, double t0, double tstart)
+static void report(dpt_trainer *t, double samples, double t0, double tstart)
 {
     double now = dpt_comm_time();
     t->last.step = t->step;
     t->last.epoch = t->epoch + 1;
-    t->last.train_loss = epoch_loss;
+    t->last.train_loss = t->epoch_loss / t->epoch_count;
     t->last.samples_per_s = samples / (now - t0 > 0 ? now - t0 : 1e-9);
     t->last.elapsed = now - tstart;
     if (t->on_metrics && t->comm->rank == 0)
         t->on_metrics(t->ctx, t, &t->last);
 }
 
-int dpt_trainer_run(dpt_trainer *t, dpt_err *e)
+static void progress(dpt_trainer *t, double samples, double t0)
+{
+    if (!t->on_progress || t->comm->rank != 0)
+        return;
+    double dt = dpt_comm_time() - t0, rate = dt > 0 ? samples / dt : 0;
+    double steps_per_s = dt > 0 ? (double)(t->batch_in_epoch) / dt : 0;
+    double eta = steps_per_s > 0 ? (double)(t->total_steps - t->step) / steps_per_s : 0;
+    t->on_progress(t->ctx, t, rate, eta);
+}
+
+/* After an evaluation or an epoch: report if asked, then save a new best. */
+static void after_eval(dpt_trainer *t, int logged, double samples, double t0, double tstart)
+{
+    if (logged)
+        report(t, samples, t0, tstart);
+    if (t->best_params && !t->best_saved && t->cfg->ckpt.keep_best && t->best_step == t->step) {
+        t->best_saved = 1;
+        if (t->comm->rank == 0 && t->ckpt_dir[0]) {
+            char path[sizeof t->ckpt_dir + 32];
+            dpt_err e;
+            snprintf(path, sizeof path, "%s/best.safetensors", t->ckpt_dir);
+            if (dpt_snapshot_save(t, path, &e) != DPT_OK && t->on_note)
+                t->on_note(t->ctx, e.msg);
+        }
+    }
+}
+
+/* One epoch from t->batch_in_epoch on; returns 1 when early stopping says stop. */
+static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
 {
     const dpt_config *c = t->cfg;
     size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
-    int stop = 0;
-    double tstart = dpt_comm_time();
-    if (t->nval && c->early.patience > 0 && !t->best_params) {
-        t->best_params = malloc(sizeof(float) * t->model.nparams);
-        if (!t->best_params)
-            dpt_comm_abort(t->comm, "train: out of memory for the best parameters");
-    }
-    for (; !stop && t->step < t->total_steps; t->epoch++, t->batch_in_epoch = 0) {
-        double t0 = dpt_comm_time(), epoch_loss = 0, epoch_count = 0;
-        dpt_sampler_set_epoch(&t->sampler, t->epoch);
-        for (size_t i = t->batch_in_epoch; i < per_epoch && t->step < t->total_steps; i++) {
-            double loss, count;
-            if (dpt_trainer_step(t, i, &loss, &count, e) != DPT_OK)
-                return DPT_FAIL;
-            t->batch_in_epoch = i + 1;
-            epoch_loss += loss;
-            epoch_count += count;
-            t->last.val_loss = t->last.val_accuracy = NAN;
-            if (c->train.eval_every > 0 && t->nval && t->step % c->train.eval_every == 0) {
-                stop = validate(t);
-                report(t, epoch_loss / epoch_count, epoch_count, t0, tstart);
-                if (stop)
-                    break;
-            }
+    double t0 = dpt_comm_time(), samples = 0;
+    dpt_sampler_set_epoch(&t->sampler, t->epoch);
+    for (size_t i = t->batch_in_epoch; i < per_epoch && t->step < t->total_steps; i++) {
+        double loss, count;
+        if (dpt_trainer_step(t, i, &loss, &count, e) != DPT_OK) {
+            *failed = 1;
+            return 1;
         }
-        if (stop)
-            break;
-        int last = t->step >= t->total_steps;
-        if (c->train.eval_every == 0 && t->nval)
+        t->batch_in_epoch = i + 1;
+        t->epoch_loss += loss;
+        t->epoch_count += count;
+        samples += count;
+        t->last.val_loss = t->last.val_accuracy = NAN;
+        progress(t, samples, t0);
+        int stop = 0;
+        if (c->train.eval_every > 0 && t->nval && t->step % c->train.eval_every == 0) {
             stop = validate(t);
-        if (last || stop || (t->epoch + 1) % c->train.log_every == 0)
-            report(t, epoch_loss / epoch_count, epoch_count, t0, tstart);
+            after_eval(t, 1, samples, t0, tstart);
+        }
+        if (c->ckpt.every_steps > 0 && t->step % c->ckpt.every_steps == 0)
+            dpt_trainer_checkpoint(t);
+        if (stop)
+            return 1;
     }
+    int stop = 0, last = t->step >= t->total_steps;
+    int epoch_done = t->batch_in_epoch >= per_epoch;
+    if (c->train.eval_every == 0 && t->nval)
+        stop = validate(t);
+    after_eval(t, last || stop || (t->epoch + 1) % c->train.log_every == 0, samples, t0, tstart);
+    if (epoch_done) {
+        t->epoch++;
+        t->batch_in_epoch = 0;
+        t->epoch_loss = t->epoch_count = 0;
+        if (c->ckpt.every_epochs > 0 && t->epoch % c->ckpt.every_epochs == 0)
+            dpt_trainer_checkpoint(t);
+    }
+    return stop;
+}
+
+int dpt_trainer_run(dpt_trainer *t, dpt_err *e)
+{
+    double tstart = dpt_comm_time();
+    int stop = 0, failed = 0;
+    while (!stop && t->step < t->total_steps)
+        stop = run_epoch(t, tstart, e, &failed);
+    if (failed)
+        return DPT_FAIL;
     if (t->best_params && t->best_step != t->step)
         memcpy(t->model.params, t->best_params, sizeof(float) * t->model.nparams);
     return DPT_OK;

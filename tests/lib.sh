@@ -2,11 +2,11 @@
 # small assertions. Sourced, never run.
 set -euo pipefail
 BUILD=${BUILD:-build}
-DPTRAIN=$PWD/$BUILD/dptrain
+ROOT=$PWD
+DPTRAIN=$ROOT/$BUILD/dptrain
 if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
-export OMPI_MCA_rmaps_base_oversubscribe=1
 TMP=$(mktemp -d /tmp/dptrain-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -25,3 +25,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # expect_contains FILE TEXT: FILE holds TEXT.
 expect_contains() { grep -qF -- "$2" "$1" || { echo "--- $1:"; cat "$1"; fail "expected '$2' in $1"; }; }
+
+# The newest step checkpoint of run directory $1.
+last_ckpt() { ls "$1"/checkpoints/step-*.safetensors | sort | tail -1; }
+
+CKPTDIFF=$ROOT/$BUILD/tests/mpi_ckptdiff

@@ -43,6 +43,10 @@ typedef struct {
 /* Loads a dataset as o describes; on failure ds is empty and e names file, line and column. */
 int dpt_data_load(dpt_dataset *ds, const dpt_data_opts *o, dpt_err *e);
 
+/* Loads features only, for prediction: a CSV has no label column (every column is a
+ * feature), o->targets is not read; ds->y is NULL and ds->tdim 0. */
+int dpt_data_load_features(dpt_dataset *ds, const dpt_data_opts *o, dpt_err *e);
+
 /* Releases everything ds owns; accepts a zeroed or half-built dataset. */
 void dpt_data_free(dpt_dataset *ds);
 

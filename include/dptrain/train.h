@@ -31,6 +31,12 @@ typedef struct dpt_trainer dpt_trainer;
 /* Called on rank 0 after each logged epoch or evaluation. */
 typedef void (*dpt_metrics_fn)(void *ctx, const dpt_trainer *t, const dpt_metrics *m);
 
+/* Called on rank 0 after each step, for a live progress display. */
+typedef void (*dpt_progress_fn)(void *ctx, const dpt_trainer *t, double samples_per_s, double eta);
+
+/* Called on rank 0 with a line worth telling the user (a checkpoint saved or not). */
+typedef void (*dpt_note_fn)(void *ctx, const char *line);
+
 struct dpt_trainer {
     const dpt_config *cfg;
     const dpt_comm *comm;
@@ -46,13 +52,18 @@ struct dpt_trainer {
     int nranges;
     int64_t step, epoch;          /* optimizer steps taken; current epoch (0-based) */
     size_t batch_in_epoch;        /* next global batch of the current epoch */
+    double epoch_loss, epoch_count; /* sums over the current epoch's batches so far */
     int64_t total_steps;
     int64_t skipped;              /* steps skipped on non-finite values */
     double best_metric;
     int64_t best_step, bad_evals;
     float *best_params;           /* early stopping's best parameters, or NULL */
+    int best_saved;               /* best.safetensors holds the current best */
     dpt_metrics last;
+    char ckpt_dir[DPT_PATH_MAX + DPT_NAME_MAX + 16]; /* where rank 0 saves; "" = never */
     dpt_metrics_fn on_metrics;
+    dpt_progress_fn on_progress;
+    dpt_note_fn on_note;
     void *ctx;
 };
 
@@ -69,6 +80,19 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
 
 /* Trains to the configured end (collective); on early stop restores the best parameters. */
 int dpt_trainer_run(dpt_trainer *t, dpt_err *e);
+
+/* Restores the state saved at path (read by rank 0, broadcast): everything for a resume, only the
+ * parameters for a warm start. Collective; fails on every rank if the file is bad. */
+int dpt_trainer_restore(dpt_trainer *t, const char *path, int params_only, dpt_err *e);
+
+/* Saves a checkpoint for the current step and prunes old ones (rank 0; others return at once).
+ * A failed write is told through on_note and leaves earlier checkpoints intact. */
+void dpt_trainer_checkpoint(dpt_trainer *t);
+
+/* The newest checkpoint in dir that reads and validates, or DPT_FAIL when none does;
+ * each damaged newer one is told through note. path receives the file name. */
+int dpt_trainer_find_latest(const char *dir, char *path, size_t size, dpt_note_fn note, void *ctx,
+                            dpt_err *e);
 
 /* Validation (or, with test set, test) metrics of the current parameters (collective). */
 dpt_eval_result dpt_trainer_eval(dpt_trainer *t, int test);

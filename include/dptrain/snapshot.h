@@ -1,0 +1,26 @@
+/* The trainer's state as checkpoint tensors and metadata, and back: model
+ * parameters by layer name (layers.i.weight [out, in], layers.i.bias [out]),
+ * optimizer state buffers, early stopping's best parameters, standardization,
+ * and the exact position (step, epoch, batch) with the resolved configuration.
+ * The checkpoint module stores; this one maps; train decides when. */
+#ifndef DPTRAIN_SNAPSHOT_H
+#define DPTRAIN_SNAPSHOT_H
+
+#include "dptrain/checkpoint.h"
+#include "dptrain/error.h"
+#include "dptrain/model.h"
+#include "dptrain/train.h"
+
+/* Writes t's full state to path (call on the writing rank only). */
+int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e);
+
+/* Copies the checkpoint's layer tensors into m; a mismatch lists every differing name and shape. */
+int dpt_snapshot_load_params(dpt_model *m, const dpt_ckpt *c, const char *path, dpt_err *e);
+
+/* Restores parameters, optimizer state and position from c into t (local, no communication). */
+int dpt_snapshot_restore(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e);
+
+/* Reads the metadata value key as a number; fails naming path and key when absent or malformed. */
+int dpt_snapshot_meta_number(const dpt_ckpt *c, const char *path, const char *key, double *v, dpt_err *e);
+
+#endif

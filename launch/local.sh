@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# One node: N ranks of `dptrain train EXPERIMENT [ARGS...]`.
+# Handles running as root, more ranks than cores (oversubscription, yielding
+# when idle) and BLAS threads per rank (cores / N, at least 1).
+#   launch/local.sh 2 launch/configs/default.ini --set training.epochs=3
+set -euo pipefail
+if [ $# -lt 2 ]; then
+  echo "usage: $0 N EXPERIMENT.ini [dptrain train options...]" >&2
+  exit 2
+fi
+n=$1; shift
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=${DPTRAIN:-$here/build/dptrain}
+[ -x "$bin" ] || { echo "$0: $bin not built (run make)" >&2; exit 2; }
+if [ "$(id -u)" -eq 0 ]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+cores=$(nproc)
+opts=(--bind-to none)
+if [ "$n" -gt "$cores" ]; then
+  opts+=(--oversubscribe --mca mpi_yield_when_idle 1)
+fi
+threads=$(( cores / n )); [ "$threads" -ge 1 ] || threads=1
+exec mpirun -np "$n" "${opts[@]}" -x OPENBLAS_NUM_THREADS="$threads" "$bin" train "$@"

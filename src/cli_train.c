@@ -1,0 +1,325 @@
+/* dptrain train: resolve the experiment on rank 0, broadcast it, train,
+ * checkpoint, evaluate on the test set and write the run's files. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dptrain/cli.h"
+#include "dptrain/config.h"
+#include "dptrain/log.h"
+#include "dptrain/snapshot.h"
+#include "dptrain/tensor.h"
+#include "dptrain/train.h"
+#include "dptrain/version.h"
+
+enum { MAX_SETS = 64 };
+
+typedef struct {
+    const char *experiment;
+    const char *sets[MAX_SETS];
+    int nsets;
+    const char *resume; /* "auto", a path, or NULL */
+    const char *init;   /* warm start, or NULL */
+} train_args;
+
+static const char train_help[] =
+    "usage: dptrain train [EXPERIMENT.ini] [--set section.key=value]... [--resume auto|PATH] [--init PATH]\n"
+    "Trains the experiment (the built-in linear regression when none is given).\n"
+    "  --set s.k=v     override one key of the experiment (wins over the file)\n"
+    "  --resume auto   continue from the newest valid checkpoint of the run (fresh start if none)\n"
+    "  --resume PATH   continue from that checkpoint\n"
+    "  --init PATH     start from a checkpoint's parameters with a fresh optimizer\n"
+    "Outputs go to RUN_DIR/NAME/ (run.dir, run.name): config.ini, metrics.jsonl, summary.json,\n"
+    "checkpoints/step-N.safetensors and checkpoints/best.safetensors.\n";
+
+/* The value of an option written "--opt VALUE" or "--opt=VALUE", or NULL if argv[*i] is not it. */
+static const char *option(int argc, char **argv, int *i, const char *name, int *missing)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int parse_args(train_args *a, int argc, char **argv, dpt_err *e)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 0; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        if ((v = option(argc, argv, &i, "--set", &missing))) {
+            if (a->nsets == MAX_SETS)
+                return dpt_errf(e, "--set: at most %d overrides", MAX_SETS);
+            a->sets[a->nsets++] = v;
+        } else if ((v = option(argc, argv, &i, "--resume", &missing))) {
+            a->resume = v;
+        } else if ((v = option(argc, argv, &i, "--init", &missing))) {
+            a->init = v;
+        } else if (missing) {
+            return dpt_errf(e, "train: %s needs a value (see dptrain train --help)", argv[i]);
+        } else if (argv[i][0] == '-') {
+            return dpt_errf(e, "train: unknown option '%s' (see dptrain train --help)", argv[i]);
+        } else if (a->experiment) {
+            return dpt_errf(e, "train: more than one experiment file ('%s', '%s')", a->experiment, argv[i]);
+        } else {
+            a->experiment = argv[i];
+        }
+    }
+    if (a->resume && a->init)
+        return dpt_errf(e, "train: --resume and --init exclude each other");
+    return DPT_OK;
+}
+
+/* Rank 0 resolves the configuration; the others receive its bytes. */
+static int resolve_config(dpt_config *c, const dpt_comm *comm, const train_args *a, dpt_err *e)
+{
+    int st = DPT_OK;
+    memset(c, 0, sizeof *c);
+    if (comm->rank == 0) {
+        dpt_config_defaults(c);
+        st = a->experiment ? dpt_config_load_file(c, a->experiment, e)
+                           : dpt_config_load_string(c, dpt_config_default_experiment(), "built-in", e);
+        for (int i = 0; st == DPT_OK && i < a->nsets; i++)
+            st = dpt_config_set(c, a->sets[i], e);
+        if (st == DPT_OK)
+            st = dpt_config_validate(c, e);
+    }
+    if (dpt_comm_agree(comm, st, e) != DPT_OK)
+        return DPT_FAIL;
+    dpt_comm_bcast(comm, c, sizeof *c);
+    return DPT_OK;
+}
+
+/* BLAS threads: the setting, or this node's cores shared among its ranks; never more than cores. */
+static void set_threads(const dpt_config *c, const dpt_comm *comm)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = c->train.threads > 0 ? c->train.threads : cores / comm->local_size;
+    if (n > cores)
+        n = cores;
+    dpt_blas_set_threads(n < 1 ? 1 : (int)n);
+}
+
+typedef struct {
+    dpt_log log;
+    const dpt_comm *comm;
+} session;
+
+static void on_metrics(void *ctx, const dpt_trainer *t, const dpt_metrics *m)
+{
+    dpt_log_metrics(&((session *)ctx)->log, t, m);
+}
+
+static void on_progress(void *ctx, const dpt_trainer *t, double rate, double eta)
+{
+    dpt_log_progress(&((session *)ctx)->log, t, rate, eta);
+}
+
+static void on_note(void *ctx, const char *line)
+{
+    session *s = ctx;
+    fprintf(stderr, "dptrain: rank %d: %s\n", s->comm->rank, line);
+}
+
+/* Resolves --resume auto to a file on rank 0 and shares the answer ("" = start fresh). */
+static int resume_path(const dpt_trainer *t, session *s, const char *resume, char *path, size_t size, dpt_err *e)
+{
+    int st = DPT_OK;
+    memset(path, 0, size);
+    if (s->comm->rank == 0) {
+        if (strcmp(resume, "auto") != 0) {
+            snprintf(path, size, "%s", resume);
+        } else if (dpt_trainer_find_latest(t->ckpt_dir, path, size, on_note, s, e) != DPT_OK) {
+            dpt_log_printf(&s->log, "no checkpoint in %s: starting fresh", t->ckpt_dir);
+            path[0] = '\0';
+        }
+    }
+    if (dpt_comm_agree(s->comm, st, e) != DPT_OK)
+        return DPT_FAIL;
+    dpt_comm_bcast(s->comm, path, size);
+    return DPT_OK;
+}
+
+/* Prepares the run directory and the checkpoint folder on rank 0 (agreed). */
+static int open_run(dpt_trainer *t, session *s, const dpt_config *c, int append, dpt_err *e)
+{
+    dpt_log_env env = {s->comm->size, dpt_blas_info(), dpt_comm_library()};
+    int st = dpt_log_open(&s->log, c, &env, s->comm->rank == 0, append, e);
+    snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", s->log.dir);
+    if (st == DPT_OK && s->comm->rank == 0 && mkdir(t->ckpt_dir, 0777) != 0 && access(t->ckpt_dir, W_OK) != 0)
+        st = dpt_errf(e, "%s: cannot create directory", t->ckpt_dir);
+    if (s->comm->rank != 0)
+        t->ckpt_dir[0] = '\0';
+    return dpt_comm_agree(s->comm, st, e);
+}
+
+static void add_metric(cJSON *o, const char *key, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, key, v);
+}
+
+/* summary.json: where the run ended, its best validation point, test metrics and wall time. */
+static void write_summary(dpt_trainer *t, session *s, const dpt_eval_result *test, double wall)
+{
+    cJSON *o = cJSON_CreateObject(), *fin = cJSON_AddObjectToObject(o, "final");
+    cJSON_AddNumberToObject(o, "steps", (double)t->step);
+    cJSON_AddNumberToObject(o, "epochs", (double)t->epoch);
+    cJSON_AddNumberToObject(o, "skipped_steps", (double)t->skipped);
+    cJSON_AddNumberToObject(o, "ranks", s->comm->size);
+    cJSON_AddNumberToObject(o, "wall_s", wall);
+    add_metric(fin, "train_loss", t->last.train_loss);
+    add_metric(fin, "val_loss", t->last.val_loss);
+    add_metric(fin, "val_accuracy", t->last.val_accuracy);
+    if (test) {
+        add_metric(fin, "test_loss", test->loss);
+        if (t->test.nclasses > 0)
+            add_metric(fin, "test_accuracy", test->accuracy);
+    }
+    if (!isnan(t->best_metric)) {
+        cJSON *best = cJSON_AddObjectToObject(o, "best");
+        cJSON_AddStringToObject(best, "metric", t->cfg->early.metric);
+        cJSON_AddNumberToObject(best, "value", t->best_metric);
+        cJSON_AddNumberToObject(best, "step", (double)t->best_step);
+    }
+    char *text = cJSON_Print(o);
+    dpt_err e;
+    if (text && dpt_log_summary(&s->log, text, &e) != DPT_OK)
+        on_note(s, e.msg);
+    free(text);
+    cJSON_Delete(o);
+}
+
+/* The classic closing lines of the linear regression: the fitted line and a few predictions. */
+static void print_line_fit(dpt_trainer *t, session *s)
+{
+    if (strcmp(t->cfg->data.synthetic, "linreg") != 0 || t->model.nparams != 2 || s->comm->rank != 0)
+        return;
+    dpt_log_printf(&s->log, "learned weight %.4f  bias %.4f", t->model.params[0], t->model.params[1]);
+    float x[4] = {2, 3, 4, 5};
+    const float *y = dpt_model_forward(&t->model, x, 4);
+    for (int i = 0; i < 4; i++)
+        dpt_log_printf(&s->log, "predict x = %.0f -> %.4f", x[i], y[i]);
+}
+
+static void finish(dpt_trainer *t, session *s, double t0)
+{
+    dpt_trainer_checkpoint(t);
+    dpt_eval_result test, *tp = NULL;
+    if (t->test.n) {
+        test = dpt_trainer_eval(t, 1);
+        tp = &test;
+        if (t->test.nclasses > 0)
+            dpt_log_printf(&s->log, "test: loss %.6g  accuracy %.4f (%.0f samples)", test.loss, test.accuracy,
+                           test.count);
+        else
+            dpt_log_printf(&s->log, "test: loss %.6g (%.0f samples)", test.loss, test.count);
+    }
+    print_line_fit(t, s);
+    write_summary(t, s, tp, dpt_comm_time() - t0);
+    if (s->comm->rank == 0)
+        dpt_log_printf(&s->log, "run directory: %s", s->log.dir);
+}
+
+static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_err *e)
+{
+    dpt_trainer t;
+    double t0 = dpt_comm_time();
+    if (dpt_trainer_init(&t, c, s->comm, -1, e) != DPT_OK)
+        return DPT_FAIL;
+    t.on_metrics = on_metrics;
+    t.on_progress = on_progress;
+    t.on_note = on_note;
+    t.ctx = s;
+    char path[DPT_PATH_MAX + 64];
+    int st = open_run(&t, s, c, a->resume != NULL, e);
+    if (st == DPT_OK && a->resume)
+        st = resume_path(&t, s, a->resume, path, sizeof path, e);
+    if (st == DPT_OK && a->resume && path[0]) {
+        st = dpt_trainer_restore(&t, path, 0, e);
+        if (st == DPT_OK)
+            dpt_log_printf(&s->log, "resumed from %s at step %lld", path, (long long)t.step);
+    }
+    if (st == DPT_OK && a->init)
+        st = dpt_trainer_restore(&t, a->init, 1, e);
+    if (st == DPT_OK) {
+        dpt_log_printf(&s->log, "dptrain %s: %s on %d rank%s, %zu parameters, %zu training samples, %lld steps",
+                       DPT_VERSION, a->experiment ? a->experiment : "built-in linear regression", s->comm->size,
+                       s->comm->size == 1 ? "" : "s", t.model.nparams, t.ntrain, (long long)t.total_steps);
+        st = dpt_trainer_run(&t, e);
+    }
+    if (st == DPT_OK)
+        finish(&t, s, t0);
+    dpt_log_close(&s->log);
+    dpt_trainer_free(&t);
+    return st;
+}
+
+/* k-fold cross-validation: one model per fold, each fold's validation metrics, then mean and std. */
+static int cross_validate(const dpt_config *c, session *s, dpt_err *e)
+{
+    int k = c->data.kfold;
+    double loss[64], acc[64];
+    int classify = 0;
+    for (int f = 0; f < k && f < 64; f++) {
+        dpt_trainer t;
+        if (dpt_trainer_init(&t, c, s->comm, f, e) != DPT_OK)
+            return DPT_FAIL;
+        if (dpt_trainer_run(&t, e) != DPT_OK) {
+            dpt_trainer_free(&t);
+            return DPT_FAIL;
+        }
+        dpt_eval_result r = dpt_trainer_eval(&t, 0);
+        classify = t.train.nclasses > 0;
+        loss[f] = r.loss;
+        acc[f] = r.accuracy;
+        if (classify)
+            dpt_log_printf(&s->log, "fold %d/%d: val_loss %.6g  val_accuracy %.4f", f + 1, k, r.loss, r.accuracy);
+        else
+            dpt_log_printf(&s->log, "fold %d/%d: val_loss %.6g", f + 1, k, r.loss);
+        dpt_trainer_free(&t);
+    }
+    double ml = 0, ma = 0, sl = 0, sa = 0;
+    for (int f = 0; f < k; f++)
+        ml += loss[f] / k, ma += acc[f] / k;
+    for (int f = 0; f < k; f++)
+        sl += (loss[f] - ml) * (loss[f] - ml) / k, sa += (acc[f] - ma) * (acc[f] - ma) / k;
+    dpt_log_printf(&s->log, "cross-validation over %d folds: val_loss %.6g +- %.3g", k, ml, sqrt(sl));
+    if (classify)
+        dpt_log_printf(&s->log, "cross-validation over %d folds: val_accuracy %.4f +- %.4f", k, ma, sqrt(sa));
+    return DPT_OK;
+}
+
+int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            if (comm->rank == 0)
+                fputs(train_help, stdout);
+            return DPT_OK;
+        }
+    train_args a;
+    static dpt_config c; /* large; one per process */
+    session s = {.comm = comm};
+    if (dpt_comm_agree(comm, parse_args(&a, argc, argv, e), e) != DPT_OK ||
+        resolve_config(&c, comm, &a, e) != DPT_OK)
+        return DPT_FAIL;
+    set_threads(&c, comm);
+    if (c.data.kfold > 0) {
+        s.log.active = comm->rank == 0;
+        return cross_validate(&c, &s, e);
+    }
+    return train_once(&c, &a, &s, e);
+}

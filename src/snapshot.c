@@ -1,0 +1,226 @@
+/* Mapping between a trainer and checkpoint tensors and metadata. Numbers in
+ * metadata are written with %.17g, which reads back to the same double. */
+#include "dptrain/snapshot.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dptrain/version.h"
+
+enum { MAX_TENSORS = 2 * 64 + DPT_OPTIM_MAX_STATE + 3, MAX_META = 24 };
+
+typedef struct {
+    dpt_ckpt_tensor t[MAX_TENSORS];
+    char names[MAX_TENSORS][64];
+    int nt;
+    dpt_ckpt_meta m[MAX_META];
+    char values[MAX_META][40];
+    int nm;
+} bundle;
+
+static void add_tensor(bundle *b, const char *name, const float *data, int ndim, int64_t d0, int64_t d1)
+{
+    snprintf(b->names[b->nt], sizeof b->names[0], "%s", name);
+    b->t[b->nt] = (dpt_ckpt_tensor){.name = b->names[b->nt], .ndim = ndim, .shape = {d0, d1}, .data = data};
+    b->nt++;
+}
+
+static void add_number(bundle *b, const char *key, double v)
+{
+    int i = b->nm++;
+    snprintf(b->values[i], sizeof b->values[0], "%.17g", v);
+    b->m[i] = (dpt_ckpt_meta){key, b->values[i]};
+}
+
+static void add_layers(bundle *b, const dpt_model *m)
+{
+    char name[64];
+    for (int i = 0; i < m->nlayers && b->nt + 2 < MAX_TENSORS; i++) {
+        const dpt_layer *l = &m->layers[i];
+        if (!l->nparams)
+            continue;
+        dpt_model_param_name(name, sizeof name, i, 0);
+        add_tensor(b, name, l->w, 2, l->out, l->in);
+        dpt_model_param_name(name, sizeof name, i, 1);
+        add_tensor(b, name, l->b, 1, l->out, 0);
+    }
+}
+
+static char *metrics_json(const dpt_metrics *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *keys[] = {"train_loss", "penalty", "grad_norm", "val_loss", "val_accuracy", "lr"};
+    double vals[] = {m->train_loss, m->penalty, m->grad_norm, m->val_loss, m->val_accuracy, m->lr};
+    for (int i = 0; i < 6; i++)
+        if (isfinite(vals[i]))
+            cJSON_AddNumberToObject(o, keys[i], vals[i]);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
+{
+    static bundle b; /* large and rank 0 only; saves never overlap */
+    memset(&b, 0, sizeof b);
+    add_layers(&b, &t->model);
+    char sname[64];
+    for (int i = 0; i < t->opt.nstate; i++) {
+        snprintf(sname, sizeof sname, "optimizer.%s", t->opt.state_name[i]);
+        add_tensor(&b, sname, t->opt.state[i], 1, (int64_t)t->model.nparams, 0);
+    }
+    if (t->best_params)
+        add_tensor(&b, "early_stopping.best", t->best_params, 1, (int64_t)t->model.nparams, 0);
+    if (t->train.mean) {
+        add_tensor(&b, "data.mean", t->train.mean, 1, (int64_t)t->train.d, 0);
+        add_tensor(&b, "data.std", t->train.std, 1, (int64_t)t->train.d, 0);
+    }
+    add_number(&b, "step", (double)t->step);
+    add_number(&b, "epoch", (double)t->epoch);
+    add_number(&b, "batch_in_epoch", (double)t->batch_in_epoch);
+    add_number(&b, "epoch_loss", t->epoch_loss);
+    add_number(&b, "epoch_count", t->epoch_count);
+    add_number(&b, "optimizer_t", (double)t->opt.t);
+    add_number(&b, "skipped", (double)t->skipped);
+    add_number(&b, "best_metric", t->best_metric);
+    add_number(&b, "best_step", (double)t->best_step);
+    add_number(&b, "bad_evals", (double)t->bad_evals);
+    add_number(&b, "ranks", t->comm->size);
+    add_number(&b, "in_dim", t->model.in_dim);
+    add_number(&b, "seed", (double)t->cfg->run.seed);
+    char *config = NULL, *metrics = metrics_json(&t->last);
+    size_t clen = 0;
+    FILE *f = open_memstream(&config, &clen);
+    if (f) {
+        dpt_config_write(f, t->cfg);
+        fclose(f);
+    }
+    b.m[b.nm++] = (dpt_ckpt_meta){"dptrain_version", DPT_VERSION};
+    b.m[b.nm++] = (dpt_ckpt_meta){"layers", t->cfg->model.layers};
+    b.m[b.nm++] = (dpt_ckpt_meta){"config", config ? config : ""};
+    b.m[b.nm++] = (dpt_ckpt_meta){"metrics", metrics ? metrics : "{}"};
+    int st = dpt_ckpt_write(path, b.t, b.nt, b.m, b.nm, e);
+    free(config);
+    free(metrics);
+    return st;
+}
+
+int dpt_snapshot_meta_number(const dpt_ckpt *c, const char *path, const char *key, double *v, dpt_err *e)
+{
+    const char *s = dpt_ckpt_meta_get(c, key);
+    char *end;
+    if (!s)
+        return dpt_errf(e, "%s: metadata has no '%s'", path, key);
+    errno = 0;
+    *v = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE)
+        return dpt_errf(e, "%s: metadata '%s' = '%s' is not a number", path, key, s);
+    return DPT_OK;
+}
+
+/* Appends "name [a, b]" to a mismatch list. */
+static void describe(char *buf, size_t size, const char *name, const char *where, int ndim, const int64_t *shape)
+{
+    size_t n = strlen(buf);
+    if (n + 2 >= size)
+        return;
+    n += (size_t)snprintf(buf + n, size - n, "%s%s %s [", n ? "; " : "", name, where);
+    for (int i = 0; i < ndim && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (n < size)
+        snprintf(buf + n, size - n, "]");
+}
+
+static int copy_tensor(float *dst, const dpt_ckpt *c, const char *name, int ndim, const int64_t *shape,
+                       char *mismatch, size_t msize)
+{
+    const dpt_ckpt_tensor *t = dpt_ckpt_find(c, name);
+    int same = t && t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++)
+        same = t->shape[i] == shape[i];
+    if (!same) {
+        if (t)
+            describe(mismatch, msize, name, "is", t->ndim, t->shape);
+        else
+            strncat(mismatch, strlen(mismatch) ? "; " : "", msize - strlen(mismatch) - 1);
+        describe(mismatch, msize, name, t ? "but the model has" : "missing, the model has", ndim, shape);
+        return DPT_FAIL;
+    }
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= (size_t)shape[i];
+    if (n)
+        memcpy(dst, t->data, sizeof(float) * n);
+    return DPT_OK;
+}
+
+int dpt_snapshot_load_params(dpt_model *m, const dpt_ckpt *c, const char *path, dpt_err *e)
+{
+    char mismatch[400] = "";
+    char name[64];
+    int bad = 0, expected = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        dpt_layer *l = &m->layers[i];
+        if (!l->nparams)
+            continue;
+        int64_t ws[2] = {l->out, l->in}, bs[1] = {l->out};
+        dpt_model_param_name(name, sizeof name, i, 0);
+        bad |= copy_tensor(l->w, c, name, 2, ws, mismatch, sizeof mismatch) != DPT_OK;
+        dpt_model_param_name(name, sizeof name, i, 1);
+        bad |= copy_tensor(l->b, c, name, 1, bs, mismatch, sizeof mismatch) != DPT_OK;
+        expected += 2;
+    }
+    int layer_tensors = 0;
+    for (int i = 0; i < c->nt; i++)
+        layer_tensors += strncmp(c->t[i].name, "layers.", 7) == 0;
+    if (!bad && layer_tensors != expected)
+        return dpt_errf(e, "%s: holds %d layer tensors but the model has %d", path, layer_tensors, expected);
+    if (bad)
+        return dpt_errf(e, "%s: does not match the model: %s", path, mismatch);
+    return DPT_OK;
+}
+
+static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
+{
+    const char *keys[] = {"step", "epoch", "batch_in_epoch", "epoch_loss", "epoch_count", "optimizer_t",
+                          "skipped", "best_metric", "best_step", "bad_evals"};
+    double v[10];
+    for (int i = 0; i < 10; i++)
+        if (dpt_snapshot_meta_number(c, path, keys[i], &v[i], e) != DPT_OK)
+            return DPT_FAIL;
+    if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[5] < 0)
+        return dpt_errf(e, "%s: metadata holds a negative position", path);
+    t->step = (int64_t)v[0];
+    t->epoch = (int64_t)v[1];
+    t->batch_in_epoch = (size_t)v[2];
+    t->epoch_loss = v[3];
+    t->epoch_count = v[4];
+    t->opt.t = (int64_t)v[5];
+    t->skipped = (int64_t)v[6];
+    t->best_metric = v[7];
+    t->best_step = (int64_t)v[8];
+    t->bad_evals = (int64_t)v[9];
+    return DPT_OK;
+}
+
+int dpt_snapshot_restore(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
+{
+    if (dpt_snapshot_load_params(&t->model, c, path, e) != DPT_OK)
+        return DPT_FAIL;
+    char mismatch[400] = "", name[64];
+    int64_t shape[1] = {(int64_t)t->model.nparams};
+    for (int i = 0; i < t->opt.nstate; i++) {
+        snprintf(name, sizeof name, "optimizer.%s", t->opt.state_name[i]);
+        if (copy_tensor(t->opt.state[i], c, name, 1, shape, mismatch, sizeof mismatch) != DPT_OK)
+            return dpt_errf(e, "%s: optimizer state does not match optimizer.kind = %s: %s", path,
+                            dpt_optim_kind_name(t->opt.cfg.kind), mismatch);
+    }
+    if (t->best_params && dpt_ckpt_find(c, "early_stopping.best") &&
+        copy_tensor(t->best_params, c, "early_stopping.best", 1, shape, mismatch, sizeof mismatch) != DPT_OK)
+        return dpt_errf(e, "%s: %s", path, mismatch);
+    return restore_position(t, c, path, e);
+}

@@ -1,0 +1,22 @@
+# K steps on 2, 3 and 4 ranks (oversubscribed) give the parameters of the
+# 1-rank run with the same global batch, within 1e-5 relative: with a batch
+# no rank count divides, with momentum SGD and Adam, and over TCP.
+. tests/lib.sh
+cd "$TMP"
+common=(--set data.synthetic_samples=103 --set "model.layers=dense 16, tanh, dense 8, relu, dense 1"
+        --set training.epochs=4 --set training.log_every=1000)
+check() {
+  local tag=$1 np=$2; shift 2
+  mpi "$np" "${MPI_EXTRA[@]}" -- "$DPTRAIN" train "${common[@]}" --set run.name="$tag-$np" "$@" > "$tag-$np.log" \
+    || { cat "$tag-$np.log"; fail "$tag on $np ranks failed"; }
+  if [ "$np" -gt 1 ]; then
+    "$CKPTDIFF" "$(last_ckpt runs/$tag-1)" "$(last_ckpt runs/$tag-$np)" 1e-5 || fail "$tag: $np ranks differ from 1"
+  fi
+}
+MPI_EXTRA=()
+for np in 1 2 3 4; do check adam "$np" --set training.batch=26; done
+for np in 1 2 3; do check sgd "$np" --set training.batch=17 --set optimizer.kind=sgd \
+  --set optimizer.lr=0.05 --set optimizer.momentum=0.9; done
+MPI_EXTRA=(--mca btl tcp,self)
+check tcp 1 --set training.batch=26
+check tcp 2 --set training.batch=26
