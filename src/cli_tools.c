@@ -192,9 +192,9 @@ static int predict_local(const char *ckpt, const char *input, const char *outpat
     dpt_dataset ds = {0};
     if (load_local(&l, ckpt, e) != DPT_OK)
         return DPT_FAIL;
-    dpt_data_opts o = {.format = "auto", .path = input, .targets = "", .label = NULL, .header = -1,
+    dpt_data_opts o = {.format = "auto", .path = input, .targets = "", .label = "", .header = -1,
                        .task = DPT_TASK_REGRESS, .nfeatures = (size_t)l.in_dim};
-    int st = dpt_data_load(&ds, &o, e);
+    int st = dpt_data_load_features(&ds, &o, e);
     if (st == DPT_OK && ds.d != (size_t)l.in_dim)
         st = dpt_errf(e, "%s: %zu features per row, but the model takes %d", input, ds.d, l.in_dim);
     FILE *out = st == DPT_OK ? (outpath ? fopen(outpath, "w") : stdout) : NULL;

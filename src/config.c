@@ -27,7 +27,8 @@ enum {
     HI_OPEN = 2,   /* F64: upper bound excluded */
     NOT_ONE = 4,   /* INT: 0 or >= 2 (k-fold) */
     NONEMPTY = 8,  /* STR: "" refused */
-    NAMECHARS = 16 /* STR: [A-Za-z0-9._-] only, a directory name */
+    NAMECHARS = 16, /* STR: [A-Za-z0-9._-] only, a directory name */
+    AUTO = 32       /* F64: "auto" (stored as NaN) = torch's default for the optimizer kind */
 };
 
 /* A name a K_PICK (stored as text) or K_ENUM (stored as int) key accepts. */
@@ -102,8 +103,8 @@ static const keydef keys[] = {
     PICK("loss", "kind", loss.kind, p_loss, "mse", "loss function; cross_entropy takes class labels"),
 
     ENUM("optimizer", "kind", optim.kind, p_optim, "adam", "optimizer, with torch.optim's update rules"),
-    F64("optimizer", "lr", optim.lr, 0, HUGE_VAL, 0, "0.001", "base learning rate"),
-    F64("optimizer", "weight_decay", optim.weight_decay, 0, HUGE_VAL, 0, "0", "weight decay; added to the gradient, decoupled for adamw"),
+    F64("optimizer", "lr", optim.lr, 0, HUGE_VAL, AUTO, "auto", "base learning rate; auto = 0.001 for adam, adamw, else 0.01"),
+    F64("optimizer", "weight_decay", optim.weight_decay, 0, HUGE_VAL, AUTO, "auto", "weight decay, added to the gradient (decoupled for adamw); auto = 0.01 for adamw, else 0"),
     F64("optimizer", "momentum", optim.momentum, 0, HUGE_VAL, 0, "0", "gd, sgd: momentum factor"),
     F64("optimizer", "dampening", optim.dampening, 0, 1, 0, "0", "gd, sgd: dampening of the momentum"),
     BOOL("optimizer", "nesterov", optim.nesterov, "false", "gd, sgd: Nesterov momentum"),
@@ -113,7 +114,7 @@ static const keydef keys[] = {
     F64("optimizer", "initial_accumulator_value", optim.initial_accumulator_value, 0, HUGE_VAL, 0, "0", "adagrad: starting sum of squares"),
     F64("optimizer", "beta1", optim.beta1, 0, 1, HI_OPEN, "0.9", "adam, adamw: first-moment decay"),
     F64("optimizer", "beta2", optim.beta2, 0, 1, HI_OPEN, "0.999", "adam, adamw: second-moment decay"),
-    F64("optimizer", "eps", optim.eps, 0, HUGE_VAL, 0, "1e-8", "term added to the denominator (adam, adamw, rmsprop, adagrad)"),
+    F64("optimizer", "eps", optim.eps, 0, HUGE_VAL, AUTO, "auto", "term added to the denominator; auto = 1e-10 for adagrad, else 1e-8"),
     BOOL("optimizer", "amsgrad", optim.amsgrad, "false", "adam, adamw: use the maximum of past second moments"),
     F64("optimizer", "clip_norm", clip_norm, 0, HUGE_VAL, 0, "0", "clip the global gradient norm to this; 0 = off"),
 
@@ -392,7 +393,9 @@ static void expect_text(char *out, size_t n, const keydef *k)
         snprintf(out, n, "expected an integer in [0, %" PRIu64 "]", UINT64_MAX);
         return;
     case K_F64:
-        if (isinf(k->hi))
+        if (k->flags & AUTO)
+            snprintf(out, n, "expected auto or a number >= %g", k->lo);
+        else if (isinf(k->hi))
             snprintf(out, n, "expected a number %s %g", (k->flags & LO_OPEN) ? ">" : ">=", k->lo);
         else
             snprintf(out, n, "expected a number in %c%g, %g%c", (k->flags & LO_OPEN) ? '(' : '[', k->lo, k->hi,
@@ -507,7 +510,11 @@ static int set_value(dpt_config *c, const keydef *k, const char *v, char *why, s
         return 0;
     }
     case K_F64: {
-        double x;
+        double x = NAN;
+        if ((k->flags & AUTO) && same_ci(v, "auto")) {
+            memcpy(dst, &x, sizeof x);
+            return 0;
+        }
         if (parse_f64(v, &x) || !in_bounds(k, x)) {
             expect_text(why, n, k);
             if (strstr(v, " #") || strstr(v, "\t#")) {
@@ -584,7 +591,10 @@ static void format_value(char *out, size_t n, const dpt_config *c, const keydef 
     case K_F64: {
         double x;
         memcpy(&x, src, sizeof x);
-        format_double(out, n, x);
+        if (isnan(x) && (k->flags & AUTO))
+            snprintf(out, n, "auto");
+        else
+            format_double(out, n, x);
         return;
     }
     }
@@ -937,6 +947,18 @@ int dpt_config_validate(const dpt_config *c, dpt_err *e)
         return dpt_errf(e, "training.accumulation: %" PRId64 " micro-batches need training.batch >= %" PRId64
                         " (it is %" PRId64 ")", c->train.accumulation, c->train.accumulation, c->train.batch);
     return DPT_OK;
+}
+
+void dpt_config_resolve(dpt_config *c)
+{
+    dpt_optim_config d;
+    dpt_optim_defaults(&d, c->optim.kind);
+    if (isnan(c->optim.lr))
+        c->optim.lr = d.lr;
+    if (isnan(c->optim.eps))
+        c->optim.eps = d.eps;
+    if (isnan(c->optim.weight_decay))
+        c->optim.weight_decay = d.weight_decay;
 }
 
 /* Quotes a string the reader would otherwise trim or cut at a comment. */

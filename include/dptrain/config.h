@@ -95,6 +95,9 @@ int dpt_config_set(dpt_config *c, const char *assignment, dpt_err *e);
  * then combinations that single keys cannot (e.g. test_targets without test). */
 int dpt_config_validate(const dpt_config *c, dpt_err *e);
 
+/* Replaces every "auto" value (optimizer lr, eps, weight_decay) by torch's default for the kind. */
+void dpt_config_resolve(dpt_config *c);
+
 /* Writes every key, resolved, as an INI file that loads back to the same c. */
 void dpt_config_write(FILE *f, const dpt_config *c);
 

@@ -219,8 +219,7 @@ START_TEST(t_defaults)
     ck_assert_str_eq(c.model.init, "auto");
     ck_assert_str_eq(c.loss.kind, "mse");
     ck_assert_int_eq(c.optim.kind, DPT_OPT_ADAM);
-    ck_assert_double_eq(c.optim.lr, 0.001);
-    ck_assert_double_eq(c.optim.weight_decay, 0);
+    ck_assert(isnan(c.optim.lr) && isnan(c.optim.weight_decay) && isnan(c.optim.eps)); /* auto */
     ck_assert_double_eq(c.optim.momentum, 0);
     ck_assert_double_eq(c.optim.dampening, 0);
     ck_assert_int_eq(c.optim.nesterov, 0);
@@ -230,7 +229,6 @@ START_TEST(t_defaults)
     ck_assert_double_eq(c.optim.initial_accumulator_value, 0);
     ck_assert_double_eq(c.optim.beta1, 0.9);
     ck_assert_double_eq(c.optim.beta2, 0.999);
-    ck_assert_double_eq(c.optim.eps, 1e-8);
     ck_assert_int_eq(c.optim.amsgrad, 0);
     ck_assert_double_eq(c.clip_norm, 0);
     ck_assert_int_eq(c.sched.kind, DPT_SCHED_CONSTANT);
@@ -471,11 +469,11 @@ START_TEST(t_err_values)
     load_fails("[training]\nepochs = 99999999999999999999\n", "training.epochs", "expected an integer", NULL);
     load_fails("[training]\nthreads = 3000000000\n", "training.threads", "at most 2147483647", NULL);
     load_fails("[training]\naccumulation = 0\n", "training.accumulation = '0': expected an integer >= 1", NULL);
-    load_fails("[optimizer]\nlr = inf\n", "optimizer.lr = 'inf': expected a number >= 0", NULL);
+    load_fails("[optimizer]\nlr = inf\n", "optimizer.lr = 'inf': expected auto or a number >= 0", NULL);
     load_fails("[optimizer]\nlr = nan\n", "optimizer.lr = 'nan'", NULL);
-    load_fails("[optimizer]\nlr = -0.1\n", "optimizer.lr = '-0.1': expected a number >= 0", NULL);
+    load_fails("[optimizer]\nlr = -0.1\n", "optimizer.lr = '-0.1': expected auto or a number >= 0", NULL);
     load_fails("[optimizer]\nlr = 0.1 # fast\n", "optimizer.lr = '0.1 # fast'", "start with ' ;'", NULL);
-    load_fails("[optimizer]\nlr =\n", "optimizer.lr = '': expected a number", NULL);
+    load_fails("[optimizer]\nlr =\n", "optimizer.lr = '': expected auto or a number", NULL);
     load_fails("[optimizer]\nbeta2 = 1\n", "optimizer.beta2 = '1': expected a number in [0, 1)", NULL);
     load_fails("[schedule]\ngamma = 0\n", "schedule.gamma = '0': expected a number > 0", NULL);
     load_fails("[optimizer]\nnesterov = maybe\n", "optimizer.nesterov = 'maybe': expected true or false", NULL);
@@ -590,7 +588,7 @@ START_TEST(t_set)
 
     before = c;
     ck_assert_int_eq(dpt_config_set(&c, "optimizer.lr=x", &e), DPT_FAIL);
-    assert_has(e.msg, "--set optimizer.lr=x: expected a number >= 0");
+    assert_has(e.msg, "--set optimizer.lr=x: expected auto or a number >= 0");
     ck_assert_int_eq(dpt_config_set(&c, "optimizer.lr", &e), DPT_FAIL);
     assert_has(e.msg, "--set optimizer.lr: expected section.key=value");
     ck_assert_int_eq(dpt_config_set(&c, "lr=0.1", &e), DPT_FAIL);
@@ -694,6 +692,35 @@ END_TEST
 
 /* ---- doc, default experiment, names shared with optim ---------------------------- */
 
+/* "auto" optimizer values become torch's defaults for the chosen kind. */
+START_TEST(t_resolve_auto)
+{
+    struct {
+        const char *kind;
+        double lr, eps, wd;
+    } cases[] = {{"adam", 1e-3, 1e-8, 0}, {"adamw", 1e-3, 1e-8, 1e-2}, {"adagrad", 1e-2, 1e-10, 0},
+                 {"sgd", 1e-2, 1e-8, 0}, {"rmsprop", 1e-2, 1e-8, 0}};
+    for (int i = 0; i < 5; i++) {
+        dpt_config c;
+        dpt_err e = {0};
+        char set[64];
+        dpt_config_defaults(&c);
+        snprintf(set, sizeof set, "optimizer.kind=%s", cases[i].kind);
+        ck_assert_int_eq(dpt_config_set(&c, set, &e), DPT_OK);
+        dpt_config_resolve(&c);
+        ck_assert_double_eq(c.optim.lr, cases[i].lr);
+        ck_assert_double_eq(c.optim.eps, cases[i].eps);
+        ck_assert_double_eq(c.optim.weight_decay, cases[i].wd);
+    }
+    dpt_config c;
+    dpt_err e = {0};
+    dpt_config_defaults(&c);
+    ck_assert_int_eq(dpt_config_set(&c, "optimizer.lr=0.5", &e), DPT_OK);
+    dpt_config_resolve(&c);
+    ck_assert_double_eq(c.optim.lr, 0.5); /* an explicit value stays */
+}
+END_TEST
+
 START_TEST(t_doc)
 {
     char *buf = NULL;
@@ -713,7 +740,7 @@ START_TEST(t_doc)
         snprintf(want, sizeof want, "| `%s.%s` | ", sec, key);
         assert_has(buf, want);
     }
-    assert_has(buf, "| `optimizer.lr` | `0.001` | base learning rate");
+    assert_has(buf, "| `optimizer.lr` | `auto` | base learning rate");
     assert_has(buf, "| `training.batch` | `0` |");
     assert_has(buf, "| `data.train` | (empty) |");
     assert_has(buf, "one of gd, sgd, adagrad, rmsprop, adam, adamw");
@@ -825,6 +852,7 @@ int main(void)
     tcase_add_test(tc, t_set);
     tcase_add_test(tc, t_validate);
     tcase_add_test(tc, t_doc);
+    tcase_add_test(tc, t_resolve_auto);
     tcase_add_test(tc, t_default_experiment);
     tcase_add_test(tc, t_names_match_optim);
     suite_add_tcase(s, tc);
