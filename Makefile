@@ -83,6 +83,7 @@ asan: check-deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	launch/local.sh 2 launch/configs/default.ini
+	scripts/plot-metrics -o runs/fashion-mlp/metrics.png runs/fashion-mlp/metrics.jsonl
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -4,8 +4,8 @@
 usage: safetensors_predict.py CHECKPOINT INPUT.csv
 Metadata "layers" lists the model ("dense 512, relu, dense 10"); entry i that is
 dense N uses tensors layers.<i>.weight [N, in] and layers.<i>.bias [N], as
-PyTorch's nn.Linear stores them. Optional "standardize_mean"/"standardize_std"
-(comma- or space-separated floats, one per input column) are applied first.
+PyTorch's nn.Linear stores them. Optional tensors data.mean and data.std (one
+value per input column, fitted on the training split) standardize the inputs first.
 Prints one comma-separated output row per input row, in float64, as %.9g."""
 import json
 import struct
@@ -32,10 +32,6 @@ def load(path):
     return tensors, meta
 
 
-def floats(s):
-    return np.array([float(v) for v in s.replace(",", " ").split()], dtype=np.float64)
-
-
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__.split("\n")[2])
@@ -43,8 +39,8 @@ def main():
     with open(sys.argv[2]) as f:
         rows = [[float(v) for v in line.split(",")] for line in f if line.strip()]
     x = np.array(rows, dtype=np.float64).reshape(len(rows), -1)
-    if "standardize_mean" in meta:
-        x = (x - floats(meta["standardize_mean"])) / floats(meta["standardize_std"])
+    if "data.mean" in tensors:
+        x = (x - tensors["data.mean"]) / tensors["data.std"]
     for i, layer in enumerate(s.split() for s in meta["layers"].split(",")):
         if layer[:1] == ["dense"]:
             w, b = tensors[f"layers.{i}.weight"], tensors[f"layers.{i}.bias"]

@@ -189,11 +189,11 @@ static void write_summary(dpt_trainer *t, session *s, const dpt_eval_result *tes
         if (t->test.nclasses > 0)
             add_metric(fin, "test_accuracy", test->accuracy);
     }
-    if (!isnan(t->best_metric)) {
+    if (!isnan(t->early.best)) {
         cJSON *best = cJSON_AddObjectToObject(o, "best");
         cJSON_AddStringToObject(best, "metric", t->cfg->early.metric);
-        cJSON_AddNumberToObject(best, "value", t->best_metric);
-        cJSON_AddNumberToObject(best, "step", (double)t->best_step);
+        cJSON_AddNumberToObject(best, "value", t->early.best);
+        cJSON_AddNumberToObject(best, "step", (double)t->early.best_step);
     }
     char *text = cJSON_Print(o);
     dpt_err e;

@@ -71,12 +71,16 @@ int dpt_comm_any(const dpt_comm *c, int flag)
 
 int dpt_comm_agree(const dpt_comm *c, int status, dpt_err *e)
 {
-    if (status != DPT_OK) {
+    int failed = status != DPT_OK;
+    if (c->size > 1)
+        MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (!failed)
+        return DPT_OK;
+    /* When every rank met the error (a file missing everywhere), rank 0 speaks for all. */
+    if (status != DPT_OK && (failed < c->size || c->rank == 0)) {
         fprintf(stderr, "dptrain: rank %d: %s\n", c->rank, e->msg);
         fflush(stderr);
     }
-    if (!dpt_comm_any(c, status != DPT_OK))
-        return DPT_OK;
     if (status == DPT_OK)
         snprintf(e->msg, sizeof e->msg, "another rank failed");
     e->reported = 1;

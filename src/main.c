@@ -6,6 +6,7 @@
 
 #include "dptrain/cli.h"
 #include "dptrain/comm.h"
+#include "dptrain/config.h"
 #include "dptrain/version.h"
 
 static const char usage[] =
@@ -14,6 +15,7 @@ static const char usage[] =
     "  eval CHECKPOINT [--data PATH] [--targets PATH]\n"
     "  predict CHECKPOINT INPUT [-o OUT.csv]\n"
     "  info CHECKPOINT\n"
+    "  keys                  every experiment key with its default (Markdown)\n"
     "  --version, --help; COMMAND --help for details\n"
     "Run under `mpirun -np N` for N data-parallel ranks; alone it is a one-rank job.\n"
     "With no command at all, trains the built-in linear regression.\n";
@@ -42,6 +44,10 @@ int main(int argc, char **argv)
     }
     if (argc > 1 && strcmp(argv[1], "--version") == 0) {
         printf("dptrain %s\n", DPT_VERSION);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "keys") == 0) {
+        dpt_config_doc(stdout);
         return 0;
     }
     command_fn cmd = argc > 1 ? find_command(argv[1]) : dpt_cli_train;

@@ -86,9 +86,9 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
     add_number(&b, "epoch_count", t->epoch_count);
     add_number(&b, "optimizer_t", (double)t->opt.t);
     add_number(&b, "skipped", (double)t->skipped);
-    add_number(&b, "best_metric", t->best_metric);
-    add_number(&b, "best_step", (double)t->best_step);
-    add_number(&b, "bad_evals", (double)t->bad_evals);
+    add_number(&b, "best_metric", t->early.best);
+    add_number(&b, "best_step", (double)t->early.best_step);
+    add_number(&b, "bad_evals", (double)t->early.bad);
     add_number(&b, "ranks", t->comm->size);
     add_number(&b, "in_dim", t->model.in_dim);
     add_number(&b, "seed", (double)t->cfg->run.seed);
@@ -201,9 +201,9 @@ static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path,
     t->epoch_count = v[4];
     t->opt.t = (int64_t)v[5];
     t->skipped = (int64_t)v[6];
-    t->best_metric = v[7];
-    t->best_step = (int64_t)v[8];
-    t->bad_evals = (int64_t)v[9];
+    t->early.best = v[7];
+    t->early.best_step = (int64_t)v[8];
+    t->early.bad = (int64_t)v[9];
     return DPT_OK;
 }
 

@@ -125,7 +125,8 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
     t->comm = comm;
-    t->best_metric = NAN;
+    dpt_early_init(&t->early, strcmp(cfg->early.metric, "val_accuracy") == 0, cfg->early.patience,
+                   cfg->early.min_delta);
     if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK)
         return DPT_FAIL;
     dpt_comm_bcast(comm, t->model.params, sizeof(float) * t->model.nparams);
@@ -227,22 +228,14 @@ dpt_eval_result dpt_trainer_eval(dpt_trainer *t, int test)
 /* Records a validation result; returns 1 when early stopping says stop. */
 static int early_stop_update(dpt_trainer *t, const dpt_eval_result *r)
 {
-    const dpt_config *c = t->cfg;
-    int maximize = strcmp(c->early.metric, "val_accuracy") == 0;
-    double v = maximize ? r->accuracy : r->loss;
-    int better = isnan(t->best_metric) ||
-                 (maximize ? v > t->best_metric + c->early.min_delta : v < t->best_metric - c->early.min_delta);
-    if (better) {
-        t->best_metric = v;
-        t->best_step = t->step;
-        t->bad_evals = 0;
+    int improved, maximize = t->early.maximize;
+    int stop = dpt_early_update(&t->early, maximize ? r->accuracy : r->loss, t->step, &improved);
+    if (improved) {
         t->best_saved = 0;
         if (t->best_params)
             memcpy(t->best_params, t->model.params, sizeof(float) * t->model.nparams);
-        return 0;
     }
-    t->bad_evals++;
-    return c->early.patience > 0 && t->bad_evals >= c->early.patience;
+    return stop;
 }
 
 /* Evaluates on the validation rows, reports, and tells whether to stop early. */
@@ -281,7 +274,7 @@ static void after_eval(dpt_trainer *t, int logged, double samples, double t0, do
 {
     if (logged)
         report(t, samples, t0, tstart);
-    if (t->best_params && !t->best_saved && t->cfg->ckpt.keep_best && t->best_step == t->step) {
+    if (t->best_params && !t->best_saved && t->cfg->ckpt.keep_best && t->early.best_step == t->step) {
         t->best_saved = 1;
         if (t->comm->rank == 0 && t->ckpt_dir[0]) {
             char path[sizeof t->ckpt_dir + 32];
@@ -345,7 +338,7 @@ int dpt_trainer_run(dpt_trainer *t, dpt_err *e)
         stop = run_epoch(t, tstart, e, &failed);
     if (failed)
         return DPT_FAIL;
-    if (t->best_params && t->best_step != t->step)
+    if (t->best_params && t->early.best_step != t->step)
         memcpy(t->model.params, t->best_params, sizeof(float) * t->model.nparams);
     return DPT_OK;
 }

@@ -97,8 +97,8 @@ static int read_on_root(dpt_trainer *t, const char *path, int params_only, posit
     int st = params_only ? dpt_snapshot_load_params(&t->model, &c, path, e)
                          : dpt_snapshot_restore(t, &c, path, e);
     dpt_ckpt_free(&c);
-    *p = (position){t->step, t->epoch, (int64_t)t->batch_in_epoch, t->opt.t, t->skipped, t->best_step,
-                    t->bad_evals, t->epoch_loss, t->epoch_count, t->best_metric};
+    *p = (position){t->step, t->epoch, (int64_t)t->batch_in_epoch, t->opt.t, t->skipped, t->early.best_step,
+                    t->early.bad, t->epoch_loss, t->epoch_count, t->early.best};
     return st;
 }
 
@@ -121,10 +121,10 @@ int dpt_trainer_restore(dpt_trainer *t, const char *path, int params_only, dpt_e
     t->batch_in_epoch = (size_t)p.batch_in_epoch;
     t->opt.t = p.opt_t;
     t->skipped = p.skipped;
-    t->best_step = p.best_step;
-    t->bad_evals = p.bad_evals;
+    t->early.best_step = p.best_step;
+    t->early.bad = p.bad_evals;
     t->epoch_loss = p.epoch_loss;
     t->epoch_count = p.epoch_count;
-    t->best_metric = p.best_metric;
+    t->early.best = p.best_metric;
     return DPT_OK;
 }

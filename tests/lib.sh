@@ -30,3 +30,19 @@ expect_contains() { grep -qF -- "$2" "$1" || { echo "--- $1:"; cat "$1"; fail "e
 last_ckpt() { ls "$1"/checkpoints/step-*.safetensors | sort | tail -1; }
 
 CKPTDIFF=$ROOT/$BUILD/tests/mpi_ckptdiff
+
+PY=/usr/bin/python3   # Debian's python3 has numpy (python3-numpy); pyenv's may not
+
+# make_blobs FILE N: a CSV with a header, 4 features and a class label in 0..2 (separable blobs).
+make_blobs() {
+  awk -v n="$2" 'BEGIN { srand(7); print "a,b,c,d,label";
+    for (i = 0; i < n; i++) { k = i % 3;
+      printf "%.4f,%.4f,%.4f,%.4f,%d\n", k + rand() - 0.5, 2 * k - rand(), rand() - k, rand(), k } }' > "$1"
+}
+
+# make_regression FILE N: a CSV without header: 3 features, target = x1 - 2 x2 + 0.5 x3.
+make_regression() {
+  awk -v n="$2" 'BEGIN { srand(3);
+    for (i = 0; i < n; i++) { a = rand(); b = rand(); c = rand();
+      printf "%.5f,%.5f,%.5f,%.5f\n", a, b, c, a - 2 * b + 0.5 * c } }' > "$1"
+}

@@ -31,8 +31,9 @@ void dpt_comm_allreduce_d(const dpt_comm *c, double *buf, size_t n);
 /* Logical OR of flag over all ranks (collective). */
 int dpt_comm_any(const dpt_comm *c, int flag);
 
-/* Collective agreement on a status: a failed rank prints "dptrain: rank R: msg"
- * on stderr; every rank returns DPT_FAIL (with e marked reported) if any rank failed. */
+/* Collective agreement on a status: a failed rank prints "dptrain: rank R: msg" on
+ * stderr (only rank 0 when all failed); every rank returns DPT_FAIL (e marked reported)
+ * if any rank failed. */
 int dpt_comm_agree(const dpt_comm *c, int status, dpt_err *e);
 
 /* Prints "dptrain: rank R: msg" and ends the whole job with a non-zero status. */

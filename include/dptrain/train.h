@@ -10,6 +10,7 @@
 #include "dptrain/comm.h"
 #include "dptrain/config.h"
 #include "dptrain/data.h"
+#include "dptrain/early.h"
 #include "dptrain/eval.h"
 #include "dptrain/loss.h"
 #include "dptrain/model.h"
@@ -55,8 +56,7 @@ struct dpt_trainer {
     double epoch_loss, epoch_count; /* sums over the current epoch's batches so far */
     int64_t total_steps;
     int64_t skipped;              /* steps skipped on non-finite values */
-    double best_metric;
-    int64_t best_step, bad_evals;
+    dpt_early early;              /* the watched validation metric */
     float *best_params;           /* early stopping's best parameters, or NULL */
     int best_saved;               /* best.safetensors holds the current best */
     dpt_metrics last;

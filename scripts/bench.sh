@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# What `make bench` runs: the training-step benchmark (tests/bench/step_bench.c)
+# for two MLPs at global batch 128 and 512 on 1 rank x 1 thread, 1 rank x 2
+# threads and 2 ranks x 1 thread, this machine's single-thread sgemm peak for
+# the MFU, the gradient allreduce beside a bare one, the data benchmark when it
+# is built, and a closing table of the performance targets, each "met" or
+# "not met". It measures; it never fails on a missed target.
+#   scripts/bench.sh                  # everything, about 2-3 minutes on 2 cores
+#   BENCH_SECONDS=3 scripts/bench.sh  # longer timed runs per figure
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+bin=$BUILD/bench/step_bench
+secs=${BENCH_SECONDS:-1.5}
+[ -x "$bin" ] || { echo "bench: $bin is not built (run make)" >&2; exit 2; }
+if [ "$(id -u)" -eq 0 ]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+status=0
+
+# run LIMIT COMMAND...: a time limit per program, so a hung rank cannot hang the bench.
+run() {
+  local limit=$1; shift
+  timeout -k 5 "$limit" "$@"
+  local rc=$?
+  if [ "$rc" -eq 124 ]; then
+    echo "bench: timed out after ${limit}s: $*"; status=1
+  elif [ "$rc" -ne 0 ]; then
+    echo "bench: failed with status $rc: $*"; status=1
+  fi
+}
+
+echo "== dptrain bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+echo "   CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) cores;" \
+     "load average $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
+echo "   $(mpirun --version 2>/dev/null | head -1); synthetic data: uniform features, random labels 0..9;" \
+     "ReLU MLP, softmax cross-entropy, Adam lr 1e-3; timed runs of ${secs}s each"
+echo
+
+echo "== sgemm peak (OpenBLAS) and the layers' GEMM shapes"
+OPENBLAS_NUM_THREADS=2 run 60 "$bin" --peak --results "$results"
+peak=$(awk '$1 == "peak" { sub("gflops1=", "", $2); print $2 }' "$results")
+[ -n "$peak" ] || { echo "bench: no sgemm peak measured; MFU left out"; peak=0; }
+echo
+
+echo "== training steps: samples/s of the real dpt_trainer_step (on a trainer assembled in the bench"
+echo "   over in-memory synthetic data), then the split of a mirrored copy of that step, per-rank ms;"
+echo "   'bucket calls' = time inside backward spent starting/testing bucket allreduces;"
+echo "   MFU = GEMM FLOPs/s of dpt_trainer_step / (1-thread peak x cores used)"
+common=(--seconds "$secs" --peak-gflops "$peak" --results "$results")
+OPENBLAS_NUM_THREADS=1 run 150 mpirun -np 1 --bind-to core -x OPENBLAS_NUM_THREADS \
+  "$bin" --threads 1 --label 1x1 "${common[@]}"
+OPENBLAS_NUM_THREADS=2 run 150 mpirun -np 1 --bind-to none -x OPENBLAS_NUM_THREADS \
+  "$bin" --threads 2 --label 1x2 "${common[@]}"
+OPENBLAS_NUM_THREADS=1 run 150 mpirun -np 2 --bind-to core -x OPENBLAS_NUM_THREADS \
+  "$bin" --threads 1 --label 2x1 --alt-bucket-mb 0 "${common[@]}"
+echo "-- does binding matter? 2 ranks x 1 thread with --bind-to none (launch/local.sh's choice):"
+OPENBLAS_NUM_THREADS=1 run 90 mpirun -np 2 --bind-to none -x OPENBLAS_NUM_THREADS \
+  "$bin" --threads 1 --label 2x1-unbound --models 784-512-512-10,784-2048-2048-10 --batches 128 \
+  "${common[@]}"
+echo
+
+if [ -x "$BUILD/bench/data_bench" ]; then
+  echo "== data module (build/bench/data_bench)"
+  run 120 "$BUILD/bench/data_bench"
+  echo
+fi
+
+echo "== targets (samples/s are dpt_trainer_step's; PyTorch figures are the issue's references)"
+awk -v fmt="%-62s %16s %16s  %s\n" '
+  $1 == "step" {
+    delete f
+    for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+    k = f["model"] SUBSEP f["batch"] SUBSEP f["cfg"]
+    sps[k] = f["sps"]; mfu[k] = f["mfu"]; share[k] = f["wait_ms"] / f["total_ms"]
+    if (f["cfg"] != "2x1-unbound" && f["sps"] > best[f["model"], f["batch"]]) {
+      best[f["model"], f["batch"]] = f["sps"]; bestcfg[f["model"], f["batch"]] = f["cfg"]
+    }
+  }
+  function verdict(ok) { return ok ? "met" : "not met" }
+  function row(what, have, want, ok, hv, wv) {
+    printf fmt, what, hv, wv, (have == "" ? "not measured" : verdict(ok))
+  }
+  END {
+    printf fmt, "", "dptrain", "target", ""
+    m1 = "784-512-512-10"; m2 = "784-2048-2048-10"
+    split(m1 " " m2, ms, " "); ref1[m1] = 33700; ref1[m2] = 2600; ref2[m1] = 13200; ref2[m2] = 1600
+    for (j = 1; j <= 2; j++) {
+      m = ms[j]; b = best[m, 128]
+      row(m " b128 fastest (" bestcfg[m, 128] ") vs PyTorch fastest", b, ref1[m], b >= ref1[m],
+          sprintf("%.0f/s", b), sprintf(">= %d/s", ref1[m]))
+    }
+    for (j = 1; j <= 2; j++) {
+      m = ms[j]; k = m SUBSEP 128 SUBSEP "2x1"; v = sps[k]
+      row(m " b128 2x1 vs PyTorch DDP 2x1", v, ref2[m], v >= ref2[m],
+          sprintf("%.0f/s", v), sprintf(">= %d/s", ref2[m]))
+    }
+    k = m2 SUBSEP 512 SUBSEP "2x1"; k1 = m2 SUBSEP 512 SUBSEP "1x1"
+    row(m2 " b512 2x1 MFU", mfu[k], 0.85, mfu[k] >= 0.85, sprintf("%.0f%%", 100 * mfu[k]), ">= 85%")
+    row(m2 " b512 2x1 exposed allreduce share of step", share[k], 0.05, share[k] <= 0.05,
+        sprintf("%.1f%%", 100 * share[k]), "<= 5%")
+    s = sps[k1] > 0 ? sps[k] / sps[k1] : 0
+    row(m2 " b512 2x1 speed-up over 1x1", s, 1.85, s >= 1.85, sprintf("%.2fx", s), ">= 1.85x")
+    k = m1 SUBSEP 128 SUBSEP "2x1"
+    row(m1 " b128 2x1 MFU", mfu[k], 0.55, mfu[k] >= 0.55, sprintf("%.0f%%", 100 * mfu[k]), ">= 55%")
+  }' "$results"
+echo
+echo "GEMM FLOPs per sample (forward, dW, and dX except for the first layer, which backward skips):"
+awk '$1 == "step" && !seen[$2]++ {
+  for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+  printf "  %s: %.2f MFLOP (3 x forward would be %.2f)\n", f["model"], f["flops"] / 1e6, f["flops3"] / 1e6
+}' "$results"
+exit $status

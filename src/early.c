@@ -1,0 +1,25 @@
+/* Early stopping's bookkeeping, kept apart from the loop so it can be tested
+ * on constructed validation curves. */
+#include "dptrain/early.h"
+
+#include <math.h>
+
+void dpt_early_init(dpt_early *s, int maximize, int64_t patience, double min_delta)
+{
+    *s = (dpt_early){.maximize = maximize, .patience = patience, .min_delta = min_delta, .best = NAN};
+}
+
+int dpt_early_update(dpt_early *s, double value, int64_t step, int *improved)
+{
+    /* A NaN value never improves, so a diverged run cannot become "best". */
+    *improved = !isnan(value) && (isnan(s->best) || (s->maximize ? value > s->best + s->min_delta
+                                                                 : value < s->best - s->min_delta));
+    if (*improved) {
+        s->best = value;
+        s->best_step = step;
+        s->bad = 0;
+        return 0;
+    }
+    s->bad++;
+    return s->patience > 0 && s->bad >= s->patience;
+}

@@ -1,0 +1,628 @@
+/* Training-step benchmark: samples/s of dpt_trainer_step on synthetic
+ * classification data for a few MLPs and global batches, and where a step's
+ * time goes (data gather, forward, backward, exposed allreduce, optimizer).
+ *
+ * The split comes from a copy of dpt_trainer_step (src/train.c) written with
+ * the public APIs and a clock between the phases; the headline samples/s is
+ * the real dpt_trainer_step, timed end to end on a trainer assembled here by
+ * hand (there is no synthetic classification set behind dpt_trainer_init).
+ * Both run on the same trainer, so the two figures check each other.
+ *
+ * Also: the single-thread sgemm peak of this machine and the GEMM shapes the
+ * layers use (--peak), and for several ranks the gradient allreduce's
+ * bandwidth beside a bare dpt_comm_allreduce_f of the same bytes.
+ *
+ * Rank 0 prints one line per configuration; --results FILE appends the same
+ * figures as key=value lines for scripts/bench.sh's summary table. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dptrain/comm.h"
+#include "dptrain/config.h"
+#include "dptrain/rng.h"
+#include "dptrain/tensor.h"
+#include "dptrain/train.h"
+
+#define MAX_LIST 8
+
+typedef struct {
+    const char *models[MAX_LIST];   /* "784-512-512-10" */
+    int nmodels;
+    long batches[MAX_LIST];
+    int nbatches;
+    int threads;                    /* BLAS threads per rank */
+    double seconds;                 /* timed run per measurement */
+    double bucket_mb;               /* training.bucket_mb for the main runs */
+    double alt_bucket_mb;           /* < 0: none; else an extra mirrored run with this bucket */
+    double peak;                    /* single-thread sgemm GFLOP/s for MFU (0: unknown) */
+    const char *label;              /* e.g. "2x1"; default ranks x threads */
+    const char *results;            /* key=value lines appended here (rank 0) */
+    int peak_mode;
+} opts;
+
+/* Seconds each phase took, summed over the timed steps. */
+typedef struct {
+    double data, fwd, bwd, ready, wait, optim, update, other, total;
+} split;
+
+static const dpt_comm *g_comm;
+
+static _Noreturn void die(const char *fmt, const char *arg)
+{
+    char msg[600];
+    snprintf(msg, sizeof msg, fmt, arg);
+    dpt_comm_abort(g_comm, "step_bench: %s", msg);
+}
+
+/* ---------------------------------------------------------------- data */
+
+/* n samples of d uniform features in [0,1) and labels 0..nclasses-1 as floats. */
+static void synth_classes(dpt_dataset *ds, size_t n, size_t d, int nclasses, uint64_t seed)
+{
+    memset(ds, 0, sizeof *ds);
+    float *x = malloc(sizeof(float) * n * d);
+    float *y = malloc(sizeof(float) * n);
+    if (!x || !y)
+        die("out of memory for %s", "synthetic data");
+    for (size_t i = 0; i < n * d; i++)
+        x[i] = (float)dpt_rng_uniform(seed, DPT_STREAM_DATA, i);
+    for (size_t i = 0; i < n; i++)
+        y[i] = (float)dpt_rng_below(seed, DPT_STREAM_DATA + 1, i, (uint64_t)nclasses);
+    ds->n = n;
+    ds->d = d;
+    ds->xtype = DPT_DT_F32;
+    ds->x = x;
+    ds->xbuf = x;
+    ds->xscale = 1.0f;
+    ds->tdim = 1;
+    ds->y = y;
+    ds->nclasses = nclasses;
+}
+
+/* ---------------------------------------------------------------- model */
+
+/* "784-512-512-10" -> in_dim 784 and "dense 512, relu, dense 512, relu, dense 10". */
+static int model_spec(const char *dims, int *in_dim, char *spec, size_t size)
+{
+    char *end;
+    long v = strtol(dims, &end, 10);
+    if (end == dims || *end != '-' || v < 1)
+        return -1;
+    *in_dim = (int)v;
+    spec[0] = '\0';
+    size_t len = 0;
+    const char *p = end + 1;
+    for (;;) {
+        v = strtol(p, &end, 10);
+        if (end == p || v < 1 || (*end != '-' && *end != '\0'))
+            return -1;
+        int w = snprintf(spec + len, size - len, "%sdense %ld", len ? ", relu, " : "", v);
+        if (w < 0 || (size_t)w >= size - len)
+            return -1;
+        len += (size_t)w;
+        if (*end == '\0')
+            return 0;
+        p = end + 1;
+    }
+}
+
+/* GEMM FLOPs per training sample: forward x W^T, dW = dY^T X and dX = dY W for every
+ * dense layer, except dX of the first layer, which dpt_model_backward never computes. */
+static double train_flops(const dpt_model *m, double *three_fwd)
+{
+    double f = 0, fwd = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const dpt_layer *l = &m->layers[i];
+        if (l->ops != &dpt_layer_dense)
+            continue;
+        double mm = 2.0 * l->in * l->out;
+        fwd += mm;
+        f += i == 0 ? 2 * mm : 3 * mm;
+    }
+    *three_fwd = 3 * fwd;
+    return f;
+}
+
+/* ---------------------------------------------------------------- trainer */
+
+static void cfg_set(dpt_config *c, const char *assignment)
+{
+    dpt_err e;
+    if (dpt_config_set(c, assignment, &e) != DPT_OK)
+        die("config: %s", e.msg);
+}
+
+/* Assembles what dpt_trainer_init would from a config, with a synthetic dataset in memory;
+ * mirrors build() in src/train.c for the batch buffers and the bucketed allreduce. */
+static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, const char *dims,
+                         long batch, double bucket_mb)
+{
+    char spec[DPT_LAYERS_MAX], a[DPT_LAYERS_MAX + 32];
+    int in_dim;
+    if (model_spec(dims, &in_dim, spec, sizeof spec) != 0)
+        die("bad model '%s' (expected e.g. 784-512-512-10)", dims);
+    dpt_config_defaults(cfg);
+    snprintf(a, sizeof a, "model.layers=%s", spec);
+    cfg_set(cfg, a);
+    cfg_set(cfg, "loss.kind=cross_entropy");
+    cfg_set(cfg, "optimizer.kind=adam");
+    /* Every key dpt_trainer_step reads, spelled out: plain Adam at torch's defaults. */
+    static const char *const keys[] = {
+        "optimizer.lr=0.001", "optimizer.eps=1e-8", "optimizer.weight_decay=0",
+        "optimizer.beta1=0.9", "optimizer.beta2=0.999", "optimizer.amsgrad=false",
+        "optimizer.clip_norm=0", "regularization.l1=0", "regularization.l2=0",
+        "schedule.kind=constant", "schedule.warmup=0", "schedule.scale_lr=false",
+        "training.accumulation=1", "training.nonfinite=stop", "data.shuffle=true",
+    };
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        cfg_set(cfg, keys[k]);
+    snprintf(a, sizeof a, "training.batch=%ld", batch);
+    cfg_set(cfg, a);
+    snprintf(a, sizeof a, "training.bucket_mb=%g", bucket_mb);
+    cfg_set(cfg, a);
+
+    dpt_err e;
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg;
+    t->comm = comm;
+    if (dpt_loss_parse(&t->loss, cfg->loss.kind, &e) != DPT_OK)
+        die("%s", e.msg);
+    size_t n = (size_t)batch * 8;
+    synth_classes(&t->train, n, (size_t)in_dim, 10, cfg->run.seed);
+    t->ntrain = n;
+    size_t ranks = (size_t)comm->size, micro = (size_t)batch;
+    size_t max_batch = (micro + ranks - 1) / ranks;
+    if (max_batch < 64)
+        max_batch = micro < 64 ? micro : 64;
+    if (dpt_model_init(&t->model, cfg->model.layers, in_dim, (int)max_batch, &e) != DPT_OK ||
+        dpt_model_init_params(&t->model, cfg->run.seed, cfg->model.init, &e) != DPT_OK ||
+        dpt_optim_init(&t->opt, &cfg->optim, t->model.nparams, &e) != DPT_OK ||
+        dpt_sampler_init(&t->sampler, NULL, n, (size_t)batch, 1, 0, cfg->run.seed, &e) != DPT_OK)
+        die("%s", e.msg);
+    t->x = malloc(sizeof(float) * max_batch * t->train.d);
+    t->y = malloc(sizeof(float) * max_batch * t->train.tdim);
+    t->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
+    t->buckets = dpt_bucketed_new(comm, t->model.grads, t->model.nparams,
+                                  (size_t)(cfg->train.bucket_mb * 1048576.0));
+    if (!t->x || !t->y || !t->dout || !t->buckets)
+        die("out of memory for %s", "batch buffers");
+    t->nranges = dpt_model_penalty_ranges(&t->model, t->ranges, DPT_MAX_RANGES, cfg->penalize_bias);
+    t->total_steps = INT64_MAX / 2;
+    dpt_sampler_set_epoch(&t->sampler, 0);
+    dpt_comm_bcast(comm, t->model.params, sizeof(float) * t->model.nparams);
+}
+
+/* The next global batch, moving to a new epoch (as run_epoch does, outside the step). */
+static size_t next_batch(dpt_trainer *t)
+{
+    if (t->batch_in_epoch >= dpt_sampler_nbatches(&t->sampler)) {
+        t->epoch++;
+        t->batch_in_epoch = 0;
+        dpt_sampler_set_epoch(&t->sampler, t->epoch);
+    }
+    return t->batch_in_epoch++;
+}
+
+/* ---------------------------------------------------------------- the mirrored step */
+
+typedef struct {
+    dpt_trainer *t;
+    split *s;
+} ready_ctx;
+
+static void timed_ready(void *ctx, size_t off, size_t len)
+{
+    ready_ctx *r = ctx;
+    double t0 = dpt_comm_time();
+    dpt_bucketed_ready(r->t->buckets, off, len);
+    dpt_bucketed_progress(r->t->buckets);
+    r->s->ready += dpt_comm_time() - t0;
+}
+
+/* dpt_trainer_step of src/train.c, statement for statement, with clocks between the phases.
+ * Keep in step with the original: the end-to-end figure checks that nothing drifted. */
+static void mirrored_step(dpt_trainer *t, size_t i, split *s)
+{
+    const dpt_config *c = t->cfg;
+    float *g = t->model.grads;
+    size_t n = t->model.nparams;
+    ready_ctx rc = {t, s};
+    double t0 = dpt_comm_time();
+
+    /* compute_gradients */
+    int parts = (int)c->train.accumulation;
+    double loss = 0, count = 0;
+    dpt_model_zero_grad(&t->model);
+    double ta = dpt_comm_time();
+    s->other += ta - t0;
+    for (int p = 0; p < parts; p++) {
+        size_t begin, nn, total;
+        ta = dpt_comm_time();
+        dpt_sampler_slice(&t->sampler, i, p, parts, t->comm->rank, t->comm->size, &begin, &nn, &total);
+        count += (double)total;
+        if (nn == 0)
+            continue;
+        dpt_data_gather(t->x, t->y, &t->train, t->sampler.order + begin, nn);
+        double tb = dpt_comm_time();
+        const float *out = dpt_model_forward(&t->model, t->x, (int)nn);
+        loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)nn, t->model.out_dim);
+        double tc = dpt_comm_time();
+        dpt_model_backward(&t->model, t->dout, (int)nn, p == parts - 1 ? timed_ready : NULL, &rc);
+        double td = dpt_comm_time();
+        s->data += tb - ta;
+        s->fwd += tc - tb;
+        s->bwd += td - tc;
+    }
+
+    double te = dpt_comm_time();
+    dpt_bucketed_finish(t->buckets);
+    double tf = dpt_comm_time();
+    s->wait += tf - te;
+    dpt_comm_allreduce_d(t->comm, &loss, 1);
+    double tg = dpt_comm_time();
+    s->other += tg - tf;
+
+    float inv = (float)(1.0 / count);
+    for (size_t k = 0; k < n; k++)
+        g[k] *= inv;
+    double penalty = dpt_reg_apply(&c->reg, g, t->model.params, t->ranges, t->nranges);
+    double norm = dpt_grad_norm(g, n);
+    t->last.train_loss = loss / count;
+    t->last.penalty = penalty;
+    t->last.grad_norm = norm;
+    if (!isfinite(loss) || !isfinite(norm))
+        die("non-finite %s in the mirrored step", isfinite(loss) ? "gradient norm" : "loss");
+    if (c->clip_norm > 0)
+        dpt_grad_clip(g, n, norm, c->clip_norm);
+    double lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps);
+    if (c->scale_lr)
+        lr *= (double)t->sampler.batch / (double)c->reference_batch;
+    t->last.lr = lr;
+    dpt_optim_begin_step(&t->opt);
+    double th = dpt_comm_time();
+    dpt_optim_update(&t->opt, t->model.params, g, lr, 0, n);
+    t->step++;
+    double tend = dpt_comm_time();
+    s->optim += tend - tg;
+    s->update += tend - th;
+    s->total += tend - t0;
+}
+
+/* Steps to time so a run lasts about `seconds`, from one warm step's time; agreed on rank 0's. */
+static int steps_for(const dpt_comm *c, double step_time, double seconds)
+{
+    double k = step_time > 0 ? ceil(seconds / step_time) : 3;
+    if (k < 3)
+        k = 3;
+    if (k > 2000)
+        k = 2000;
+    int steps = (int)k;
+    dpt_comm_bcast(c, &steps, sizeof steps);
+    return steps;
+}
+
+static double max_over_ranks(const dpt_comm *c, double v)
+{
+    /* max(a, b) from sums is awkward; ranks are few, so gather each by a masked sum */
+    double best = v;
+    for (int r = 0; r < c->size; r++) {
+        double x = c->rank == r ? v : 0;
+        dpt_comm_allreduce_d(c, &x, 1);
+        if (x > best)
+            best = x;
+    }
+    return best;
+}
+
+/* Times `steps` mirrored steps after two warm ones; s holds per-step means over ranks. */
+static void run_mirrored(dpt_trainer *t, double seconds, split *s)
+{
+    split warm = {0};
+    double t0 = dpt_comm_time();
+    mirrored_step(t, next_batch(t), &warm);
+    mirrored_step(t, next_batch(t), &warm);
+    int steps = steps_for(t->comm, (dpt_comm_time() - t0) / 2, seconds);
+    memset(s, 0, sizeof *s);
+    for (int k = 0; k < steps; k++)
+        mirrored_step(t, next_batch(t), s);
+    double v[9] = {s->data, s->fwd, s->bwd, s->ready, s->wait, s->optim, s->update, s->other, s->total};
+    dpt_comm_allreduce_d(t->comm, v, 9);
+    double d = (double)steps * t->comm->size;
+    s->data = v[0] / d, s->fwd = v[1] / d, s->bwd = v[2] / d, s->ready = v[3] / d;
+    s->wait = v[4] / d, s->optim = v[5] / d, s->update = v[6] / d, s->other = v[7] / d;
+    s->total = v[8] / d;
+}
+
+/* Samples/s of the real dpt_trainer_step, two warm steps first; the slowest rank's clock. */
+static double run_trainer(dpt_trainer *t, double seconds, double *step_s)
+{
+    dpt_err e;
+    double loss, count;
+    double t0 = dpt_comm_time();
+    for (int k = 0; k < 2; k++)
+        if (dpt_trainer_step(t, next_batch(t), &loss, &count, &e) != DPT_OK)
+            die("dpt_trainer_step: %s", e.msg);
+    int steps = steps_for(t->comm, (dpt_comm_time() - t0) / 2, seconds);
+    double samples = 0;
+    t0 = dpt_comm_time();
+    for (int k = 0; k < steps; k++) {
+        if (dpt_trainer_step(t, next_batch(t), &loss, &count, &e) != DPT_OK)
+            die("dpt_trainer_step: %s", e.msg);
+        samples += count;
+    }
+    double dt = max_over_ranks(t->comm, dpt_comm_time() - t0);
+    *step_s = dt / steps;
+    return samples / dt;
+}
+
+/* ---------------------------------------------------------------- allreduce */
+
+typedef struct {
+    double bucketed, bare; /* best seconds of the gradient allreduce path and of one plain call */
+} allreduce_times;
+
+/* Both ranks enter each timed call together: a small allreduce first acts as the barrier. */
+static allreduce_times time_allreduce(const dpt_comm *c, size_t n, double bucket_mb)
+{
+    allreduce_times r = {1e30, 1e30};
+    float *buf = calloc(n ? n : 1, sizeof *buf);
+    dpt_bucketed *b = dpt_bucketed_new(c, buf, n, (size_t)(bucket_mb * 1048576.0));
+    if (!buf || !b)
+        die("out of memory for %s", "the allreduce buffer");
+    for (int k = 0; k < 12; k++) {
+        (void)dpt_comm_any(c, 0);
+        double t0 = dpt_comm_time();
+        dpt_bucketed_ready(b, 0, n);
+        dpt_bucketed_finish(b);
+        double t1 = dpt_comm_time() - t0;
+        (void)dpt_comm_any(c, 0);
+        t0 = dpt_comm_time();
+        dpt_comm_allreduce_f(c, buf, n);
+        double t2 = dpt_comm_time() - t0;
+        if (k >= 2) { /* the first calls set up connections and buffers */
+            r.bucketed = fmin(r.bucketed, max_over_ranks(c, t1));
+            r.bare = fmin(r.bare, max_over_ranks(c, t2));
+        }
+    }
+    dpt_bucketed_free(b);
+    free(buf);
+    return r;
+}
+
+/* ---------------------------------------------------------------- sgemm peak */
+
+static float *rand_matrix(size_t n, uint64_t stream)
+{
+    float *a = malloc(sizeof(float) * n);
+    if (!a)
+        die("out of memory for %s", "GEMM operands");
+    for (size_t i = 0; i < n; i++)
+        a[i] = (float)(dpt_rng_uniform(7, stream, i) - 0.5);
+    return a;
+}
+
+/* Best GFLOP/s of C[m][n] (+)= op(A) op(B) over reps calls, A/B/C big enough for any shape here. */
+static double gemm_rate(int ta, int tb, int m, int n, int k, float beta, const float *a, const float *b,
+                        float *c, int reps)
+{
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = dpt_comm_time();
+        dpt_gemm(ta, tb, m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, beta, c, n);
+        best = fmin(best, dpt_comm_time() - t0);
+    }
+    return 2.0 * m * n * k / best / 1e9;
+}
+
+static void peak_mode(const opts *o)
+{
+    const int s = 2048;
+    float *a = rand_matrix((size_t)s * s, 1), *b = rand_matrix((size_t)s * s, 2);
+    float *c = rand_matrix((size_t)s * s, 3);
+    /* Peak: the best of the three layouts the layers use, so no layer can beat "100%". */
+    double p1 = 0, p2 = 0;
+    for (int th = 1; th <= 2; th++) {
+        dpt_blas_set_threads(th);
+        gemm_rate(0, 0, s, s, s, 0.0f, a, b, c, 1);
+        for (int l = 0; l < 3; l++) {
+            double r = gemm_rate(l == 2, l == 1, s, s, s, 0.0f, a, b, c, 4);
+            if (th == 1)
+                p1 = fmax(p1, r);
+            else
+                p2 = fmax(p2, r);
+        }
+    }
+    printf("sgemm %dx%dx%d peak (best of NN, NT, TN): %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on 2 threads "
+           "(%.2fx)\n", s, s, s, p1, p2, p2 / p1);
+    printf("  OpenBLAS: %s\n", dpt_blas_info());
+    /* The shapes a dense layer runs: forward Y = X W^T (NT), dW += dY^T X (TN, beta 1), dX = dY W (NN). */
+    dpt_blas_set_threads(1);
+    static const int shapes[][3] = {{2048, 2048, 512}, {2048, 2048, 256}, {2048, 784, 512},
+                                    {2048, 784, 256}, {512, 512, 128}, {512, 512, 64},
+                                    {512, 784, 128}, {512, 784, 64}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        int out = shapes[i][0], in = shapes[i][1], m = shapes[i][2];
+        double f = gemm_rate(0, 1, m, out, in, 1.0f, a, b, c, 4);
+        double w = gemm_rate(1, 0, out, in, m, 1.0f, a, b, c, 4);
+        double x = gemm_rate(0, 0, m, in, out, 0.0f, a, b, c, 4);
+        printf("  1 thread, dense %d->%d, %d rows: fwd %.0f  dW %.0f  dX %.0f GFLOP/s "
+               "(%.0f%% %.0f%% %.0f%% of peak)\n",
+               in, out, m, f, w, x, 100 * f / p1, 100 * w / p1, 100 * x / p1);
+    }
+    if (o->results) {
+        FILE *f = fopen(o->results, "a");
+        if (!f)
+            die("cannot open %s", o->results);
+        fprintf(f, "peak gflops1=%.3f gflops2=%.3f\n", p1, p2);
+        fclose(f);
+    }
+    fflush(stdout);
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* ---------------------------------------------------------------- one configuration */
+
+static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, long batch)
+{
+    dpt_config cfg;
+    dpt_trainer t;
+    make_trainer(&t, &cfg, comm, dims, batch, o->bucket_mb);
+    double three_fwd, flops = train_flops(&t.model, &three_fwd);
+    double step_s, sps = run_trainer(&t, o->seconds, &step_s);
+    split s;
+    run_mirrored(&t, o->seconds, &s);
+    int cores = comm->size * o->threads;
+    double mfu = o->peak > 0 ? flops * sps / (o->peak * 1e9 * cores) : NAN;
+    double bytes = sizeof(float) * (double)t.model.nparams;
+    allreduce_times ar = {NAN, NAN};
+    split alt = {0};
+    int have_alt = 0;
+    if (comm->size > 1) {
+        ar = time_allreduce(comm, t.model.nparams, o->bucket_mb);
+        if (o->alt_bucket_mb >= 0) {
+            dpt_config cfg2;
+            dpt_trainer t2;
+            make_trainer(&t2, &cfg2, comm, dims, batch, o->alt_bucket_mb);
+            run_mirrored(&t2, o->seconds * 0.5, &alt);
+            dpt_trainer_free(&t2);
+            have_alt = 1;
+        }
+    }
+    if (comm->rank == 0) {
+        double ms = 1e3;
+        printf("%s b%ld %s: %.0f samples/s (dpt_trainer_step)  step %.1f ms | mirrored %.0f samples/s: "
+               "data %.2f  fwd %.1f  bwd %.1f (bucket calls %.2f)  allreduce(exposed) %.2f  optim %.2f "
+               "(adam %.2f)  other %.2f ms  MFU %.0f%%\n",
+               dims, batch, o->label, sps, step_s * ms, batch / s.total, s.data * ms, s.fwd * ms,
+               s.bwd * ms, s.ready * ms, s.wait * ms, s.optim * ms, s.update * ms, s.other * ms,
+               100 * mfu);
+        if (comm->size > 1) {
+            printf("    allreduce of %.2f MB (%zu floats, bucket %g MiB): exposed %.2f ms = %.1f%% of step, "
+                   "%.2f GB/s; full (after barrier) %.2f ms = %.2f GB/s; bare dpt_comm_allreduce_f "
+                   "%.2f ms = %.2f GB/s",
+                   bytes / 1e6, t.model.nparams, o->bucket_mb, s.wait * ms, 100 * s.wait / s.total,
+                   bytes / s.wait / 1e9, ar.bucketed * ms, bytes / ar.bucketed / 1e9, ar.bare * ms,
+                   bytes / ar.bare / 1e9);
+            if (have_alt)
+                printf("; with bucket %g MiB: exposed %.2f ms, bwd %.1f ms, step %.1f ms", o->alt_bucket_mb,
+                       alt.wait * ms, alt.bwd * ms, alt.total * ms);
+            printf("\n");
+        }
+        fflush(stdout);
+        if (o->results) {
+            FILE *f = fopen(o->results, "a");
+            if (!f)
+                die("cannot open %s", o->results);
+            fprintf(f,
+                    "step model=%s batch=%ld cfg=%s sps=%.3f mirrored_sps=%.3f step_ms=%.4f fwd_ms=%.4f "
+                    "bwd_ms=%.4f wait_ms=%.4f optim_ms=%.4f total_ms=%.4f mfu=%.5f flops=%.0f "
+                    "flops3=%.0f\n",
+                    dims, batch, o->label, sps, batch / s.total, step_s * ms, s.fwd * ms, s.bwd * ms,
+                    s.wait * ms, s.optim * ms, s.total * ms, mfu, flops, three_fwd);
+            fclose(f);
+        }
+    }
+    dpt_trainer_free(&t);
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int split_list(char *arg, const char **out, int max)
+{
+    int n = 0;
+    for (char *tok = strtok(arg, ","); tok && n < max; tok = strtok(NULL, ","))
+        out[n++] = tok;
+    return n;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: step_bench [--peak] [--models 784-512-512-10,...] [--batches 128,512] [--threads N]\n"
+            "                  [--seconds S] [--bucket-mb MB] [--alt-bucket-mb MB] [--peak-gflops G]\n"
+            "                  [--label NAME] [--results FILE]\n");
+}
+
+static int parse_args(opts *o, int argc, char **argv)
+{
+    static char models_default[] = "784-512-512-10,784-2048-2048-10";
+    *o = (opts){.threads = 1, .seconds = 1.5, .bucket_mb = 4, .alt_bucket_mb = -1};
+    o->nmodels = split_list(models_default, o->models, MAX_LIST);
+    o->batches[0] = 128, o->batches[1] = 512, o->nbatches = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--peak") == 0) {
+            o->peak_mode = 1;
+            continue;
+        }
+        if (!v)
+            return -1;
+        i++;
+        if (strcmp(a, "--models") == 0) {
+            o->nmodels = split_list(v, o->models, MAX_LIST);
+        } else if (strcmp(a, "--batches") == 0) {
+            const char *b[MAX_LIST];
+            o->nbatches = split_list(v, b, MAX_LIST);
+            for (int k = 0; k < o->nbatches; k++)
+                if ((o->batches[k] = atol(b[k])) < 1)
+                    return -1;
+        } else if (strcmp(a, "--threads") == 0) {
+            o->threads = atoi(v);
+        } else if (strcmp(a, "--seconds") == 0) {
+            o->seconds = atof(v);
+        } else if (strcmp(a, "--bucket-mb") == 0) {
+            o->bucket_mb = atof(v);
+        } else if (strcmp(a, "--alt-bucket-mb") == 0) {
+            o->alt_bucket_mb = atof(v);
+        } else if (strcmp(a, "--peak-gflops") == 0) {
+            o->peak = atof(v);
+        } else if (strcmp(a, "--label") == 0) {
+            o->label = v;
+        } else if (strcmp(a, "--results") == 0) {
+            o->results = v;
+        } else {
+            return -1;
+        }
+    }
+    return o->threads >= 1 && o->seconds > 0 && o->bucket_mb >= 0 && o->nmodels > 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    dpt_comm comm;
+    dpt_err e;
+    if (dpt_comm_init(&comm, &argc, &argv, &e) != DPT_OK) {
+        fprintf(stderr, "step_bench: %s\n", e.msg);
+        return 1;
+    }
+    g_comm = &comm;
+    opts o;
+    if (parse_args(&o, argc, argv) != 0) {
+        if (comm.rank == 0)
+            usage();
+        dpt_comm_finalize();
+        return 2;
+    }
+    char label[32];
+    if (!o.label) {
+        snprintf(label, sizeof label, "%dx%d", comm.size, o.threads);
+        o.label = label;
+    }
+    if (o.peak_mode) {
+        if (comm.rank == 0)
+            peak_mode(&o);
+        dpt_comm_finalize();
+        return 0;
+    }
+    dpt_blas_set_threads(o.threads);
+    for (int m = 0; m < o.nmodels; m++)
+        for (int b = 0; b < o.nbatches; b++)
+            bench_one(&o, &comm, o.models[m], o.batches[b]);
+    dpt_comm_finalize();
+    return 0;
+}

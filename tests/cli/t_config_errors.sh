@@ -1,0 +1,40 @@
+# Bad experiments: one clear line naming file, line and key (with the closest
+# valid key), a non-zero exit on every rank; --set wins over the file.
+. tests/lib.sh
+cd "$TMP"
+# expect_fail NP EXPECTED-TEXT ARGS...: dptrain on NP ranks fails quickly with EXPECTED-TEXT on stderr.
+expect_fail() {
+  local np=$1 want=$2; shift 2
+  set +e
+  if [ "$np" -eq 0 ]; then "$DPTRAIN" "$@" > out.txt 2> err.txt; else mpi "$np" -- "$DPTRAIN" "$@" > out.txt 2> err.txt; fi
+  local rc=$?
+  set -e
+  [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { cat err.txt; fail "expected a failure (status $rc) for: $*"; }
+  expect_contains err.txt "$want"
+  # One line from dptrain, from one rank.
+  test "$(grep -c '^dptrain: rank' err.txt)" -eq 1 || { cat err.txt; fail "expected exactly one dptrain line"; }
+}
+printf '[optimizer]\nkind = adam\nleraning_rate = 0.1\n' > typo.ini
+expect_fail 0 "typo.ini:3: unknown key optimizer.leraning_rate; did you mean optimizer.lr" train typo.ini
+expect_fail 2 "typo.ini:3: unknown key optimizer.leraning_rate" train typo.ini
+printf '[optimiser]\nkind = adam\n' > section.ini
+expect_fail 2 "section.ini:1: unknown section [optimiser]; did you mean [optimizer]?" train section.ini
+printf '[data]\nsynthetic = linreg\ntask = regress\n[training]\nbatch = -3\n' > value.ini
+expect_fail 3 "value.ini:5: training.batch = '-3': expected an integer >= 0" train value.ini
+printf '[data]\nsynthetic = linreg\ntask = regress\n[optimizer]\nkind = adamm\n' > kind.ini
+expect_fail 0 "optimizer.kind = 'adamm': expected one of gd, sgd, adagrad, rmsprop, adam, adamw" train kind.ini
+expect_fail 2 "nothere.ini: cannot open" train nothere.ini
+expect_fail 2 "data.train: no training data" train --set data.synthetic=none
+expect_fail 0 "--set training.epochs=ten" train --set training.epochs=ten
+expect_fail 2 "missing.csv" train --set data.synthetic=none --set data.train=missing.csv
+expect_fail 0 "unknown option '--sett'" train --sett x
+# A model that does not fit the data is refused before training.
+expect_fail 2 "the last layer has 3 outputs but each sample has 1 targets" train --set "model.layers=dense 3"
+# Fewer samples than ranks.
+expect_fail 4 "3 training samples for 4 ranks" train --set data.synthetic_samples=3
+# --set wins over the file, and config.ini records the resolved value.
+printf '[data]\nsynthetic = linreg\ntask = regress\n[training]\nepochs = 7\n[run]\nname = setwins\n' > ok.ini
+"$DPTRAIN" train ok.ini --set training.epochs=3 > ok.txt
+grep -q '^epochs = 3$' runs/setwins/config.ini || fail "--set did not win over the file"
+grep -q '^lr = 0.001$' runs/setwins/config.ini || fail "optimizer.lr auto not resolved to adam's 0.001"
+expect_contains ok.txt "step 3/3"
