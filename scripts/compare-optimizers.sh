@@ -4,7 +4,7 @@
 #   GD (full batch), SGD, SGD + momentum (mini-batch 128), Adagrad, RMSprop, Adam.
 # Writes OUTDIR/optimizers.csv (optimizer,epoch,train_loss), OUTDIR/optimizers.png
 # and each run under OUTDIR/runs/NAME/ (metrics.jsonl, log), and names the
-# optimizer with the lowest final training loss. About 40 s on 2 cores.
+# optimizer with the lowest final training loss. Under a minute on 2 cores.
 #   scripts/compare-optimizers.sh [OUTDIR]        (default: runs/compare-optimizers)
 # Environment:
 #   EPOCHS=N   epochs per optimizer (default 20)
@@ -139,7 +139,7 @@ q() { printf "'%s'" "${1//\'/\'\'}"; }
     echo "set terminal png size 900,600 noenhanced"
   fi
   echo "set output $(q "$png")"
-  echo "set title $(q "Training loss by optimizer: $set_name, dense 64-relu-dense 10")"
+  echo "set title $(q "Training loss by optimizer: $set_name, dense 64-relu-dense 10, batch $batch")"
   echo "set xlabel 'epoch'"
   echo "set ylabel 'training loss (cross-entropy, mean over the epoch; log scale)'"
   echo "set logscale y"

@@ -65,6 +65,11 @@ static char *metrics_json(const dpt_metrics *m)
 
 int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
 {
+    /* A step can leave finite losses but overflowed weights: never save those over good ones. */
+    for (size_t i = 0; i < t->model.nparams; i++)
+        if (!isfinite(t->model.params[i]))
+            return dpt_errf(e, "%s: not saved: parameter %zu is not finite at step %lld", path, i,
+                            (long long)t->step);
     static bundle b; /* large and rank 0 only; saves never overlap */
     memset(&b, 0, sizeof b);
     add_layers(&b, &t->model);
@@ -122,17 +127,33 @@ int dpt_snapshot_meta_number(const dpt_ckpt *c, const char *path, const char *ke
     return DPT_OK;
 }
 
-/* Appends "name [a, b]" to a mismatch list. */
-static void describe(char *buf, size_t size, const char *name, const char *where, int ndim, const int64_t *shape)
+/* Appends "[a, b]" to buf. */
+static void append_shape(char *buf, size_t size, int ndim, const int64_t *shape)
 {
     size_t n = strlen(buf);
-    if (n + 2 >= size)
-        return;
-    n += (size_t)snprintf(buf + n, size - n, "%s%s %s [", n ? "; " : "", name, where);
+    n += (size_t)snprintf(buf + n, size > n ? size - n : 0, "[");
     for (int i = 0; i < ndim && n < size; i++)
         n += (size_t)snprintf(buf + n, size - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
     if (n < size)
         snprintf(buf + n, size - n, "]");
+}
+
+/* Appends "name is [..] but the model has [..]" (or "name missing, ...") to a mismatch list. */
+static void describe(char *buf, size_t size, const char *name, const dpt_ckpt_tensor *found, int ndim,
+                     const int64_t *shape)
+{
+    size_t n = strlen(buf);
+    if (n + 2 >= size)
+        return;
+    snprintf(buf + n, size - n, "%s%s ", n ? "; " : "", name);
+    if (found) {
+        strncat(buf, "is ", size - strlen(buf) - 1);
+        append_shape(buf, size, found->ndim, found->shape);
+        strncat(buf, " but the model has ", size - strlen(buf) - 1);
+    } else {
+        strncat(buf, "missing, the model has ", size - strlen(buf) - 1);
+    }
+    append_shape(buf, size, ndim, shape);
 }
 
 static int copy_tensor(float *dst, const dpt_ckpt *c, const char *name, int ndim, const int64_t *shape,
@@ -143,11 +164,7 @@ static int copy_tensor(float *dst, const dpt_ckpt *c, const char *name, int ndim
     for (int i = 0; same && i < ndim; i++)
         same = t->shape[i] == shape[i];
     if (!same) {
-        if (t)
-            describe(mismatch, msize, name, "is", t->ndim, t->shape);
-        else
-            strncat(mismatch, strlen(mismatch) ? "; " : "", msize - strlen(mismatch) - 1);
-        describe(mismatch, msize, name, t ? "but the model has" : "missing, the model has", ndim, shape);
+        describe(mismatch, msize, name, t, ndim, shape);
         return DPT_FAIL;
     }
     size_t n = 1;

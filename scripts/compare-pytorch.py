@@ -1,0 +1,260 @@
+#!/usr/bin/python3
+"""Samples/s of the same training step in PyTorch and in dptrain, side by side.
+
+The same MLPs (784-512-512-10 and 784-2048-2048-10, ReLU), softmax
+cross-entropy, Adam (lr 1e-3), the same global batches, on synthetic data held
+in memory (uniform features, random labels 0..9), each global batch drawn from
+a shuffled order like dptrain's sampler:
+
+  1x1  one process, 1 thread          (PyTorch and dptrain)
+  1x2  one process, 2 threads         (PyTorch and dptrain)
+  2x1  two processes x 1 thread, each pinned to its own core: PyTorch
+       DistributedDataParallel over gloo (torch.multiprocessing spawn,
+       MASTER_ADDR=127.0.0.1), dptrain under mpirun --bind-to core.
+
+The dptrain figures come from build/bench/step_bench (dpt_trainer_step timed end
+to end), run here in the same session. Each PyTorch configuration runs in its
+own child process so that OPENBLAS_NUM_THREADS / OMP_NUM_THREADS take effect
+before torch loads. Needs Debian's python3-torch; without it this prints one
+line and exits 0. Not part of `make test`.
+
+  scripts/compare-pytorch.py [--batches 128,512] [--seconds 1.5] [--models ...]
+"""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+MODELS = ["784-512-512-10", "784-2048-2048-10"]
+CONFIGS = ["1x1", "1x2", "2x1"]
+ISSUE_REF = {  # the issue's PyTorch figures at batch 128: fastest, and DDP 2x1
+    "784-512-512-10": (33700, 13200),
+    "784-2048-2048-10": (2600, 1600),
+}
+
+
+def have_torch():
+    try:
+        import torch  # noqa: F401
+        return True
+    except Exception:  # an ImportError, or a broken install
+        return False
+
+
+# ---------------------------------------------------------------- PyTorch side (child processes)
+
+def build(dims):
+    import torch.nn as nn
+    layers = []
+    for i in range(len(dims) - 1):
+        layers.append(nn.Linear(dims[i], dims[i + 1]))
+        if i + 2 < len(dims):
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def synth(n, d, seed):
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, d, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def timed_loop(model, opt, x, y, batch, rank, world, seconds, agree):
+    """Steps over shuffled global batches, this rank's contiguous slice of each; samples/s."""
+    import torch
+    import torch.nn.functional as F
+    n = x.shape[0]
+    per = [batch // world + (1 if r < batch % world else 0) for r in range(world)]
+    lo = sum(per[:rank])
+    hi = lo + per[rank]
+    g = torch.Generator().manual_seed(1234)  # the same order on every rank
+    state = {"perm": torch.randperm(n, generator=g), "i": 0}
+
+    def step():
+        if (state["i"] + 1) * batch > n:
+            state["perm"] = torch.randperm(n, generator=g)
+            state["i"] = 0
+        idx = state["perm"][state["i"] * batch:(state["i"] + 1) * batch][lo:hi]
+        state["i"] += 1
+        xb, yb = x[idx], y[idx]
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+
+    t0 = time.perf_counter()
+    for _ in range(3):
+        step()
+    warm = (time.perf_counter() - t0) / 3
+    steps = agree(max(3, min(2000, int(seconds / max(warm, 1e-6)) + 1)))
+    agree(0)  # a barrier before the clock starts
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    agree(0)
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def worker_single(args):
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    dims = [int(v) for v in args.model.split("-")]
+    model = build(dims)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = synth(args.batch * 8, dims[0], 1)
+    rate = timed_loop(model, opt, x, y, args.batch, 0, 1, args.seconds, lambda v: v)
+    print(json.dumps({"sps": rate}))
+
+
+def ddp_rank(rank, world, args, port, queue):
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    os.sched_setaffinity(0, {rank % os.cpu_count()})  # like mpirun --bind-to core
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_PORT"] = str(port)
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    torch.manual_seed(0)
+    dims = [int(v) for v in args.model.split("-")]
+    model = DDP(build(dims))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = synth(args.batch * 8, dims[0], 1)
+
+    def agree(v):
+        t = torch.tensor([v], dtype=torch.int64)
+        dist.broadcast(t, 0)
+        return int(t.item())
+
+    rate = timed_loop(model, opt, x, y, args.batch, rank, world, args.seconds, agree)
+    if rank == 0:
+        queue.put(rate)
+    dist.destroy_process_group()
+
+
+def worker_ddp(args):
+    import torch.multiprocessing as mp
+    with socket.socket() as s:  # a free port for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    queue = ctx.SimpleQueue()
+    mp.start_processes(ddp_rank, args=(2, args, port, queue), nprocs=2, join=True, start_method="spawn")
+    print(json.dumps({"sps": queue.get()}))
+
+
+def pytorch_rate(model, batch, cfg, seconds):
+    threads = 2 if cfg == "1x2" else 1
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads))
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "ddp" if cfg == "2x1" else "single",
+           "--model", model, "--batch", str(batch), "--threads", str(threads), "--seconds", str(seconds)]
+    try:
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        print(f"  PyTorch {model} b{batch} {cfg}: timed out", flush=True)
+        return None
+    for line in reversed(out.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)["sps"]
+    print(f"  PyTorch {model} b{batch} {cfg}: failed: {out.stderr.strip().splitlines()[-1:]}", flush=True)
+    return None
+
+
+# ---------------------------------------------------------------- dptrain side
+
+def dptrain_rates(models, batches, seconds):
+    """{(model, batch, cfg): samples/s} from build/bench/step_bench, launched as scripts/bench.sh does."""
+    binary = os.path.join(ROOT, os.environ.get("BUILD", "build"), "bench", "step_bench")
+    if not os.access(binary, os.X_OK):
+        print(f"compare-pytorch: {binary} is not built (run make); dptrain figures left out", flush=True)
+        return {}
+    env = dict(os.environ)
+    if os.geteuid() == 0:
+        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    launches = {"1x1": (1, 1, "core"), "1x2": (1, 2, "none"), "2x1": (2, 1, "core")}
+    rates = {}
+    with tempfile.NamedTemporaryFile("r", suffix=".txt") as res:
+        for cfg in CONFIGS:
+            np_, threads, bind = launches[cfg]
+            env["OPENBLAS_NUM_THREADS"] = str(threads)
+            cmd = ["timeout", "-k", "5", "200", "mpirun", "-np", str(np_), "--bind-to", bind,
+                   "-x", "OPENBLAS_NUM_THREADS", binary, "--threads", str(threads), "--label", cfg,
+                   "--models", ",".join(models), "--batches", ",".join(map(str, batches)),
+                   "--seconds", str(seconds), "--results", res.name]
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"compare-pytorch: dptrain {cfg} failed: {r.stderr.strip()[-300:]}", flush=True)
+        res.seek(0)
+        for line in res:
+            f = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+            if line.startswith("step "):
+                rates[(f["model"], int(f["batch"]), f["cfg"])] = float(f["sps"])
+    return rates
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--batches", default="128,512")
+    ap.add_argument("--seconds", type=float, default=1.5)
+    ap.add_argument("--worker", choices=["single", "ddp"], help=argparse.SUPPRESS)
+    ap.add_argument("--model", help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker == "single":
+        return worker_single(args)
+    if args.worker == "ddp":
+        return worker_ddp(args)
+
+    if not have_torch():
+        debian = "/usr/bin/python3"
+        if os.path.realpath(sys.executable) != os.path.realpath(debian) and os.access(debian, os.X_OK):
+            os.execv(debian, [debian, os.path.abspath(__file__)] + sys.argv[1:])  # python3-torch lives there
+        print("compare-pytorch: skipped: 'import torch' fails with /usr/bin/python3 "
+              "(apt-get install python3-torch to run it)")
+        return 0
+    import torch
+    models = args.models.split(",")
+    batches = [int(b) for b in args.batches.split(",")]
+    print(f"compare-pytorch: PyTorch {torch.__version__} vs dptrain; {os.cpu_count()} cores; "
+          f"load average {os.getloadavg()[0]:.2f}; timed runs of {args.seconds}s", flush=True)
+    mine = dptrain_rates(models, batches, args.seconds)
+    theirs = {}
+    for m in models:
+        for b in batches:
+            for cfg in CONFIGS:
+                theirs[(m, b, cfg)] = pytorch_rate(m, b, cfg, args.seconds)
+
+    def cell(d, p):
+        ds = f"{d:.0f}" if d else "-"
+        ps = f"{p:.0f}" if p else "-"
+        ratio = f"{d / p:.2f}x" if d and p else "-"
+        return f"{ds:>7} {ps:>7} {ratio:>6}"
+
+    print()
+    print("samples/s, dptrain | PyTorch | dptrain/PyTorch (2x1: PyTorch is DDP over gloo)")
+    print(f"{'model':<18}{'batch':>6}  " + "  ".join(f"{c + ' dpt   torch  ratio':>22}" for c in CONFIGS))
+    for m in models:
+        for b in batches:
+            row = "  ".join(f"{cell(mine.get((m, b, c)), theirs.get((m, b, c))):>22}" for c in CONFIGS)
+            print(f"{m:<18}{b:>6}  {row}")
+    print()
+    for m in models:
+        if m in ISSUE_REF and 128 in batches:
+            fast = max((theirs.get((m, 128, c)) or 0) for c in ("1x1", "1x2"))
+            print(f"{m} b128: PyTorch fastest here {fast:.0f}/s (issue: {ISSUE_REF[m][0]}), "
+                  f"DDP 2x1 here {theirs.get((m, 128, '2x1')) or 0:.0f}/s (issue: {ISSUE_REF[m][1]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+# Bad checkpoints given to info, eval, predict, --init and --resume: one clear
+# line, a non-zero exit, never a crash; a checkpoint of another model lists the
+# mismatching names and shapes.
+. tests/lib.sh
+cd "$TMP"
+"$DPTRAIN" train --set training.epochs=5 --set run.name=good > /dev/null
+good=$(last_ckpt runs/good)
+printf 'not a checkpoint at all' > garbage.safetensors
+head -c 200 "$good" > truncated.safetensors
+cp "$good" flipped.safetensors
+size=$(stat -c %s flipped.safetensors)
+printf '\x7f' | dd of=flipped.safetensors bs=1 seek=$((size - 3)) conv=notrunc status=none
+# A header length beyond the file.
+$PY -c 'import struct,sys; sys.stdout.buffer.write(struct.pack("<Q", 1 << 40) + b"{}")' > huge.safetensors
+# Valid JSON, unknown dtype.
+$PY - <<'PYEOF'
+import json, struct
+h = json.dumps({"layers.0.weight": {"dtype": "F16", "shape": [1, 1], "data_offsets": [0, 2]}}).encode()
+open("dtype.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"\0\0")
+PYEOF
+check() {
+  local want=$1; shift
+  set +e
+  "$@" > out.txt 2> err.txt
+  local rc=$?
+  set -e
+  [ "$rc" -eq 1 ] || { cat err.txt; fail "expected status 1, got $rc: $*"; }
+  expect_contains err.txt "$want"
+  test "$(wc -l < err.txt)" -eq 1 || { cat err.txt; fail "expected one line: $*"; }
+}
+for cmd in info eval; do
+  check "garbage.safetensors" "$DPTRAIN" $cmd garbage.safetensors
+  check "truncated.safetensors" "$DPTRAIN" $cmd truncated.safetensors
+  check "checksum mismatch" "$DPTRAIN" $cmd flipped.safetensors
+  check "huge.safetensors" "$DPTRAIN" $cmd huge.safetensors
+  check "unknown dtype 'F16'" "$DPTRAIN" $cmd dtype.safetensors
+  check "nothere.safetensors" "$DPTRAIN" $cmd nothere.safetensors
+done
+printf '1.0\n2.0\n' > in.csv
+check "checksum mismatch" "$DPTRAIN" predict flipped.safetensors in.csv
+check "checksum mismatch" "$DPTRAIN" train --init flipped.safetensors
+check "garbage.safetensors" "$DPTRAIN" train --resume garbage.safetensors
+# Wrong input width for predict.
+printf '1,2\n' > wide.csv
+check "2 features per row, but the model takes 1" "$DPTRAIN" predict "$good" wide.csv
+# Another model's checkpoint: every mismatching tensor is named with both shapes.
+check "layers.0.weight is [1, 1] but the model has [4, 1]" "$DPTRAIN" train --set "model.layers=dense 4, relu, dense 1" --init "$good"
+expect_contains err.txt "layers.2.weight missing, the model has [1, 4]"
+# On 2 ranks, still one line and status 1 from the job.
+set +e
+mpi 2 -- "$DPTRAIN" train --resume truncated.safetensors > out.txt 2> err.txt
+rc=$?
+set -e
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "2-rank resume from a bad file: status $rc"
+test "$(grep -c '^dptrain: rank' err.txt)" -eq 1 || { cat err.txt; fail "expected one dptrain line"; }
