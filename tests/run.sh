@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 pass=0; fail=0; failed=()
 for t in tests/"$kind"/t_*.sh; do
   [ -e "$t" ] || continue
+  [ -z "${ONLY:-}" ] || [[ "$t" == *"$ONLY"* ]] || continue
   name=${t#tests/}
   log=$(mktemp)
   start=$(date +%s)
@@ -20,5 +21,5 @@ for t in tests/"$kind"/t_*.sh; do
   fi
   rm -f "$log"
 done
-echo "$kind: $pass passed, $fail failed"
+echo "$kind${ONLY:+ ($ONLY)}: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

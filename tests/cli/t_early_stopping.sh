@@ -1,0 +1,40 @@
+# Early stopping on a validation curve we control: with min_delta too large to
+# ever beat, the first evaluation stays best and patience 2 stops after epoch 3;
+# the best parameters (epoch 1) are restored and saved as the final checkpoint.
+. tests/lib.sh
+cd "$TMP"
+make_blobs train.csv 200
+cat > exp.ini <<'INI'
+[data]
+train = train.csv
+val_fraction = 0.2
+[model]
+layers = dense 8, relu, dense 3
+[loss]
+kind = cross_entropy
+[training]
+epochs = 20
+batch = 20
+[early_stopping]
+metric = val_loss
+patience = 2
+min_delta = 1000
+[checkpoint]
+every_epochs = 1
+keep_last = 10
+INI
+mpi 2 -- "$DPTRAIN" train exp.ini --set run.name=es > es.log || { cat es.log; fail "training failed"; }
+$PY - runs/es/metrics.jsonl runs/es/summary.json <<'PYEOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert [l["epoch"] for l in lines] == [1, 2, 3], [l["epoch"] for l in lines]
+s = json.load(open(sys.argv[2]))
+assert s["epochs"] == 3 and s["best"]["step"] == 8, s
+PYEOF
+"$CKPTDIFF" runs/es/checkpoints/best.safetensors runs/es/checkpoints/step-0000000008.safetensors bitwise \
+  || fail "best.safetensors is not epoch 1"
+"$CKPTDIFF" runs/es/checkpoints/best.safetensors "$(last_ckpt runs/es)" bitwise || fail "best parameters not restored"
+# Without early stopping the same run goes on and ends elsewhere.
+mpi 2 -- "$DPTRAIN" train exp.ini --set early_stopping.patience=0 --set run.name=all > all.log
+"$CKPTDIFF" runs/es/checkpoints/best.safetensors "$(last_ckpt runs/all)" bitwise && fail "control run equals best"
+exit 0
