@@ -145,7 +145,7 @@ int dpt_cli_eval(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     float *x = malloc(sizeof(float) * CHUNK * ds.d), *y = malloc(sizeof(float) * CHUNK * ds.tdim);
     if (!x || !y)
         dpt_comm_abort(comm, "eval: out of memory");
-    dpt_eval_result r = dpt_eval(comm, &l.model, loss, &ds, NULL, ds.n, x, y);
+    dpt_eval_result r = dpt_eval(comm, &l.model, loss, &ds, NULL, ds.n, x, y, l.cfg.train.deterministic);
     if (comm->rank == 0) {
         printf("samples %.0f\nloss %.9g\n", r.count, r.loss);
         if (ds.nclasses > 0)
@@ -245,8 +245,10 @@ static int info_local(const char *path, dpt_err *e)
         return DPT_FAIL;
     }
     printf("checkpoint %s\n", path);
-    printf("dptrain %s, saved at step %s, epoch %s, by %s rank(s)\n", dpt_ckpt_meta_get(&c, "dptrain_version"),
-           dpt_ckpt_meta_get(&c, "step"), dpt_ckpt_meta_get(&c, "epoch"), dpt_ckpt_meta_get(&c, "ranks"));
+    const char *ranks = dpt_ckpt_meta_get(&c, "ranks");
+    printf("dptrain %s, saved at step %s, epoch %s, %s%s\n", dpt_ckpt_meta_get(&c, "dptrain_version"),
+           dpt_ckpt_meta_get(&c, "step"), dpt_ckpt_meta_get(&c, "epoch"), ranks ? ranks : "deterministic mode",
+           ranks ? " rank(s)" : "");
     printf("model: %d inputs -> %s (%zu parameters)\n", l.in_dim, l.cfg.model.layers, l.model.nparams);
     for (int i = 0; i < c.nt; i++) {
         printf("  %-28s [", c.t[i].name);

@@ -103,11 +103,15 @@ static int resolve_config(dpt_config *c, const dpt_comm *comm, const train_args 
     return DPT_OK;
 }
 
-/* BLAS threads: the setting, or this node's cores shared among its ranks; never more than cores. */
+/* BLAS threads: the setting, or this node's cores shared among its ranks; never more than cores;
+ * one in deterministic mode. */
 static void set_threads(const dpt_config *c, const dpt_comm *comm)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     long n = c->train.threads > 0 ? c->train.threads : cores / comm->local_size;
+    /* Threaded GEMMs round differently from single-threaded ones. */
+    if (c->train.deterministic)
+        n = 1;
     if (n > cores)
         n = cores;
     dpt_blas_set_threads(n < 1 ? 1 : (int)n);

@@ -205,3 +205,19 @@ void dpt_bucketed_finish(dpt_bucketed *b)
     b->started = 0;
     b->ready_from = b->n;
 }
+
+void dpt_comm_tree_sum_f(const dpt_comm *c, float *buf, float *scratch, size_t n)
+{
+    /* Recursive doubling: at each level a rank and its partner hold sibling subtrees and both
+     * form their sum; float addition is commutative, so both get the same bits. */
+    for (int mask = 1; mask < c->size; mask <<= 1) {
+        int partner = c->rank ^ mask;
+        for (size_t off = 0; off < n; off += CHUNK / 4) {
+            int len = (int)(n - off < CHUNK / 4 ? n - off : CHUNK / 4);
+            MPI_Sendrecv(buf + off, len, MPI_FLOAT, partner, mask, scratch + off, len, MPI_FLOAT, partner, mask,
+                         MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        }
+        for (size_t i = 0; i < n; i++)
+            buf[i] += scratch[i];
+    }
+}

@@ -168,7 +168,8 @@ const float *dpt_model_forward(dpt_model *m, const float *x, int n)
     return in;
 }
 
-void dpt_model_backward(dpt_model *m, const float *dout, int n, dpt_grad_ready_fn ready, void *ctx)
+void dpt_model_backward(dpt_model *m, const float *dout, int n, int accumulate, dpt_grad_ready_fn ready,
+                        void *ctx)
 {
     const float *dy = dout;
     int which = 0;
@@ -177,7 +178,7 @@ void dpt_model_backward(dpt_model *m, const float *dout, int n, dpt_grad_ready_f
         const float *x = i > 0 ? m->acts[i - 1] : m->input;
         /* In-place layers let x alias y; backward only reads y then, and dx may overwrite dy. */
         float *dx = i > 0 ? m->dbuf[which] : NULL;
-        l->ops->backward(l, dx, dy, x, m->acts[i], n);
+        l->ops->backward(l, dx, dy, x, m->acts[i], n, accumulate);
         if (ready && l->nparams)
             ready(ctx, l->off, l->nparams);
         dy = dx;
@@ -188,6 +189,16 @@ void dpt_model_backward(dpt_model *m, const float *dout, int n, dpt_grad_ready_f
 void dpt_model_zero_grad(dpt_model *m)
 {
     memset(m->grads, 0, sizeof(float) * m->nparams);
+}
+
+void dpt_model_bind_grads(dpt_model *m, float *grads)
+{
+    m->grads = grads;
+    for (int i = 0; i < m->nlayers; i++) {
+        dpt_layer *l = &m->layers[i];
+        l->dw = grads + l->off;
+        l->db = l->dw + l->nweights;
+    }
 }
 
 int dpt_model_penalty_ranges(const dpt_model *m, dpt_range *r, int max, int include_bias)

@@ -94,7 +94,9 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
     add_number(&b, "best_metric", t->early.best);
     add_number(&b, "best_step", (double)t->early.best_step);
     add_number(&b, "bad_evals", (double)t->early.bad);
-    add_number(&b, "ranks", t->comm->size);
+    /* In deterministic mode the file must not depend on the rank count either. */
+    if (!t->cfg->train.deterministic)
+        add_number(&b, "ranks", t->comm->size);
     add_number(&b, "in_dim", t->model.in_dim);
     add_number(&b, "seed", (double)t->cfg->run.seed);
     char *config = NULL, *metrics = metrics_json(&t->last);

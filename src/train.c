@@ -91,7 +91,13 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
     size_t k = (size_t)c->train.accumulation, ranks = (size_t)t->comm->size;
     size_t micro = (batch + k - 1) / k;
     size_t max_batch = (micro + ranks - 1) / ranks;
-    if (max_batch < 64)
+    if (c->train.deterministic) {
+        /* Blocks, not ranks, decide every GEMM's rows; evaluation chunks too. */
+        if (dpt_trainer_det_check(c, t->comm->size, e) != DPT_OK)
+            return DPT_FAIL;
+        max_batch = (batch + (size_t)c->train.blocks - 1) / (size_t)c->train.blocks;
+    }
+    if (max_batch < 64 && !c->train.deterministic)
         max_batch = micro < 64 ? micro : 64; /* evaluation reuses the buffers: keep chunks useful */
     if (max_batch > (size_t)1 << 24)
         return dpt_errf(e, "training.batch: %zu samples per rank is too many", max_batch);
@@ -111,6 +117,8 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
         t->best_params = malloc(sizeof(float) * t->model.nparams);
     if (!t->x || !t->y || !t->dout || !t->buckets || (t->nval && c->early.patience > 0 && !t->best_params))
         return dpt_errf(e, "train: out of memory for batch buffers");
+    if (c->train.deterministic && dpt_trainer_det_init(t, e) != DPT_OK)
+        return DPT_FAIL;
     t->nranges = dpt_model_penalty_ranges(&t->model, t->ranges, DPT_MAX_RANGES, c->penalize_bias);
     size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
     t->total_steps = c->train.steps > 0 ? c->train.steps : c->train.epochs * (int64_t)per_epoch;
@@ -135,6 +143,7 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
 
 void dpt_trainer_free(dpt_trainer *t)
 {
+    dpt_trainer_det_free(t);
     dpt_data_free(&t->train);
     dpt_data_free(&t->test);
     free(t->train_idx);
@@ -160,10 +169,9 @@ static void on_ready(void *ctx, size_t off, size_t len)
 /* Forward and backward of this rank's slice of every micro-batch; returns the local loss sum. */
 static double compute_gradients(dpt_trainer *t, size_t i, double *count)
 {
-    int parts = (int)t->cfg->train.accumulation;
+    int parts = (int)t->cfg->train.accumulation, written = 0;
     double loss = 0;
     *count = 0;
-    dpt_model_zero_grad(&t->model);
     for (int p = 0; p < parts; p++) {
         size_t begin, n, total;
         dpt_sampler_slice(&t->sampler, i, p, parts, t->comm->rank, t->comm->size, &begin, &n, &total);
@@ -174,8 +182,11 @@ static double compute_gradients(dpt_trainer *t, size_t i, double *count)
         const float *out = dpt_model_forward(&t->model, t->x, (int)n);
         loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)n, t->model.out_dim);
         /* Buckets may start only in the last micro-batch, when the gradients are final. */
-        dpt_model_backward(&t->model, t->dout, (int)n, p == parts - 1 ? on_ready : NULL, t);
+        dpt_model_backward(&t->model, t->dout, (int)n, written, p == parts - 1 ? on_ready : NULL, t);
+        written = 1;
     }
+    if (!written) /* an empty slice still joins the allreduce, with zeros */
+        dpt_model_zero_grad(&t->model);
     return loss;
 }
 
@@ -184,9 +195,15 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
     const dpt_config *c = t->cfg;
     float *g = t->model.grads;
     size_t n = t->model.nparams;
-    double loss = compute_gradients(t, i, count);
-    dpt_bucketed_finish(t->buckets);
-    dpt_comm_allreduce_d(t->comm, &loss, 1);
+    double loss;
+    if (c->train.deterministic) {
+        loss = dpt_trainer_det_gradients(t, i, count);
+        g = t->model.grads;
+    } else {
+        loss = compute_gradients(t, i, count);
+        dpt_bucketed_finish(t->buckets);
+        dpt_comm_allreduce_d(t->comm, &loss, 1);
+    }
     float inv = (float)(1.0 / *count);
     for (size_t k = 0; k < n; k++)
         g[k] *= inv;
@@ -220,9 +237,10 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
 
 dpt_eval_result dpt_trainer_eval(dpt_trainer *t, int test)
 {
+    int det = t->cfg->train.deterministic;
     if (test)
-        return dpt_eval(t->comm, &t->model, t->loss, &t->test, NULL, t->test.n, t->x, t->y);
-    return dpt_eval(t->comm, &t->model, t->loss, &t->train, t->val_idx, t->nval, t->x, t->y);
+        return dpt_eval(t->comm, &t->model, t->loss, &t->test, NULL, t->test.n, t->x, t->y, det);
+    return dpt_eval(t->comm, &t->model, t->loss, &t->train, t->val_idx, t->nval, t->x, t->y, det);
 }
 
 /* Records a validation result; returns 1 when early stopping says stop. */

@@ -28,6 +28,10 @@ void dpt_comm_allreduce_f(const dpt_comm *c, float *buf, size_t n);
 /* Sums n doubles element-wise across ranks, in place. */
 void dpt_comm_allreduce_d(const dpt_comm *c, double *buf, size_t n);
 
+/* Sums n floats across a power-of-two number of ranks along a fixed binary tree over ranks
+ * (recursive doubling), so the bits do not depend on the MPI library's algorithm; scratch [n]. */
+void dpt_comm_tree_sum_f(const dpt_comm *c, float *buf, float *scratch, size_t n);
+
 /* Logical OR of flag over all ranks (collective). */
 int dpt_comm_any(const dpt_comm *c, int flag);
 

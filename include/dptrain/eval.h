@@ -18,8 +18,9 @@ typedef struct {
 } dpt_eval_result;
 
 /* Evaluates m on ds samples idx[0..n) (idx NULL = all) across all ranks (collective);
- * x, y are scratch of m->max_batch rows. */
+ * x, y are scratch of m->max_batch rows. deterministic: sums in chunk order, so the
+ * result does not depend on the rank count. */
 dpt_eval_result dpt_eval(const dpt_comm *c, dpt_model *m, dpt_loss_kind loss, const dpt_dataset *ds,
-                         const size_t *idx, size_t n, float *x, float *y);
+                         const size_t *idx, size_t n, float *x, float *y, int deterministic);
 
 #endif

@@ -23,8 +23,10 @@ typedef struct {
     void (*init)(dpt_layer *l, uint64_t seed, uint64_t stream, dpt_init_kind kind);
     /* y [n][out] from x [n][in]. */
     void (*forward)(const dpt_layer *l, float *y, const float *x, int n);
-    /* Adds parameter gradients into l's views; dx [n][in] from dy [n][out] unless dx is NULL. */
-    void (*backward)(const dpt_layer *l, float *dx, const float *dy, const float *x, const float *y, int n);
+    /* Adds (accumulate) or writes parameter gradients into l's views; dx [n][in] from dy [n][out]
+     * unless dx is NULL. */
+    void (*backward)(const dpt_layer *l, float *dx, const float *dy, const float *x, const float *y, int n,
+                     int accumulate);
 } dpt_layer_ops;
 
 struct dpt_layer {

@@ -41,9 +41,14 @@ int dpt_model_init_params(dpt_model *m, uint64_t seed, const char *scheme, dpt_e
 /* Runs x [n][in_dim] (n <= max_batch) forward; returns the output [n][out_dim], valid until the next call. */
 const float *dpt_model_forward(dpt_model *m, const float *x, int n);
 
-/* Backpropagates dout [n][out_dim] through the last forward, ADDING into grads;
- * ready (may be NULL) hears of each layer's finished gradient run. */
-void dpt_model_backward(dpt_model *m, const float *dout, int n, dpt_grad_ready_fn ready, void *ctx);
+/* Backpropagates dout [n][out_dim] through the last forward, adding into grads (accumulate)
+ * or overwriting them; ready (may be NULL) hears of each layer's finished gradient run. */
+void dpt_model_backward(dpt_model *m, const float *dout, int n, int accumulate, dpt_grad_ready_fn ready,
+                        void *ctx);
+
+/* Points grads and every layer's gradient views at g [nparams] (the caller keeps ownership of
+ * the previous buffer and must bind the original back before dpt_model_free). */
+void dpt_model_bind_grads(dpt_model *m, float *g);
 
 /* Sets every gradient to zero. */
 void dpt_model_zero_grad(dpt_model *m);

@@ -17,7 +17,7 @@
 #include "dptrain/optim.h"
 #include "dptrain/sampler.h"
 
-enum { DPT_MAX_RANGES = 64 };
+enum { DPT_MAX_RANGES = 64, DPT_DET_LEVELS = 24 };
 
 /* What one step or epoch measured; NaN marks a value not measured. */
 typedef struct {
@@ -59,6 +59,11 @@ struct dpt_trainer {
     dpt_early early;              /* the watched validation metric */
     float *best_params;           /* early stopping's best parameters, or NULL */
     int best_saved;               /* best.safetensors holds the current best */
+    /* Deterministic mode: gradient buffers for the binary-counter tree over this rank's blocks. */
+    float *det_pool[DPT_DET_LEVELS + 2];
+    int det_npool;
+    float *grads_own;             /* the model's own gradient buffer, rebound before freeing */
+    double *det_loss;             /* [blocks] loss sum of each block, zero where not ours */
     dpt_metrics last;
     char ckpt_dir[DPT_PATH_MAX + DPT_NAME_MAX + 16]; /* where rank 0 saves; "" = never */
     dpt_metrics_fn on_metrics;
@@ -93,6 +98,19 @@ void dpt_trainer_checkpoint(dpt_trainer *t);
  * each damaged newer one is told through note. path receives the file name. */
 int dpt_trainer_find_latest(const char *dir, char *path, size_t size, dpt_note_fn note, void *ctx,
                             dpt_err *e);
+
+/* Deterministic mode (train_det.c): whether the rank count can share the blocks' tree. */
+int dpt_trainer_det_check(const dpt_config *c, int ranks, dpt_err *e);
+
+/* Allocates the tree's gradient buffers. */
+int dpt_trainer_det_init(dpt_trainer *t, dpt_err *e);
+
+/* Frees them and gives the model its own gradient buffer back. */
+void dpt_trainer_det_free(dpt_trainer *t);
+
+/* The summed gradient of global batch i, independent of the rank count, bound as the model's
+ * grads; returns the batch's loss sum and sets *count (collective). */
+double dpt_trainer_det_gradients(dpt_trainer *t, size_t i, double *count);
 
 /* Validation (or, with test set, test) metrics of the current parameters (collective). */
 dpt_eval_result dpt_trainer_eval(dpt_trainer *t, int test);

@@ -28,8 +28,9 @@ static void identity_forward(const dpt_layer *l, float *y, const float *x, int n
 }
 
 static void identity_backward(const dpt_layer *l, float *dx, const float *dy, const float *x,
-                              const float *y, int n)
+                              const float *y, int n, int accumulate)
 {
+    (void)accumulate;
     (void)x, (void)y;
     if (dx && dx != dy)
         memcpy(dx, dy, sizeof(float) * SIZE(l, n));
@@ -43,8 +44,9 @@ static void relu_forward(const dpt_layer *l, float *y, const float *x, int n)
 }
 
 static void relu_backward(const dpt_layer *l, float *dx, const float *dy, const float *x,
-                          const float *y, int n)
+                          const float *y, int n, int accumulate)
 {
+    (void)accumulate;
     (void)x;
     size_t m = SIZE(l, n);
     if (dx)
@@ -60,8 +62,9 @@ static void tanh_forward(const dpt_layer *l, float *y, const float *x, int n)
 }
 
 static void tanh_backward(const dpt_layer *l, float *dx, const float *dy, const float *x,
-                          const float *y, int n)
+                          const float *y, int n, int accumulate)
 {
+    (void)accumulate;
     (void)x;
     size_t m = SIZE(l, n);
     if (dx)
@@ -85,8 +88,9 @@ static void sigmoid_forward(const dpt_layer *l, float *y, const float *x, int n)
 }
 
 static void sigmoid_backward(const dpt_layer *l, float *dx, const float *dy, const float *x,
-                             const float *y, int n)
+                             const float *y, int n, int accumulate)
 {
+    (void)accumulate;
     (void)x;
     size_t m = SIZE(l, n);
     if (dx)

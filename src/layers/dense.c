@@ -48,11 +48,14 @@ static void dense_forward(const dpt_layer *l, float *y, const float *x, int n)
 }
 
 static void dense_backward(const dpt_layer *l, float *dx, const float *dy, const float *x,
-                           const float *y, int n)
+                           const float *y, int n, int accumulate)
 {
     (void)y;
-    /* dW += dY^T X: accumulates, so micro-batches add up before the allreduce. */
-    dpt_gemm(1, 0, l->out, l->in, n, 1.0f, dy, l->out, x, l->in, 1.0f, l->dw, l->in);
+    /* dW (+)= dY^T X: accumulating lets micro-batches add up before the allreduce;
+     * writing saves zeroing the buffer first. */
+    dpt_gemm(1, 0, l->out, l->in, n, 1.0f, dy, l->out, x, l->in, accumulate ? 1.0f : 0.0f, l->dw, l->in);
+    if (!accumulate)
+        memset(l->db, 0, sizeof(float) * (size_t)l->out);
     for (int i = 0; i < n; i++) {
         const float *row = dy + (size_t)i * l->out;
         for (int j = 0; j < l->out; j++)

@@ -249,7 +249,7 @@ static void mirrored_step(dpt_trainer *t, size_t i, split *s)
         const float *out = dpt_model_forward(&t->model, t->x, (int)nn);
         loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)nn, t->model.out_dim);
         double tc = dpt_comm_time();
-        dpt_model_backward(&t->model, t->dout, (int)nn, p == parts - 1 ? timed_ready : NULL, &rc);
+        dpt_model_backward(&t->model, t->dout, (int)nn, 1, p == parts - 1 ? timed_ready : NULL, &rc);
         double td = dpt_comm_time();
         s->data += tb - ta;
         s->fwd += tc - tb;

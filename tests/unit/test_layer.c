@@ -71,7 +71,7 @@ static void check_layer(const dpt_layer_ops *ops, const char *arg)
     fixture f;
     setup_layer(&f, ops, arg);
     ops->forward(&f.l, f.y, f.x, N);
-    ops->backward(&f.l, f.dx, f.c, f.x, f.y, N);
+    ops->backward(&f.l, f.dx, f.c, f.x, f.y, N, 1);
     double largest = 0;
     for (size_t i = 0; i < f.l.nparams; i++) {
         check_close(f.grads[i], numeric(&f, &f.params[i]), "param", i);
@@ -104,12 +104,15 @@ START_TEST(test_dense_accumulates)
     fixture f;
     setup_layer(&f, &dpt_layer_dense, "3");
     f.l.ops->forward(&f.l, f.y, f.x, N);
-    f.l.ops->backward(&f.l, NULL, f.c, f.x, f.y, N);
+    f.l.ops->backward(&f.l, NULL, f.c, f.x, f.y, N, 1);
     float once[IN * OUT + OUT];
     memcpy(once, f.grads, sizeof once);
-    f.l.ops->backward(&f.l, NULL, f.c, f.x, f.y, N);
+    f.l.ops->backward(&f.l, NULL, f.c, f.x, f.y, N, 1);
     for (size_t i = 0; i < f.l.nparams; i++)
         ck_assert_float_eq_tol(f.grads[i], 2 * once[i], 1e-5);
+    /* Without accumulate the gradients are overwritten, whatever the buffer held. */
+    f.l.ops->backward(&f.l, NULL, f.c, f.x, f.y, N, 0);
+    ck_assert_int_eq(memcmp(f.grads, once, sizeof once), 0);
     free(f.params);
     free(f.grads);
 }

@@ -31,7 +31,7 @@ static void check_mlp(const char *spec)
         labels[i] = (float)(i % m.out_dim);
     dpt_model_zero_grad(&m);
     batch_loss(&m, x, labels, N, dout);
-    dpt_model_backward(&m, dout, N, NULL, NULL);
+    dpt_model_backward(&m, dout, N, 1, NULL, NULL);
     double largest = 0;
     for (size_t i = 0; i < m.nparams; i++) {
         const float h = 1e-2f;
@@ -139,7 +139,7 @@ START_TEST(test_ready_order)
     float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, d[4] = {1, 1, 1, 1};
     dpt_model_forward(&m, x, 2);
     nready = 0;
-    dpt_model_backward(&m, d, 2, on_ready, NULL);
+    dpt_model_backward(&m, d, 2, 0, on_ready, NULL);
     ck_assert_int_eq(nready, 2);
     ck_assert_uint_eq(ready_off[0], 15);
     ck_assert_uint_eq(ready_len[0], 8);
