@@ -176,15 +176,32 @@ static void add_metric(cJSON *o, const char *key, double v)
         cJSON_AddNumberToObject(o, key, v);
 }
 
-/* summary.json: where the run ended, its best validation point, test metrics and wall time. */
+/* This process's peak resident memory in MiB (VmHWM), 0 if unknown. */
+static double peak_rss_mib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kib = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lf", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib / 1024.0;
+}
+
+/* summary.json: where the run ended, its best validation point, test metrics, wall time and
+ * the largest peak memory of any rank. */
 static void write_summary(dpt_trainer *t, session *s, const dpt_eval_result *test, double wall)
 {
+    double rss = dpt_comm_max_d(s->comm, peak_rss_mib());
     cJSON *o = cJSON_CreateObject(), *fin = cJSON_AddObjectToObject(o, "final");
     cJSON_AddNumberToObject(o, "steps", (double)t->step);
     cJSON_AddNumberToObject(o, "epochs", (double)t->epoch);
     cJSON_AddNumberToObject(o, "skipped_steps", (double)t->skipped);
     cJSON_AddNumberToObject(o, "ranks", s->comm->size);
     cJSON_AddNumberToObject(o, "wall_s", wall);
+    cJSON_AddNumberToObject(o, "peak_rss_mib_per_rank", rss);
     add_metric(fin, "train_loss", t->last.train_loss);
     add_metric(fin, "val_loss", t->last.val_loss);
     add_metric(fin, "val_accuracy", t->last.val_accuracy);

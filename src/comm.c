@@ -61,6 +61,13 @@ void dpt_comm_allreduce_d(const dpt_comm *c, double *buf, size_t n)
     MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 }
 
+double dpt_comm_max_d(const dpt_comm *c, double v)
+{
+    if (c->size > 1)
+        MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return v;
+}
+
 int dpt_comm_any(const dpt_comm *c, int flag)
 {
     int any = flag != 0;

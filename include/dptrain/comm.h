@@ -32,6 +32,9 @@ void dpt_comm_allreduce_d(const dpt_comm *c, double *buf, size_t n);
  * (recursive doubling), so the bits do not depend on the MPI library's algorithm; scratch [n]. */
 void dpt_comm_tree_sum_f(const dpt_comm *c, float *buf, float *scratch, size_t n);
 
+/* The largest v over all ranks (collective). */
+double dpt_comm_max_d(const dpt_comm *c, double v);
+
 /* Logical OR of flag over all ranks (collective). */
 int dpt_comm_any(const dpt_comm *c, int flag);
 
