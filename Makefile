@@ -5,8 +5,8 @@ BUILD   ?= build
 CC      ?= gcc
 PKGS    := ompi-c openblas libcjson inih zlib
 SAN     ?=
-OPT     ?= -O2
-CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g $(OPT) $(SAN) -MMD -MP -Iinclude -I$(BUILD)/gen
+OPT     ?= -O3
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g $(OPT) -fno-math-errno $(SAN) -MMD -MP -Iinclude -I$(BUILD)/gen
 LDFLAGS := $(SAN)
 
 # Resolve flags only when a target needs them, so `make deps` works on a bare machine.

@@ -204,11 +204,14 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
         dpt_bucketed_finish(t->buckets);
         dpt_comm_allreduce_d(t->comm, &loss, 1);
     }
+    /* Average over the global batch; the norm comes with the scaling pass unless a penalty adds to g. */
     float inv = (float)(1.0 / *count);
-    for (size_t k = 0; k < n; k++)
-        g[k] *= inv;
-    double penalty = dpt_reg_apply(&c->reg, g, t->model.params, t->ranges, t->nranges);
-    double norm = dpt_grad_norm(g, n);
+    int penalized = c->reg.l1 > 0 || c->reg.l2 > 0;
+    double norm = dpt_grad_scale_norm(g, n, inv), penalty = 0;
+    if (penalized) {
+        penalty = dpt_reg_apply(&c->reg, g, t->model.params, t->ranges, t->nranges);
+        norm = dpt_grad_norm(g, n);
+    }
     t->last.train_loss = loss / *count;
     t->last.penalty = penalty;
     t->last.grad_norm = norm;

@@ -110,6 +110,9 @@ double dpt_sched_scale(double lr, int64_t batch, int64_t reference_batch);
 /* Euclidean norm of g[0..n), accumulated in double in a fixed order. */
 double dpt_grad_norm(const float *g, size_t n);
 
+/* Multiplies g by scale and returns the Euclidean norm of the result, in one pass. */
+double dpt_grad_scale_norm(float *g, size_t n, float scale);
+
 /* Scales g so its norm (given) is at most max_norm; returns the scale applied (1 if none). */
 double dpt_grad_clip(float *g, size_t n, double norm, double max_norm);
 

@@ -749,6 +749,27 @@ START_TEST(test_cosine_shape)
 END_TEST
 
 /* ---- norm and clipping ---- */
+START_TEST(test_grad_scale_norm)
+{
+    /* Scaling in place and the norm of the result, against double arithmetic, for lengths
+     * around the 8-lane blocking. */
+    for (size_t n = 0; n < 40; n += 3) {
+        float g[40], keep[40];
+        double want = 0;
+        for (size_t i = 0; i < n; i++) {
+            keep[i] = g[i] = (float)(0.37 * (double)i - 4.1);
+            double v = (double)(keep[i] * 0.25f);
+            want += v * v;
+        }
+        double got = dpt_grad_scale_norm(g, n, 0.25f);
+        ck_assert_msg(fabs(got - sqrt(want)) <= 1e-12 * (1 + sqrt(want)), "n=%zu: %g vs %g", n, got, sqrt(want));
+        for (size_t i = 0; i < n; i++)
+            ck_assert(g[i] == keep[i] * 0.25f);
+        ck_assert_double_eq_tol(dpt_grad_norm(g, n), got, 1e-12 * (1 + got));
+    }
+}
+END_TEST
+
 START_TEST(test_grad_norm)
 {
     float g[4] = {3, 4, 12, 0};
@@ -825,6 +846,7 @@ static Suite *optim_suite(void)
     suite_add_tcase(s, ts);
     TCase *tg = tcase_create("clipping");
     tcase_add_test(tg, test_grad_norm);
+    tcase_add_test(tg, test_grad_scale_norm);
     tcase_add_test(tg, test_clip);
     suite_add_tcase(s, tg);
     return s;
