@@ -16,9 +16,11 @@ if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 cores=$(nproc)
-opts=(--bind-to none)
-if [ "$n" -gt "$cores" ]; then
-  opts+=(--oversubscribe --mca mpi_yield_when_idle 1)
-fi
 threads=$(( cores / n )); [ "$threads" -ge 1 ] || threads=1
+if [ "$n" -gt "$cores" ]; then
+  opts=(--oversubscribe --bind-to none --mca mpi_yield_when_idle 1)
+else
+  # Each rank pinned to its own cores: measured faster than leaving placement to the OS.
+  opts=(--map-by "slot:PE=$threads" --bind-to core)
+fi
 exec mpirun -np "$n" "${opts[@]}" -x OPENBLAS_NUM_THREADS="$threads" "$bin" train "$@"

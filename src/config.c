@@ -139,7 +139,7 @@ static const keydef keys[] = {
     PICK("training", "nonfinite", train.nonfinite, p_nonfinite, "stop", "on a NaN or infinite loss or gradient: stop the run or skip the step"),
     BOOL("training", "deterministic", train.deterministic, "false", "bitwise-identical results for any number of ranks"),
     INT("training", "blocks", train.blocks, 1, 0, "16", "deterministic mode: fixed blocks per global batch"),
-    F64("training", "bucket_mb", train.bucket_mb, 0, HUGE_VAL, 0, "4", "gradient allreduce bucket in MiB; 0 = one blocking call"),
+    F64("training", "bucket_mb", train.bucket_mb, 0, HUGE_VAL, AUTO, "auto", "gradient allreduce bucket in MiB; 0 = one blocking call after backward; auto = 0 on one node, 4 across nodes"),
     INT("training", "threads", train.threads, 0, 0, "0", "BLAS threads per rank; 0 = cores / ranks on the node"),
 
     PICK("early_stopping", "metric", early.metric, p_metric, "val_loss", "validation metric watched"),

@@ -111,8 +111,12 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
     t->x = malloc(sizeof(float) * max_batch * t->train.d);
     t->y = malloc(sizeof(float) * max_batch * t->train.tdim);
     t->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
-    t->buckets = dpt_bucketed_new(t->comm, t->model.grads, t->model.nparams,
-                                  (size_t)(c->train.bucket_mb * 1048576.0));
+    /* On one node there is no idle core to progress buckets behind backward (measured:
+     * one blocking allreduce is 6-20% faster there); across nodes the network does it. */
+    double bucket_mb = c->train.bucket_mb;
+    if (isnan(bucket_mb))
+        bucket_mb = t->comm->size == t->comm->local_size ? 0 : 4;
+    t->buckets = dpt_bucketed_new(t->comm, t->model.grads, t->model.nparams, (size_t)(bucket_mb * 1048576.0));
     if (t->nval && c->early.patience > 0)
         t->best_params = malloc(sizeof(float) * t->model.nparams);
     if (!t->x || !t->y || !t->dout || !t->buckets || (t->nval && c->early.patience > 0 && !t->best_params))

@@ -154,7 +154,8 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
         "optimizer.beta1=0.9", "optimizer.beta2=0.999", "optimizer.amsgrad=false",
         "optimizer.clip_norm=0", "regularization.l1=0", "regularization.l2=0",
         "schedule.kind=constant", "schedule.warmup=0", "schedule.scale_lr=false",
-        "training.accumulation=1", "training.nonfinite=stop", "data.shuffle=true",
+        "training.accumulation=1", "training.nonfinite=stop", "training.deterministic=false",
+        "data.shuffle=true",
     };
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
         cfg_set(cfg, keys[k]);
@@ -221,8 +222,9 @@ static void timed_ready(void *ctx, size_t off, size_t len)
     r->s->ready += dpt_comm_time() - t0;
 }
 
-/* dpt_trainer_step of src/train.c, statement for statement, with clocks between the phases.
- * Keep in step with the original: the end-to-end figure checks that nothing drifted. */
+/* dpt_trainer_step of src/train.c (its non-deterministic path), statement for statement, with
+ * clocks between the phases. Keep in step with the original: the end-to-end figure printed
+ * beside the mirrored one shows when they drift apart. */
 static void mirrored_step(dpt_trainer *t, size_t i, split *s)
 {
     const dpt_config *c = t->cfg;
@@ -232,14 +234,11 @@ static void mirrored_step(dpt_trainer *t, size_t i, split *s)
     double t0 = dpt_comm_time();
 
     /* compute_gradients */
-    int parts = (int)c->train.accumulation;
+    int parts = (int)c->train.accumulation, written = 0;
     double loss = 0, count = 0;
-    dpt_model_zero_grad(&t->model);
-    double ta = dpt_comm_time();
-    s->other += ta - t0;
     for (int p = 0; p < parts; p++) {
         size_t begin, nn, total;
-        ta = dpt_comm_time();
+        double ta = dpt_comm_time();
         dpt_sampler_slice(&t->sampler, i, p, parts, t->comm->rank, t->comm->size, &begin, &nn, &total);
         count += (double)total;
         if (nn == 0)
@@ -249,12 +248,15 @@ static void mirrored_step(dpt_trainer *t, size_t i, split *s)
         const float *out = dpt_model_forward(&t->model, t->x, (int)nn);
         loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)nn, t->model.out_dim);
         double tc = dpt_comm_time();
-        dpt_model_backward(&t->model, t->dout, (int)nn, 1, p == parts - 1 ? timed_ready : NULL, &rc);
+        dpt_model_backward(&t->model, t->dout, (int)nn, written, p == parts - 1 ? timed_ready : NULL, &rc);
+        written = 1;
         double td = dpt_comm_time();
         s->data += tb - ta;
         s->fwd += tc - tb;
         s->bwd += td - tc;
     }
+    if (!written)
+        dpt_model_zero_grad(&t->model);
 
     double te = dpt_comm_time();
     dpt_bucketed_finish(t->buckets);
@@ -265,10 +267,12 @@ static void mirrored_step(dpt_trainer *t, size_t i, split *s)
     s->other += tg - tf;
 
     float inv = (float)(1.0 / count);
-    for (size_t k = 0; k < n; k++)
-        g[k] *= inv;
-    double penalty = dpt_reg_apply(&c->reg, g, t->model.params, t->ranges, t->nranges);
-    double norm = dpt_grad_norm(g, n);
+    int penalized = c->reg.l1 > 0 || c->reg.l2 > 0;
+    double norm = dpt_grad_scale_norm(g, n, inv), penalty = 0;
+    if (penalized) {
+        penalty = dpt_reg_apply(&c->reg, g, t->model.params, t->ranges, t->nranges);
+        norm = dpt_grad_norm(g, n);
+    }
     t->last.train_loss = loss / count;
     t->last.penalty = penalty;
     t->last.grad_norm = norm;
@@ -484,7 +488,7 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
     dpt_trainer t;
     make_trainer(&t, &cfg, comm, dims, batch, o->bucket_mb);
     double three_fwd, flops = train_flops(&t.model, &three_fwd);
-    double step_s, sps = run_trainer(&t, o->seconds, &step_s);
+    double step_s = 0, sps = run_trainer(&t, o->seconds, &step_s);
     split s;
     run_mirrored(&t, o->seconds, &s);
     int cores = comm->size * o->threads;
@@ -514,14 +518,16 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
                100 * mfu);
         if (comm->size > 1) {
             printf("    allreduce of %.2f MB (%zu floats, bucket %g MiB): exposed %.2f ms = %.1f%% of step, "
-                   "%.2f GB/s; full (after barrier) %.2f ms = %.2f GB/s; bare dpt_comm_allreduce_f "
-                   "%.2f ms = %.2f GB/s",
+                   "%.2f GB/s; with the bucket calls inside backward %.2f ms = %.1f%%; "
+                   "full (after barrier) %.2f ms = %.2f GB/s; bare dpt_comm_allreduce_f %.2f ms = %.2f GB/s",
                    bytes / 1e6, t.model.nparams, o->bucket_mb, s.wait * ms, 100 * s.wait / s.total,
-                   bytes / s.wait / 1e9, ar.bucketed * ms, bytes / ar.bucketed / 1e9, ar.bare * ms,
-                   bytes / ar.bare / 1e9);
+                   bytes / s.wait / 1e9, (s.wait + s.ready) * ms, 100 * (s.wait + s.ready) / s.total,
+                   ar.bucketed * ms, bytes / ar.bucketed / 1e9, ar.bare * ms, bytes / ar.bare / 1e9);
             if (have_alt)
-                printf("; with bucket %g MiB: exposed %.2f ms, bwd %.1f ms, step %.1f ms", o->alt_bucket_mb,
-                       alt.wait * ms, alt.bwd * ms, alt.total * ms);
+                printf("\n    the same with training.bucket_mb = %g (mirrored step): %.0f samples/s, exposed "
+                       "allreduce %.2f ms, bucket calls %.2f ms, bwd %.1f ms, step %.1f ms",
+                       o->alt_bucket_mb, batch / alt.total, alt.wait * ms, alt.ready * ms, alt.bwd * ms,
+                       alt.total * ms);
             printf("\n");
         }
         fflush(stdout);
@@ -531,10 +537,10 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
                 die("cannot open %s", o->results);
             fprintf(f,
                     "step model=%s batch=%ld cfg=%s sps=%.3f mirrored_sps=%.3f step_ms=%.4f fwd_ms=%.4f "
-                    "bwd_ms=%.4f wait_ms=%.4f optim_ms=%.4f total_ms=%.4f mfu=%.5f flops=%.0f "
+                    "bwd_ms=%.4f wait_ms=%.4f ready_ms=%.4f optim_ms=%.4f total_ms=%.4f mfu=%.5f flops=%.0f "
                     "flops3=%.0f\n",
                     dims, batch, o->label, sps, batch / s.total, step_s * ms, s.fwd * ms, s.bwd * ms,
-                    s.wait * ms, s.optim * ms, s.total * ms, mfu, flops, three_fwd);
+                    s.wait * ms, s.ready * ms, s.optim * ms, s.total * ms, mfu, flops, three_fwd);
             fclose(f);
         }
     }

@@ -17,6 +17,10 @@ MPI_EXTRA=()
 for np in 1 2 3 4; do check adam "$np" --set training.batch=26; done
 for np in 1 2 3; do check sgd "$np" --set training.batch=17 --set optimizer.kind=sgd \
   --set optimizer.lr=0.05 --set optimizer.momentum=0.9; done
+# Bucketed non-blocking allreduce (the multi-node default), with buckets small enough to be many.
+cp -r runs/adam-1 runs/bucket-1
+check bucket 2 --set training.batch=26 --set training.bucket_mb=0.0005
+check bucket 3 --set training.batch=26 --set training.bucket_mb=0.0005
 MPI_EXTRA=(--mca btl tcp,self)
 check tcp 1 --set training.batch=26
 check tcp 2 --set training.batch=26
