@@ -138,7 +138,7 @@ static const keydef keys[] = {
     I64("training", "log_every", train.log_every, 1, "1", "epochs between progress lines"),
     PICK("training", "nonfinite", train.nonfinite, p_nonfinite, "stop", "on a NaN or infinite loss or gradient: stop the run or skip the step"),
     BOOL("training", "deterministic", train.deterministic, "false", "bitwise-identical results for any number of ranks"),
-    INT("training", "blocks", train.blocks, 1, 0, "16", "deterministic mode: fixed blocks per global batch"),
+    INT("training", "blocks", train.blocks, 1, 0, "8", "deterministic mode: blocks per global batch, a power of two; up to this many ranks (more blocks cost speed)"),
     F64("training", "bucket_mb", train.bucket_mb, 0, HUGE_VAL, AUTO, "auto", "gradient allreduce bucket in MiB; 0 = one blocking call after backward; auto = 0 on one node, 4 across nodes"),
     INT("training", "threads", train.threads, 0, 0, "0", "BLAS threads per rank; 0 = cores / ranks on the node"),
 

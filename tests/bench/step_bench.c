@@ -36,6 +36,7 @@ typedef struct {
     double seconds;                 /* timed run per measurement */
     double bucket_mb;               /* training.bucket_mb for the main runs */
     double alt_bucket_mb;           /* < 0: none; else an extra mirrored run with this bucket */
+    int det_blocks[2];              /* > 0: also time training.deterministic with these blocks */
     double peak;                    /* single-thread sgemm GFLOP/s for MFU (0: unknown) */
     const char *label;              /* e.g. "2x1"; default ranks x threads */
     const char *results;            /* key=value lines appended here (rank 0) */
@@ -137,7 +138,7 @@ static void cfg_set(dpt_config *c, const char *assignment)
 /* Assembles what dpt_trainer_init would from a config, with a synthetic dataset in memory;
  * mirrors build() in src/train.c for the batch buffers and the bucketed allreduce. */
 static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, const char *dims,
-                         long batch, double bucket_mb)
+                         long batch, double bucket_mb, int det_blocks)
 {
     char spec[DPT_LAYERS_MAX], a[DPT_LAYERS_MAX + 32];
     int in_dim;
@@ -163,6 +164,11 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
     cfg_set(cfg, a);
     snprintf(a, sizeof a, "training.bucket_mb=%g", bucket_mb);
     cfg_set(cfg, a);
+    if (det_blocks > 0) {
+        cfg_set(cfg, "training.deterministic=true");
+        snprintf(a, sizeof a, "training.blocks=%d", det_blocks);
+        cfg_set(cfg, a);
+    }
 
     dpt_err e;
     memset(t, 0, sizeof *t);
@@ -177,6 +183,11 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
     size_t max_batch = (micro + ranks - 1) / ranks;
     if (max_batch < 64)
         max_batch = micro < 64 ? micro : 64;
+    if (det_blocks > 0) {
+        if (dpt_trainer_det_check(cfg, comm->size, &e) != DPT_OK)
+            die("%s", e.msg);
+        max_batch = ((size_t)batch + (size_t)det_blocks - 1) / (size_t)det_blocks;
+    }
     if (dpt_model_init(&t->model, cfg->model.layers, in_dim, (int)max_batch, &e) != DPT_OK ||
         dpt_model_init_params(&t->model, cfg->run.seed, cfg->model.init, &e) != DPT_OK ||
         dpt_optim_init(&t->opt, &cfg->optim, t->model.nparams, &e) != DPT_OK ||
@@ -189,6 +200,8 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
                                   (size_t)(cfg->train.bucket_mb * 1048576.0));
     if (!t->x || !t->y || !t->dout || !t->buckets)
         die("out of memory for %s", "batch buffers");
+    if (det_blocks > 0 && dpt_trainer_det_init(t, &e) != DPT_OK)
+        die("%s", e.msg);
     t->nranges = dpt_model_penalty_ranges(&t->model, t->ranges, DPT_MAX_RANGES, cfg->penalize_bias);
     t->total_steps = INT64_MAX / 2;
     dpt_sampler_set_epoch(&t->sampler, 0);
@@ -486,7 +499,7 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
 {
     dpt_config cfg;
     dpt_trainer t;
-    make_trainer(&t, &cfg, comm, dims, batch, o->bucket_mb);
+    make_trainer(&t, &cfg, comm, dims, batch, o->bucket_mb, 0);
     double three_fwd, flops = train_flops(&t.model, &three_fwd);
     double step_s = 0, sps = run_trainer(&t, o->seconds, &step_s);
     split s;
@@ -502,11 +515,20 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
         if (o->alt_bucket_mb >= 0) {
             dpt_config cfg2;
             dpt_trainer t2;
-            make_trainer(&t2, &cfg2, comm, dims, batch, o->alt_bucket_mb);
+            make_trainer(&t2, &cfg2, comm, dims, batch, o->alt_bucket_mb, 0);
             run_mirrored(&t2, o->seconds * 0.5, &alt);
             dpt_trainer_free(&t2);
             have_alt = 1;
         }
+    }
+    double det_sps[2] = {0, 0};
+    for (int k = 0; k < 2 && o->det_blocks[k] > 0; k++) {
+        dpt_config cfg3;
+        dpt_trainer t3;
+        double det_step;
+        make_trainer(&t3, &cfg3, comm, dims, batch, o->bucket_mb, o->det_blocks[k]);
+        det_sps[k] = run_trainer(&t3, o->seconds, &det_step);
+        dpt_trainer_free(&t3);
     }
     if (comm->rank == 0) {
         double ms = 1e3;
@@ -530,11 +552,17 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
                        alt.total * ms);
             printf("\n");
         }
+        for (int k = 0; k < 2 && o->det_blocks[k] > 0; k++)
+            printf("    training.deterministic with %d blocks: %.0f samples/s = %.1f%% slower than the default\n",
+                   o->det_blocks[k], det_sps[k], 100 * (1 - det_sps[k] / sps));
         fflush(stdout);
         if (o->results) {
             FILE *f = fopen(o->results, "a");
             if (!f)
                 die("cannot open %s", o->results);
+            for (int k = 0; k < 2 && o->det_blocks[k] > 0; k++)
+                fprintf(f, "det model=%s batch=%ld cfg=%s blocks=%d sps=%.3f default_sps=%.3f\n", dims, batch,
+                        o->label, o->det_blocks[k], det_sps[k], sps);
             fprintf(f,
                     "step model=%s batch=%ld cfg=%s sps=%.3f mirrored_sps=%.3f step_ms=%.4f fwd_ms=%.4f "
                     "bwd_ms=%.4f wait_ms=%.4f ready_ms=%.4f optim_ms=%.4f total_ms=%.4f mfu=%.5f flops=%.0f "
@@ -561,7 +589,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: step_bench [--peak] [--models 784-512-512-10,...] [--batches 128,512] [--threads N]\n"
-            "                  [--seconds S] [--bucket-mb MB] [--alt-bucket-mb MB] [--peak-gflops G]\n"
+            "                  [--seconds S] [--bucket-mb MB] [--alt-bucket-mb MB] [--det-blocks B1[,B2]] [--peak-gflops G]\n"
             "                  [--label NAME] [--results FILE]\n");
 }
 
@@ -597,6 +625,8 @@ static int parse_args(opts *o, int argc, char **argv)
             o->bucket_mb = atof(v);
         } else if (strcmp(a, "--alt-bucket-mb") == 0) {
             o->alt_bucket_mb = atof(v);
+        } else if (strcmp(a, "--det-blocks") == 0) {
+            sscanf(v, "%d,%d", &o->det_blocks[0], &o->det_blocks[1]);
         } else if (strcmp(a, "--peak-gflops") == 0) {
             o->peak = atof(v);
         } else if (strcmp(a, "--label") == 0) {

@@ -92,7 +92,7 @@ rc=$?
 set -e
 cd ..
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "3 ranks accepted"
-expect_contains three.txt "use 1, 2, 4, 8, 16 ranks"
+expect_contains three.txt "use 1, 2, 4, 8 ranks"
 # The default mode is not touched: 2 ranks still agree with 1 within 1e-5.
 run fast 1 ../mlp.ini --set training.deterministic=false
 run fast 2 ../mlp.ini --set training.deterministic=false

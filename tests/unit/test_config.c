@@ -249,7 +249,7 @@ START_TEST(t_defaults)
     ck_assert_int_eq(c.train.log_every, 1);
     ck_assert_str_eq(c.train.nonfinite, "stop");
     ck_assert_int_eq(c.train.deterministic, 0);
-    ck_assert_int_eq(c.train.blocks, 16);
+    ck_assert_int_eq(c.train.blocks, 8);
     ck_assert(isnan(c.train.bucket_mb)); /* auto */
     ck_assert_int_eq(c.train.threads, 0);
     ck_assert_str_eq(c.early.metric, "val_loss");
