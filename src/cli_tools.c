@@ -97,12 +97,17 @@ static int load_eval_set(dpt_dataset *ds, const loaded *l, const char *data, con
     dpt_data_opts o = {
         .format = data == c->data.train || data == c->data.test ? c->data.format : "auto",
         .path = data, .targets = targets ? targets : "", .label = c->data.label, .header = c->data.header,
-        .task = c->data.task, .nclasses = c->data.classes, .nfeatures = (size_t)l->in_dim,
+        .task = c->data.task, .nfeatures = (size_t)l->in_dim,
+        /* Labels the model has no output for would be read past its logits. */
+        .nclasses = c->data.task == DPT_TASK_CLASSIFY ? l->model.out_dim : 0,
     };
     if (dpt_data_load(ds, &o, e) != DPT_OK)
         return DPT_FAIL;
     if (ds->d != (size_t)l->in_dim)
         return dpt_errf(e, "%s: %zu features per sample, but the model takes %d", data, ds->d, l->in_dim);
+    if (strcmp(c->loss.kind, "mse") == 0 && ds->tdim != (size_t)l->model.out_dim)
+        return dpt_errf(e, "%s: %zu targets per sample, but the model has %d outputs", data, ds->tdim,
+                        l->model.out_dim);
     return DPT_OK;
 }
 
@@ -245,10 +250,10 @@ static int info_local(const char *path, dpt_err *e)
         return DPT_FAIL;
     }
     printf("checkpoint %s\n", path);
-    const char *ranks = dpt_ckpt_meta_get(&c, "ranks");
-    printf("dptrain %s, saved at step %s, epoch %s, %s%s\n", dpt_ckpt_meta_get(&c, "dptrain_version"),
-           dpt_ckpt_meta_get(&c, "step"), dpt_ckpt_meta_get(&c, "epoch"), ranks ? ranks : "deterministic mode",
-           ranks ? " rank(s)" : "");
+    const char *ranks = dpt_ckpt_meta_get(&c, "ranks"), *version = dpt_ckpt_meta_get(&c, "dptrain_version");
+    const char *step = dpt_ckpt_meta_get(&c, "step"), *epoch = dpt_ckpt_meta_get(&c, "epoch");
+    printf("dptrain %s, saved at step %s, epoch %s, %s%s\n", version ? version : "?", step ? step : "?",
+           epoch ? epoch : "?", ranks ? ranks : "deterministic mode", ranks ? " rank(s)" : "");
     printf("model: %d inputs -> %s (%zu parameters)\n", l.in_dim, l.cfg.model.layers, l.model.nparams);
     for (int i = 0; i < c.nt; i++) {
         printf("  %-28s [", c.t[i].name);
@@ -257,7 +262,7 @@ static int info_local(const char *path, dpt_err *e)
         printf("]\n");
     }
     printf("metrics: %s\n", dpt_ckpt_meta_get(&c, "metrics") ? dpt_ckpt_meta_get(&c, "metrics") : "{}");
-    printf("configuration:\n%s", dpt_ckpt_meta_get(&c, "config"));
+    printf("configuration:\n%s", dpt_ckpt_meta_get(&c, "config")); /* load_local required it */
     loaded_free(&l);
     dpt_ckpt_free(&c);
     return DPT_OK;

@@ -138,33 +138,20 @@ static void on_note(void *ctx, const char *line)
     fprintf(stderr, "dptrain: rank %d: %s\n", s->comm->rank, line);
 }
 
-/* Resolves --resume auto to a file on rank 0 and shares the answer ("" = start fresh). */
-static int resume_path(const dpt_trainer *t, session *s, const char *resume, char *path, size_t size, dpt_err *e)
-{
-    int st = DPT_OK;
-    memset(path, 0, size);
-    if (s->comm->rank == 0) {
-        if (strcmp(resume, "auto") != 0) {
-            snprintf(path, size, "%s", resume);
-        } else if (dpt_trainer_find_latest(t->ckpt_dir, path, size, on_note, s, e) != DPT_OK) {
-            dpt_log_printf(&s->log, "no checkpoint in %s: starting fresh", t->ckpt_dir);
-            path[0] = '\0';
-        }
-    }
-    if (dpt_comm_agree(s->comm, st, e) != DPT_OK)
-        return DPT_FAIL;
-    dpt_comm_bcast(s->comm, path, size);
-    return DPT_OK;
-}
-
 /* Prepares the run directory and the checkpoint folder on rank 0 (agreed). */
 static int open_run(dpt_trainer *t, session *s, const dpt_config *c, int append, dpt_err *e)
 {
     dpt_log_env env = {s->comm->size, dpt_blas_info(), dpt_comm_library()};
     int st = dpt_log_open(&s->log, c, &env, s->comm->rank == 0, append, e);
     snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", s->log.dir);
-    if (st == DPT_OK && s->comm->rank == 0 && mkdir(t->ckpt_dir, 0777) != 0 && access(t->ckpt_dir, W_OK) != 0)
-        st = dpt_errf(e, "%s: cannot create directory", t->ckpt_dir);
+    struct stat sb;
+    if (st == DPT_OK && s->comm->rank == 0 && mkdir(t->ckpt_dir, 0777) != 0 &&
+        (stat(t->ckpt_dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(t->ckpt_dir, W_OK) != 0))
+        st = dpt_errf(e, "%s: cannot create the checkpoint directory", t->ckpt_dir);
+    /* A fresh run must not mix its checkpoints with an earlier run's (resume would pick theirs). */
+    if (st == DPT_OK && s->comm->rank == 0 && !append && dpt_trainer_has_checkpoints(t))
+        st = dpt_errf(e, "%s holds checkpoints of an earlier run: continue it with --resume auto, or choose "
+                         "another run.name", t->ckpt_dir);
     if (s->comm->rank != 0)
         t->ckpt_dir[0] = '\0';
     return dpt_comm_agree(s->comm, st, e);
@@ -230,15 +217,14 @@ static void print_line_fit(dpt_trainer *t, session *s)
     if (strcmp(t->cfg->data.synthetic, "linreg") != 0 || t->model.nparams != 2 || s->comm->rank != 0)
         return;
     dpt_log_printf(&s->log, "learned weight %.4f  bias %.4f", t->model.params[0], t->model.params[1]);
-    float x[4] = {2, 3, 4, 5};
-    const float *y = dpt_model_forward(&t->model, x, 4);
-    for (int i = 0; i < 4; i++)
-        dpt_log_printf(&s->log, "predict x = %.0f -> %.4f", x[i], y[i]);
+    for (int i = 2; i <= 5; i++) {
+        float x = (float)i; /* one row at a time: the model's buffers may hold fewer than four */
+        dpt_log_printf(&s->log, "predict x = %d -> %.4f", i, dpt_model_forward(&t->model, &x, 1)[0]);
+    }
 }
 
 static void finish(dpt_trainer *t, session *s, double t0)
 {
-    dpt_trainer_checkpoint(t);
     dpt_eval_result test, *tp = NULL;
     if (t->test.n) {
         test = dpt_trainer_eval(t, 1);
@@ -265,14 +251,20 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
     t.on_progress = on_progress;
     t.on_note = on_note;
     t.ctx = s;
-    char path[DPT_PATH_MAX + 64];
-    int st = open_run(&t, s, c, a->resume != NULL, e);
-    if (st == DPT_OK && a->resume)
-        st = resume_path(&t, s, a->resume, path, sizeof path, e);
-    if (st == DPT_OK && a->resume && path[0]) {
+    char path[sizeof t.ckpt_dir + 64] = "";
+    int st = open_run(&t, s, c, a->resume != NULL, e), resumed = 0;
+    if (st == DPT_OK && a->resume && strcmp(a->resume, "auto") == 0) {
+        resumed = dpt_trainer_resume_auto(&t, path, sizeof path, e);
+        if (!resumed)
+            dpt_log_printf(&s->log, "no checkpoint in %s: starting fresh", s->log.dir);
+    } else if (st == DPT_OK && a->resume) {
+        snprintf(path, sizeof path, "%s", a->resume);
         st = dpt_trainer_restore(&t, path, 0, e);
-        if (st == DPT_OK)
-            dpt_log_printf(&s->log, "resumed from %s at step %lld", path, (long long)t.step);
+        resumed = st == DPT_OK;
+    }
+    if (resumed) {
+        dpt_log_printf(&s->log, "resumed from %s at step %lld", path, (long long)t.step);
+        dpt_log_trim(&s->log, t.step);
     }
     if (st == DPT_OK && a->init)
         st = dpt_trainer_restore(&t, a->init, 1, e);
@@ -293,14 +285,16 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
 static int cross_validate(const dpt_config *c, session *s, dpt_err *e)
 {
     int k = c->data.kfold;
-    double loss[64], acc[64];
+    double *loss = calloc((size_t)k, sizeof(double)), *acc = calloc((size_t)k, sizeof(double));
     int classify = 0;
-    for (int f = 0; f < k && f < 64; f++) {
+    if (!loss || !acc)
+        dpt_comm_abort(s->comm, "out of memory for %d folds", k);
+    for (int f = 0; f < k; f++) {
         dpt_trainer t;
-        if (dpt_trainer_init(&t, c, s->comm, f, e) != DPT_OK)
-            return DPT_FAIL;
-        if (dpt_trainer_run(&t, e) != DPT_OK) {
+        if (dpt_trainer_init(&t, c, s->comm, f, e) != DPT_OK || dpt_trainer_run(&t, e) != DPT_OK) {
             dpt_trainer_free(&t);
+            free(loss);
+            free(acc);
             return DPT_FAIL;
         }
         dpt_eval_result r = dpt_trainer_eval(&t, 0);
@@ -321,6 +315,8 @@ static int cross_validate(const dpt_config *c, session *s, dpt_err *e)
     dpt_log_printf(&s->log, "cross-validation over %d folds: val_loss %.6g +- %.3g", k, ml, sqrt(sl));
     if (classify)
         dpt_log_printf(&s->log, "cross-validation over %d folds: val_accuracy %.4f +- %.4f", k, ma, sqrt(sa));
+    free(loss);
+    free(acc);
     return DPT_OK;
 }
 
@@ -340,6 +336,8 @@ int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
         return DPT_FAIL;
     set_threads(&c, comm);
     if (c.data.kfold > 0) {
+        if (a.resume || a.init)
+            return dpt_errf(e, "train: --resume and --init do not apply to k-fold cross-validation (data.kfold)");
         s.log.active = comm->rank == 0;
         return cross_validate(&c, &s, e);
     }

@@ -68,6 +68,21 @@ double dpt_comm_max_d(const dpt_comm *c, double v)
     return v;
 }
 
+int dpt_comm_same(const dpt_comm *c, const double *v, int n)
+{
+    if (c->size == 1)
+        return 1;
+    double lo[16], hi[16];
+    for (int i = 0; i < n && i < 16; i++)
+        lo[i] = -v[i], hi[i] = v[i];
+    MPI_Allreduce(MPI_IN_PLACE, lo, n < 16 ? n : 16, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, hi, n < 16 ? n : 16, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    for (int i = 0; i < n && i < 16; i++)
+        if (-lo[i] != hi[i])
+            return 0;
+    return 1;
+}
+
 int dpt_comm_any(const dpt_comm *c, int flag)
 {
     int any = flag != 0;

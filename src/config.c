@@ -943,6 +943,10 @@ int dpt_config_validate(const dpt_config *c, dpt_err *e)
         return dpt_errf(e, "optimizer.nesterov: needs optimizer.momentum > 0 and optimizer.dampening = 0");
     if (c->train.epochs == 0 && c->train.steps == 0)
         return dpt_errf(e, "training.epochs: nothing to train (training.epochs and training.steps are both 0)");
+    if (c->train.accumulation > (1 << 24))
+        return dpt_errf(e, "training.accumulation: at most %d micro-batches", 1 << 24);
+    if (c->data.kfold > 1000)
+        return dpt_errf(e, "data.kfold: at most 1000 folds");
     if (c->train.batch > 0 && c->train.accumulation > c->train.batch)
         return dpt_errf(e, "training.accumulation: %" PRId64 " micro-batches need training.batch >= %" PRId64
                         " (it is %" PRId64 ")", c->train.accumulation, c->train.accumulation, c->train.batch);

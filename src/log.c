@@ -217,6 +217,34 @@ int dpt_log_summary(dpt_log *l, const char *json, dpt_err *e)
     return dpt_write_atomic(path, json, strlen(json), e);
 }
 
+void dpt_log_trim(dpt_log *l, int64_t step)
+{
+    if (!l->active || !l->metrics)
+        return;
+    char path[sizeof l->dir + 16], *line = NULL, *kept = NULL;
+    size_t cap = 0, klen = 0;
+    snprintf(path, sizeof path, "%s/metrics.jsonl", l->dir);
+    fclose(l->metrics);
+    FILE *in = fopen(path, "r"), *out = open_memstream(&kept, &klen);
+    while (in && out && getline(&line, &cap, in) > 0) {
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "step");
+        if (cJSON_IsNumber(s) && s->valuedouble <= (double)step)
+            fputs(line, out);
+        cJSON_Delete(o);
+    }
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    dpt_err e;
+    if (kept)
+        dpt_write_atomic(path, kept, klen, &e);
+    free(line);
+    free(kept);
+    l->metrics = fopen(path, "a");
+}
+
 void dpt_log_close(dpt_log *l)
 {
     end_live_line(l);

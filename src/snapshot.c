@@ -11,12 +11,13 @@
 
 #include "dptrain/version.h"
 
-enum { MAX_TENSORS = 2 * 64 + DPT_OPTIM_MAX_STATE + 3, MAX_META = 24 };
+enum { MAX_META = 24, NAME_LEN = 64 };
 
+/* What one save writes: tensors sized for the model, names beside them. */
 typedef struct {
-    dpt_ckpt_tensor t[MAX_TENSORS];
-    char names[MAX_TENSORS][64];
-    int nt;
+    dpt_ckpt_tensor *t;
+    char (*names)[NAME_LEN];
+    int nt, cap;
     dpt_ckpt_meta m[MAX_META];
     char values[MAX_META][40];
     int nm;
@@ -24,7 +25,9 @@ typedef struct {
 
 static void add_tensor(bundle *b, const char *name, const float *data, int ndim, int64_t d0, int64_t d1)
 {
-    snprintf(b->names[b->nt], sizeof b->names[0], "%s", name);
+    if (b->nt == b->cap)
+        return; /* cannot happen: cap counts every tensor a trainer can have */
+    snprintf(b->names[b->nt], NAME_LEN, "%s", name);
     b->t[b->nt] = (dpt_ckpt_tensor){.name = b->names[b->nt], .ndim = ndim, .shape = {d0, d1}, .data = data};
     b->nt++;
 }
@@ -39,7 +42,7 @@ static void add_number(bundle *b, const char *key, double v)
 static void add_layers(bundle *b, const dpt_model *m)
 {
     char name[64];
-    for (int i = 0; i < m->nlayers && b->nt + 2 < MAX_TENSORS; i++) {
+    for (int i = 0; i < m->nlayers; i++) {
         const dpt_layer *l = &m->layers[i];
         if (!l->nparams)
             continue;
@@ -70,8 +73,14 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
         if (!isfinite(t->model.params[i]))
             return dpt_errf(e, "%s: not saved: parameter %zu is not finite at step %lld", path, i,
                             (long long)t->step);
-    static bundle b; /* large and rank 0 only; saves never overlap */
-    memset(&b, 0, sizeof b);
+    bundle b = {.cap = 2 * t->model.nlayers + DPT_OPTIM_MAX_STATE + 3};
+    b.t = calloc((size_t)b.cap, sizeof *b.t);
+    b.names = calloc((size_t)b.cap, sizeof *b.names);
+    if (!b.t || !b.names) {
+        free(b.t);
+        free(b.names);
+        return dpt_errf(e, "%s: out of memory for the checkpoint's table", path);
+    }
     add_layers(&b, &t->model);
     char sname[64];
     for (int i = 0; i < t->opt.nstate; i++) {
@@ -94,6 +103,7 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
     add_number(&b, "best_metric", t->early.best);
     add_number(&b, "best_step", (double)t->early.best_step);
     add_number(&b, "bad_evals", (double)t->early.bad);
+    add_number(&b, "stopped", t->stopped);
     /* In deterministic mode the file must not depend on the rank count either. */
     if (!t->cfg->train.deterministic)
         add_number(&b, "ranks", t->comm->size);
@@ -113,6 +123,8 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
     int st = dpt_ckpt_write(path, b.t, b.nt, b.m, b.nm, e);
     free(config);
     free(metrics);
+    free(b.t);
+    free(b.names);
     return st;
 }
 
@@ -203,27 +215,99 @@ int dpt_snapshot_load_params(dpt_model *m, const dpt_ckpt *c, const char *path, 
     return DPT_OK;
 }
 
+/* A metadata number that must be an integer in [0, max]. */
+static int meta_count(const dpt_ckpt *c, const char *path, const char *key, double max, int64_t *out, dpt_err *e)
+{
+    double v = 0;
+    if (dpt_snapshot_meta_number(c, path, key, &v, e) != DPT_OK)
+        return DPT_FAIL;
+    if (!(v >= 0 && v <= max && v == floor(v)))
+        return dpt_errf(e, "%s: metadata '%s' = %g is not an integer in [0, %.0f]", path, key, v, max);
+    *out = (int64_t)v;
+    return DPT_OK;
+}
+
+/* The last step's measurements, so a report right after the resume matches the uninterrupted run. */
+static void restore_last_metrics(dpt_trainer *t, const dpt_ckpt *c)
+{
+    const char *text = dpt_ckpt_meta_get(c, "metrics");
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    const char *keys[] = {"lr", "penalty", "grad_norm"};
+    double *dst[] = {&t->last.lr, &t->last.penalty, &t->last.grad_norm};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+        *dst[i] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    }
+    t->last.val_loss = t->last.val_accuracy = NAN;
+    cJSON_Delete(o);
+}
+
+/* Position and bookkeeping, each checked: the checksum covers the tensors, not the metadata. */
 static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
 {
-    const char *keys[] = {"step", "epoch", "batch_in_epoch", "epoch_loss", "epoch_count", "optimizer_t",
-                          "skipped", "best_metric", "best_step", "bad_evals"};
-    double v[10];
-    for (int i = 0; i < 10; i++)
-        if (dpt_snapshot_meta_number(c, path, keys[i], &v[i], e) != DPT_OK)
-            return DPT_FAIL;
-    if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[5] < 0)
-        return dpt_errf(e, "%s: metadata holds a negative position", path);
-    t->step = (int64_t)v[0];
-    t->epoch = (int64_t)v[1];
-    t->batch_in_epoch = (size_t)v[2];
-    t->epoch_loss = v[3];
-    t->epoch_count = v[4];
-    t->opt.t = (int64_t)v[5];
-    t->skipped = (int64_t)v[6];
-    t->early.best = v[7];
-    t->early.best_step = (int64_t)v[8];
-    t->early.bad = (int64_t)v[9];
+    const double big = 9007199254740992.0; /* 2^53: every count below is exact in a double */
+    int64_t step = 0, epoch = 0, batch = 0, opt_t = 0, skipped = 0, best_step = 0, bad = 0, stopped = 0;
+    double loss = 0, count = 0, best = 0;
+    if (meta_count(c, path, "step", big, &step, e) != DPT_OK ||
+        meta_count(c, path, "epoch", big, &epoch, e) != DPT_OK ||
+        meta_count(c, path, "batch_in_epoch", (double)dpt_sampler_nbatches(&t->sampler), &batch, e) != DPT_OK ||
+        meta_count(c, path, "optimizer_t", (double)step, &opt_t, e) != DPT_OK ||
+        meta_count(c, path, "skipped", (double)step, &skipped, e) != DPT_OK ||
+        meta_count(c, path, "best_step", (double)step, &best_step, e) != DPT_OK ||
+        meta_count(c, path, "bad_evals", big, &bad, e) != DPT_OK ||
+        meta_count(c, path, "stopped", 1, &stopped, e) != DPT_OK ||
+        dpt_snapshot_meta_number(c, path, "epoch_loss", &loss, e) != DPT_OK ||
+        dpt_snapshot_meta_number(c, path, "epoch_count", &count, e) != DPT_OK ||
+        dpt_snapshot_meta_number(c, path, "best_metric", &best, e) != DPT_OK)
+        return DPT_FAIL;
+    if (!isfinite(loss) || !(count >= 0 && count <= big) || isinf(best))
+        return dpt_errf(e, "%s: metadata epoch_loss, epoch_count or best_metric out of range", path);
+    t->step = step;
+    t->epoch = epoch;
+    t->batch_in_epoch = (size_t)batch;
+    t->opt.t = opt_t;
+    t->skipped = skipped;
+    t->early.best_step = best_step;
+    t->early.bad = bad;
+    t->stopped = (int)stopped;
+    t->epoch_loss = loss;
+    t->epoch_count = count;
+    t->early.best = best;
+    restore_last_metrics(t, c);
     return DPT_OK;
+}
+
+/* Tells the user which settings differ from the checkpoint's own (a resume with another
+ * learning rate is allowed, but should never be silent). */
+static void note_config_changes(const dpt_trainer *t, const dpt_ckpt *c, const char *path)
+{
+    const char *old = dpt_ckpt_meta_get(c, "config");
+    char *cur = NULL, *line, *save = NULL, section[64] = "", changed[600] = "";
+    size_t len = 0;
+    FILE *f = open_memstream(&cur, &len);
+    if (!old || !t->on_note || !f)
+        return;
+    dpt_config_write(f, t->cfg);
+    fclose(f);
+    for (line = strtok_r(cur, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == '[')
+            sscanf(line, "[%63[^]]", section);
+        const char *at = strstr(old, line);
+        size_t n = strlen(line);
+        int whole = at && (at == old || at[-1] == '\n') && (at[n] == '\n' || at[n] == '\0');
+        if (line[0] == '#' || line[0] == '[' || whole || strlen(changed) > sizeof changed - 80)
+            continue;
+        size_t k = strcspn(line, " =");
+        snprintf(changed + strlen(changed), sizeof changed - strlen(changed), "%s%s.%.*s", changed[0] ? ", " : "",
+                 section, (int)k, line);
+    }
+    free(cur);
+    if (changed[0]) {
+        char msg[800];
+        snprintf(msg, sizeof msg, "%.100s: resuming with settings that differ from the checkpoint's: %s", path,
+                 changed);
+        t->on_note(t->ctx, msg);
+    }
 }
 
 int dpt_snapshot_restore(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
@@ -238,8 +322,15 @@ int dpt_snapshot_restore(dpt_trainer *t, const dpt_ckpt *c, const char *path, dp
             return dpt_errf(e, "%s: optimizer state does not match optimizer.kind = %s: %s", path,
                             dpt_optim_kind_name(t->opt.cfg.kind), mismatch);
     }
-    if (t->best_params && dpt_ckpt_find(c, "early_stopping.best") &&
-        copy_tensor(t->best_params, c, "early_stopping.best", 1, shape, mismatch, sizeof mismatch) != DPT_OK)
-        return dpt_errf(e, "%s: %s", path, mismatch);
-    return restore_position(t, c, path, e);
+    if (t->best_params) {
+        /* Without a saved best (a warm start, or early stopping newly switched on), start from here. */
+        if (!dpt_ckpt_find(c, "early_stopping.best"))
+            memcpy(t->best_params, t->model.params, sizeof(float) * t->model.nparams);
+        else if (copy_tensor(t->best_params, c, "early_stopping.best", 1, shape, mismatch, sizeof mismatch) != DPT_OK)
+            return dpt_errf(e, "%s: %s", path, mismatch);
+    }
+    if (restore_position(t, c, path, e) != DPT_OK)
+        return DPT_FAIL;
+    note_config_changes(t, c, path);
+    return DPT_OK;
 }

@@ -36,6 +36,9 @@ static int load_data(dpt_trainer *t, int fold, dpt_err *e)
     if (t->test.n && t->test.d != t->train.d)
         return dpt_errf(e, "data.test: %zu features per sample, but data.train has %zu", t->test.d,
                         t->train.d);
+    if (t->test.n && t->test.tdim != t->train.tdim)
+        return dpt_errf(e, "data.test: %zu targets per sample, but data.train has %zu", t->test.tdim,
+                        t->train.tdim);
     int split = fold >= 0 ? dpt_data_kfold(&t->train_idx, &t->ntrain, &t->val_idx, &t->nval, &t->train,
                                            c->data.kfold, fold, c->run.seed, e)
               : c->data.val_fraction > 0
@@ -46,6 +49,9 @@ static int load_data(dpt_trainer *t, int fold, dpt_err *e)
         return DPT_FAIL;
     if (!t->train_idx)
         t->ntrain = t->train.n;
+    if (c->early.patience > 0 && !t->nval)
+        return dpt_errf(e, "early_stopping.patience: data.val_fraction = %g of %zu samples leaves no validation "
+                        "sample", c->data.val_fraction, t->train.n);
     if (t->ntrain < (size_t)t->comm->size)
         return dpt_errf(e, "data.train: %zu training samples for %d ranks: need at least one per rank",
                         t->ntrain, t->comm->size);
@@ -123,13 +129,31 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
         return dpt_errf(e, "train: out of memory for batch buffers");
     if (c->train.deterministic && dpt_trainer_det_init(t, e) != DPT_OK)
         return DPT_FAIL;
-    t->nranges = dpt_model_penalty_ranges(&t->model, t->ranges, DPT_MAX_RANGES, c->penalize_bias);
+    t->ranges = malloc(sizeof(dpt_range) * (size_t)t->model.nlayers);
+    if (!t->ranges)
+        return dpt_errf(e, "train: out of memory");
+    t->nranges = dpt_model_penalty_ranges(&t->model, t->ranges, t->model.nlayers, c->penalize_bias);
     size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
-    t->total_steps = c->train.steps > 0 ? c->train.steps : c->train.epochs * (int64_t)per_epoch;
     if (per_epoch == 0)
         return dpt_errf(e, "training.batch: %zu samples with drop_last make no full batch of %zu",
                         t->ntrain, batch);
+    if (c->train.steps == 0 && c->train.epochs > INT64_MAX / 4 / (int64_t)per_epoch)
+        return dpt_errf(e, "training.epochs = %lld: too many steps to count", (long long)c->train.epochs);
+    t->total_steps = c->train.steps > 0 ? c->train.steps : c->train.epochs * (int64_t)per_epoch;
     return DPT_OK;
+}
+
+/* Every rank loads the data itself: a file that differs between nodes would give the ranks
+ * different batch counts, and so different sequences of collectives. Compare first. */
+static int check_same_data(dpt_trainer *t, dpt_err *e)
+{
+    double v[7] = {(double)t->ntrain, (double)t->nval, (double)t->train.d, (double)t->train.tdim,
+                   t->train.nclasses, (double)t->test.n, (double)t->train.n};
+    if (dpt_comm_same(t->comm, v, 7))
+        return DPT_OK;
+    e->reported = 0;
+    return dpt_errf(e, "the ranks loaded different data (sample, feature or class counts differ): "
+                       "is the same data.train at the same path on every node?");
 }
 
 int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm, int fold, dpt_err *e)
@@ -139,9 +163,13 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
     t->comm = comm;
     dpt_early_init(&t->early, strcmp(cfg->early.metric, "val_accuracy") == 0, cfg->early.patience,
                    cfg->early.min_delta);
-    if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK)
+    if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK || check_same_data(t, e) != DPT_OK) {
+        dpt_trainer_free(t);
         return DPT_FAIL;
+    }
     dpt_comm_bcast(comm, t->model.params, sizeof(float) * t->model.nparams);
+    if (t->best_params)
+        memcpy(t->best_params, t->model.params, sizeof(float) * t->model.nparams);
     return DPT_OK;
 }
 
@@ -160,6 +188,7 @@ void dpt_trainer_free(dpt_trainer *t)
     free(t->y);
     free(t->dout);
     free(t->best_params);
+    free(t->ranges);
     memset(t, 0, sizeof *t);
 }
 
@@ -228,6 +257,7 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
                             (long long)t->epoch + 1);
         t->skipped++;
         t->step++;
+        *loss_sum = *count = 0; /* a skipped step adds nothing to the epoch's loss */
         return DPT_OK;
     }
     if (c->clip_norm > 0)
@@ -358,12 +388,15 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
 int dpt_trainer_run(dpt_trainer *t, dpt_err *e)
 {
     double tstart = dpt_comm_time();
-    int stop = 0, failed = 0;
-    while (!stop && t->step < t->total_steps)
-        stop = run_epoch(t, tstart, e, &failed);
+    int failed = 0;
+    while (!t->stopped && t->step < t->total_steps)
+        t->stopped = run_epoch(t, tstart, e, &failed);
     if (failed)
         return DPT_FAIL;
-    if (t->best_params && t->early.best_step != t->step)
+    /* The last checkpoint holds the true final state (resumable, marked stopped); the best
+     * parameters live in best.safetensors and become the model the run returns. */
+    dpt_trainer_checkpoint(t);
+    if (t->best_params && !isnan(t->early.best) && t->early.best_step != t->step)
         memcpy(t->model.params, t->best_params, sizeof(float) * t->model.nparams);
     return DPT_OK;
 }

@@ -53,42 +53,26 @@ void dpt_trainer_checkpoint(dpt_trainer *t)
             t->on_note(t->ctx, e.msg);
         return;
     }
-    /* Prune only after a successful save, so the last good ones always stay. */
+    /* Prune only after a successful save, so the last good ones always stay. Steps beyond this
+     * one belong to a timeline a resume from an older checkpoint replaced. */
     static long long steps[MAX_CKPTS];
-    int n = list_steps(t->ckpt_dir, steps, MAX_CKPTS);
-    for (int i = (int)t->cfg->ckpt.keep_last; i < n; i++) {
+    int n = list_steps(t->ckpt_dir, steps, MAX_CKPTS), kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (steps[i] <= (long long)t->step && kept++ < (int)t->cfg->ckpt.keep_last)
+            continue;
         step_path(path, sizeof path, t->ckpt_dir, steps[i]);
         unlink(path);
     }
 }
 
-int dpt_trainer_find_latest(const char *dir, char *path, size_t size, dpt_note_fn note, void *ctx, dpt_err *e)
-{
-    static long long steps[MAX_CKPTS];
-    int n = list_steps(dir, steps, MAX_CKPTS);
-    for (int i = 0; i < n; i++) {
-        dpt_ckpt c;
-        dpt_err why;
-        step_path(path, size, dir, steps[i]);
-        if (dpt_ckpt_read(&c, path, &why) == DPT_OK) {
-            dpt_ckpt_free(&c);
-            return DPT_OK;
-        }
-        if (note) {
-            char line[700];
-            snprintf(line, sizeof line, "skipping damaged checkpoint: %s", why.msg);
-            note(ctx, line);
-        }
-    }
-    return dpt_errf(e, "%s: no valid checkpoint to resume from", dir);
-}
-
 /* The scalar position every rank needs after a restore. */
 typedef struct {
-    int64_t step, epoch, batch_in_epoch, opt_t, skipped, best_step, bad_evals;
+    int64_t step, epoch, batch_in_epoch, opt_t, skipped, best_step, bad_evals, stopped;
     double epoch_loss, epoch_count, best_metric;
+    dpt_metrics last;
 } position;
 
+/* Reads and applies path on this rank; fills p for the others. */
 static int read_on_root(dpt_trainer *t, const char *path, int params_only, position *p, dpt_err *e)
 {
     dpt_ckpt c;
@@ -98,8 +82,58 @@ static int read_on_root(dpt_trainer *t, const char *path, int params_only, posit
                          : dpt_snapshot_restore(t, &c, path, e);
     dpt_ckpt_free(&c);
     *p = (position){t->step, t->epoch, (int64_t)t->batch_in_epoch, t->opt.t, t->skipped, t->early.best_step,
-                    t->early.bad, t->epoch_loss, t->epoch_count, t->early.best};
+                    t->early.bad, t->stopped, t->epoch_loss, t->epoch_count, t->early.best, t->last};
     return st;
+}
+
+/* Newest first, the first checkpoint of dir that reads, validates and fits the model; each one
+ * that does not is told through on_note and renamed *.damaged so it never shadows good ones. */
+static int newest_usable(dpt_trainer *t, char *path, size_t size, position *p, dpt_err *e)
+{
+    static long long steps[MAX_CKPTS];
+    int n = list_steps(t->ckpt_dir, steps, MAX_CKPTS);
+    for (int i = 0; i < n; i++) {
+        dpt_err why;
+        step_path(path, size, t->ckpt_dir, steps[i]);
+        if (read_on_root(t, path, 0, p, &why) == DPT_OK)
+            return DPT_OK;
+        char line[800], aside[DPT_PATH_MAX + DPT_NAME_MAX + 80];
+        snprintf(aside, sizeof aside, "%s.damaged", path);
+        rename(path, aside);
+        snprintf(line, sizeof line, "skipping damaged checkpoint (kept as %.200s): %.500s", aside, why.msg);
+        if (t->on_note)
+            t->on_note(t->ctx, line);
+    }
+    path[0] = '\0';
+    return dpt_errf(e, "%s: no valid checkpoint", t->ckpt_dir);
+}
+
+/* Gives every rank rank 0's parameters, and for a resume its optimizer state and position. */
+static void share_state(dpt_trainer *t, int params_only, position *p)
+{
+    dpt_comm_bcast(t->comm, t->model.params, sizeof(float) * t->model.nparams);
+    if (params_only) {
+        if (t->best_params)
+            memcpy(t->best_params, t->model.params, sizeof(float) * t->model.nparams);
+        return;
+    }
+    dpt_comm_bcast(t->comm, p, sizeof *p);
+    for (int i = 0; i < t->opt.nstate; i++)
+        dpt_comm_bcast(t->comm, t->opt.state[i], sizeof(float) * t->model.nparams);
+    if (t->best_params)
+        dpt_comm_bcast(t->comm, t->best_params, sizeof(float) * t->model.nparams);
+    t->step = p->step;
+    t->epoch = p->epoch;
+    t->batch_in_epoch = (size_t)p->batch_in_epoch;
+    t->opt.t = p->opt_t;
+    t->skipped = p->skipped;
+    t->early.best_step = p->best_step;
+    t->early.bad = p->bad_evals;
+    t->epoch_loss = p->epoch_loss;
+    t->epoch_count = p->epoch_count;
+    t->early.best = p->best_metric;
+    t->stopped = (int)p->stopped;
+    t->last = p->last;
 }
 
 int dpt_trainer_restore(dpt_trainer *t, const char *path, int params_only, dpt_err *e)
@@ -108,23 +142,22 @@ int dpt_trainer_restore(dpt_trainer *t, const char *path, int params_only, dpt_e
     int st = t->comm->rank == 0 ? read_on_root(t, path, params_only, &p, e) : DPT_OK;
     if (dpt_comm_agree(t->comm, st, e) != DPT_OK)
         return DPT_FAIL;
-    dpt_comm_bcast(t->comm, t->model.params, sizeof(float) * t->model.nparams);
-    if (params_only)
-        return DPT_OK;
-    dpt_comm_bcast(t->comm, &p, sizeof p);
-    for (int i = 0; i < t->opt.nstate; i++)
-        dpt_comm_bcast(t->comm, t->opt.state[i], sizeof(float) * t->model.nparams);
-    if (t->best_params)
-        dpt_comm_bcast(t->comm, t->best_params, sizeof(float) * t->model.nparams);
-    t->step = p.step;
-    t->epoch = p.epoch;
-    t->batch_in_epoch = (size_t)p.batch_in_epoch;
-    t->opt.t = p.opt_t;
-    t->skipped = p.skipped;
-    t->early.best_step = p.best_step;
-    t->early.bad = p.bad_evals;
-    t->epoch_loss = p.epoch_loss;
-    t->epoch_count = p.epoch_count;
-    t->early.best = p.best_metric;
+    share_state(t, params_only, &p);
     return DPT_OK;
+}
+
+int dpt_trainer_resume_auto(dpt_trainer *t, char *path, size_t size, dpt_err *e)
+{
+    position p = {0};
+    int found = t->comm->rank == 0 && newest_usable(t, path, size, &p, e) == DPT_OK;
+    found = dpt_comm_any(t->comm, found);
+    if (found)
+        share_state(t, 0, &p);
+    return found;
+}
+
+int dpt_trainer_has_checkpoints(const dpt_trainer *t)
+{
+    static long long steps[1];
+    return t->ckpt_dir[0] && list_steps(t->ckpt_dir, steps, 1) > 0;
 }

@@ -23,8 +23,9 @@ static int is_pow2(long v)
 int dpt_trainer_det_check(const dpt_config *c, int ranks, dpt_err *e)
 {
     long b = c->train.blocks;
-    if (!is_pow2(b))
-        return dpt_errf(e, "training.blocks = %ld: deterministic mode needs a power of two", b);
+    if (!is_pow2(b) || b > (1L << DPT_DET_LEVELS))
+        return dpt_errf(e, "training.blocks = %ld: deterministic mode needs a power of two up to %ld", b,
+                        1L << DPT_DET_LEVELS);
     if (!is_pow2(ranks) || ranks > b) {
         char ok[128] = "";
         for (long p = 1; p <= b && strlen(ok) < sizeof ok - 16; p *= 2)

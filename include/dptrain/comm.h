@@ -35,6 +35,9 @@ void dpt_comm_tree_sum_f(const dpt_comm *c, float *buf, float *scratch, size_t n
 /* The largest v over all ranks (collective). */
 double dpt_comm_max_d(const dpt_comm *c, double v);
 
+/* Whether every rank holds the same v[0..n) (n <= 16; collective). */
+int dpt_comm_same(const dpt_comm *c, const double *v, int n);
+
 /* Logical OR of flag over all ranks (collective). */
 int dpt_comm_any(const dpt_comm *c, int flag);
 

@@ -43,6 +43,9 @@ void dpt_log_printf(dpt_log *l, const char *fmt, ...) __attribute__((format(prin
 /* Writes summary.json atomically from a JSON object text. */
 int dpt_log_summary(dpt_log *l, const char *json, dpt_err *e);
 
+/* Drops metrics.jsonl lines after step (a resumed run logs them again). */
+void dpt_log_trim(dpt_log *l, int64_t step);
+
 /* Closes files; accepts a zeroed log. */
 void dpt_log_close(dpt_log *l);
 

@@ -17,7 +17,7 @@
 #include "dptrain/optim.h"
 #include "dptrain/sampler.h"
 
-enum { DPT_MAX_RANGES = 64, DPT_DET_LEVELS = 24 };
+enum { DPT_DET_LEVELS = 24 };
 
 /* What one step or epoch measured; NaN marks a value not measured. */
 typedef struct {
@@ -49,13 +49,14 @@ struct dpt_trainer {
     dpt_bucketed *buckets;
     dpt_loss_kind loss;
     float *x, *y, *dout;          /* one micro-batch slice: [max_batch][d], [..][tdim], [..][out] */
-    dpt_range ranges[DPT_MAX_RANGES];
+    dpt_range *ranges;            /* [model.nlayers] runs the penalty applies to */
     int nranges;
     int64_t step, epoch;          /* optimizer steps taken; current epoch (0-based) */
     size_t batch_in_epoch;        /* next global batch of the current epoch */
     double epoch_loss, epoch_count; /* sums over the current epoch's batches so far */
     int64_t total_steps;
     int64_t skipped;              /* steps skipped on non-finite values */
+    int stopped;                  /* early stopping ended the run */
     dpt_early early;              /* the watched validation metric */
     float *best_params;           /* early stopping's best parameters, or NULL */
     int best_saved;               /* best.safetensors holds the current best */
@@ -83,7 +84,8 @@ void dpt_trainer_free(dpt_trainer *t);
 /* Performs one optimizer step on global batch i of the current epoch (collective). */
 int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, dpt_err *e);
 
-/* Trains to the configured end (collective); on early stop restores the best parameters. */
+/* Trains to the configured end (collective), saves the final checkpoint, then puts the best
+ * validation parameters (if early stopping kept any) into the model. */
 int dpt_trainer_run(dpt_trainer *t, dpt_err *e);
 
 /* Restores the state saved at path (read by rank 0, broadcast): everything for a resume, only the
@@ -94,10 +96,13 @@ int dpt_trainer_restore(dpt_trainer *t, const char *path, int params_only, dpt_e
  * A failed write is told through on_note and leaves earlier checkpoints intact. */
 void dpt_trainer_checkpoint(dpt_trainer *t);
 
-/* The newest checkpoint in dir that reads and validates, or DPT_FAIL when none does;
- * each damaged newer one is told through note. path receives the file name. */
-int dpt_trainer_find_latest(const char *dir, char *path, size_t size, dpt_note_fn note, void *ctx,
-                            dpt_err *e);
+/* Resumes from the newest checkpoint in ckpt_dir that reads, validates and fits (rank 0 reads,
+ * every rank receives); damaged newer ones are told through on_note and renamed *.damaged.
+ * Returns 1 when it resumed (path names the file on rank 0), 0 when there was none (collective). */
+int dpt_trainer_resume_auto(dpt_trainer *t, char *path, size_t size, dpt_err *e);
+
+/* Whether ckpt_dir already holds step checkpoints (rank 0's view). */
+int dpt_trainer_has_checkpoints(const dpt_trainer *t);
 
 /* Deterministic mode (train_det.c): whether the rank count can share the blocks' tree. */
 int dpt_trainer_det_check(const dpt_config *c, int ranks, dpt_err *e);

@@ -202,7 +202,10 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
         die("out of memory for %s", "batch buffers");
     if (det_blocks > 0 && dpt_trainer_det_init(t, &e) != DPT_OK)
         die("%s", e.msg);
-    t->nranges = dpt_model_penalty_ranges(&t->model, t->ranges, DPT_MAX_RANGES, cfg->penalize_bias);
+    t->ranges = malloc(sizeof(dpt_range) * (size_t)t->model.nlayers);
+    if (!t->ranges)
+        die("out of memory for %s", "ranges");
+    t->nranges = dpt_model_penalty_ranges(&t->model, t->ranges, t->model.nlayers, cfg->penalize_bias);
     t->total_steps = INT64_MAX / 2;
     dpt_sampler_set_epoch(&t->sampler, 0);
     dpt_comm_bcast(comm, t->model.params, sizeof(float) * t->model.nparams);

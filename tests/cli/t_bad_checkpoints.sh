@@ -53,3 +53,24 @@ rc=$?
 set -e
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "2-rank resume from a bad file: status $rc"
 test "$(grep -c '^dptrain: rank' err.txt)" -eq 1 || { cat err.txt; fail "expected one dptrain line"; }
+# Metadata is not covered by the checksum: a non-number or out-of-range position is refused,
+# and --resume auto falls back to the previous checkpoint (renaming the bad one aside).
+"$DPTRAIN" train --set training.epochs=10 --set checkpoint.every_epochs=5 --set run.name=meta > /dev/null
+bad=runs/meta/checkpoints/step-0000000010.safetensors
+$PY - "$bad" <<'PYEOF'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n]); h["__metadata__"]["step"] = "nan"
+hb = json.dumps(h).encode(); hb += b" " * (-len(hb) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + raw[8 + n:])
+PYEOF
+check "metadata 'step' = nan is not an integer" "$DPTRAIN" train --set run.name=meta2 --resume "$bad"
+"$DPTRAIN" train --set training.epochs=10 --set run.name=meta --resume auto > meta.log 2> meta.err
+expect_contains meta.err "skipping damaged checkpoint"
+expect_contains meta.log "resumed from runs/meta/checkpoints/step-0000000005.safetensors at step 5"
+test -e "$bad.damaged" || fail "the bad checkpoint was not set aside"
+# A fresh run into a directory with another run's checkpoints is refused (resume would mix them).
+check "holds checkpoints of an earlier run" "$DPTRAIN" train --set run.name=meta
+# Tiny batches: the closing predictions never overrun the model's buffers (checked under ASan).
+"$DPTRAIN" train --set training.batch=2 --set training.epochs=2 --set run.name=tiny > tiny.log
+expect_contains tiny.log "predict x = 5"

@@ -1,12 +1,16 @@
 # Early stopping on a validation curve we control: with min_delta too large to
-# ever beat, the first evaluation stays best and patience 2 stops after epoch 3;
-# the best parameters (epoch 1) are restored and saved as the final checkpoint.
+# ever beat, the first evaluation stays best and patience 2 stops after epoch 3.
+# best.safetensors holds epoch 1; the run's final model (its test metrics) is that
+# best one; the last step checkpoint keeps the true final state, marked stopped,
+# so resuming the finished run trains nothing more.
 . tests/lib.sh
 cd "$TMP"
 make_blobs train.csv 200
+make_blobs test.csv 60
 cat > exp.ini <<'INI'
 [data]
 train = train.csv
+test = test.csv
 val_fraction = 0.2
 [model]
 layers = dense 8, relu, dense 3
@@ -33,7 +37,19 @@ assert s["epochs"] == 3 and s["best"]["step"] == 8, s
 PYEOF
 "$CKPTDIFF" runs/es/checkpoints/best.safetensors runs/es/checkpoints/step-0000000008.safetensors bitwise \
   || fail "best.safetensors is not epoch 1"
-"$CKPTDIFF" runs/es/checkpoints/best.safetensors "$(last_ckpt runs/es)" bitwise || fail "best parameters not restored"
+# The final model is the best one: its test loss in summary.json equals eval of best.safetensors.
+"$DPTRAIN" eval runs/es/checkpoints/best.safetensors > eval.txt
+$PY - runs/es/summary.json eval.txt <<'PYEOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+ev = dict(l.split() for l in open(sys.argv[2]))
+assert abs(s["final"]["test_loss"] - float(ev["loss"])) <= 1e-6 * abs(float(ev["loss"])), (s, ev)
+PYEOF
+"$CKPTDIFF" runs/es/checkpoints/best.safetensors "$(last_ckpt runs/es)" bitwise && fail "final state lost"
+"$DPTRAIN" info "$(last_ckpt runs/es)" > /dev/null
+mpi 2 -- "$DPTRAIN" train exp.ini --set run.name=es --resume auto > again.log
+expect_contains again.log "resumed from"
+test "$(wc -l < runs/es/metrics.jsonl)" -eq 3 || fail "resuming a stopped run trained on"
 # Without early stopping the same run goes on and ends elsewhere.
 mpi 2 -- "$DPTRAIN" train exp.ini --set early_stopping.patience=0 --set run.name=all > all.log
 "$CKPTDIFF" runs/es/checkpoints/best.safetensors "$(last_ckpt runs/all)" bitwise && fail "control run equals best"

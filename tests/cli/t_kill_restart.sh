@@ -40,6 +40,10 @@ wait "$job" || { cat crash.log; fail "run-with-restart did not recover"; }
 expect_contains crash.log "restart 1 of 2"
 expect_contains crash.log "resumed from"
 "$CKPTDIFF" "$(last_ckpt runs/clean)" "$(last_ckpt runs/crash)" bitwise || fail "restarted run differs"
+# The restart dropped the lines logged after its checkpoint before logging them again.
+$PY -c 'import json,sys
+s = [json.loads(l)["step"] for l in open(sys.argv[1])]
+assert s == sorted(set(s)), s' runs/crash/metrics.jsonl || fail "metrics.jsonl repeats steps after the restart"
 # Damage the newest checkpoint of a finished run: resume auto reports it and takes the previous one.
 newest=$(last_ckpt runs/clean)
 truncate -s -100 "$newest"

@@ -28,6 +28,12 @@ patience = 100
 every_steps = 5
 keep_last = 100
 INI
+# strip STEP FILE: the metrics lines after STEP without the timing fields.
+strip() { $PY -c 'import json,sys
+for l in open(sys.argv[2]):
+    d = json.loads(l)
+    if d["step"] > int(sys.argv[1]):
+        d.pop("samples_per_s"); d.pop("elapsed_s"); print(json.dumps(d, sort_keys=True))' "$1" "$2"; }
 for np in 1 2; do
   mpi $np -- "$DPTRAIN" train exp.ini --set run.name=full$np > full$np.log || { cat full$np.log; fail "full run"; }
   final=$(last_ckpt runs/full$np)
@@ -41,20 +47,17 @@ for np in 1 2; do
   first=$($PY -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["step"])' runs/part$np/metrics.jsonl)
   [ "$first" -gt 20 ] || fail "the resumed run logged step $first"
   # The metrics after the resume point match the uninterrupted run's, apart from timing.
-  strip() { $PY -c 'import json,sys
-for l in open(sys.argv[1]):
-    d = json.loads(l)
-    if d["step"] > 20:
-        d.pop("samples_per_s"); d.pop("elapsed_s"); print(json.dumps(d, sort_keys=True))' "$1"; }
-  diff <(strip runs/full$np/metrics.jsonl) <(strip runs/part$np/metrics.jsonl) || fail "metrics differ after resume"
+  diff <(strip 20 runs/full$np/metrics.jsonl) <(strip 20 runs/part$np/metrics.jsonl) || fail "metrics differ after resume"
 done
 # Another rank count resumes too (the checkpoint holds the global position): close, not bitwise.
 mkdir -p runs/cross/checkpoints
 cp runs/full2/checkpoints/step-0000000020.safetensors runs/cross/checkpoints/
 mpi 4 -- "$DPTRAIN" train exp.ini --set run.name=cross --resume auto > cross.log || { cat cross.log; fail "resume on 4"; }
 "$CKPTDIFF" "$(last_ckpt runs/full2)" "$(last_ckpt runs/cross)" 1e-4 || fail "resume on 4 ranks drifted"
-# --resume PATH and --init PATH
+# --resume PATH at the very end of an epoch (step 40 = 5 epochs of 8 batches): the epoch's
+# closing report is the uninterrupted run's, apart from timing.
 "$DPTRAIN" train exp.ini --set run.name=path --resume runs/full1/checkpoints/step-0000000040.safetensors > path.log
 expect_contains path.log "at step 40"
+diff <(strip 39 runs/full1/metrics.jsonl) <(strip 39 runs/path/metrics.jsonl) || fail "metrics differ after an epoch-end resume"
 "$DPTRAIN" train exp.ini --set run.name=warm --set training.epochs=1 --init "$(last_ckpt runs/full1)" > warm.log
 expect_contains warm.log "step 8/8"
