@@ -20,7 +20,7 @@ threads=$(( cores / n )); [ "$threads" -ge 1 ] || threads=1
 if [ "$n" -gt "$cores" ]; then
   opts=(--oversubscribe --bind-to none --mca mpi_yield_when_idle 1)
 else
-  # Each rank pinned to its own cores: measured faster than leaving placement to the OS.
+  # Each rank pinned to its own cores, so ranks and their BLAS threads never migrate or collide.
   opts=(--map-by "slot:PE=$threads" --bind-to core)
 fi
 exec mpirun -np "$n" "${opts[@]}" -x OPENBLAS_NUM_THREADS="$threads" "$bin" train "$@"

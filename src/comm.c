@@ -243,3 +243,52 @@ void dpt_comm_tree_sum_f(const dpt_comm *c, float *buf, float *scratch, size_t n
             buf[i] += scratch[i];
     }
 }
+
+void dpt_comm_shard(const dpt_comm *c, size_t n, int rank, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)rank / (size_t)c->size;
+    *hi = n * (size_t)(rank + 1) / (size_t)c->size;
+}
+
+void dpt_comm_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, size_t n)
+{
+    /* Ring: at step k rank r passes its running sum of shard r-k-1 to the right and adds the
+     * left neighbour's running sum of shard r-k-2 into its own; after size-1 steps shard r is
+     * complete on rank r. */
+    int p = c->size, r = c->rank, right = (r + 1) % p, left = (r + p - 1) % p;
+    for (int k = 0; k < p - 1; k++) {
+        size_t slo, shi, rlo, rhi;
+        dpt_comm_shard(c, n, (r - k - 1 + 2 * p) % p, &slo, &shi);
+        dpt_comm_shard(c, n, (r - k - 2 + 2 * p) % p, &rlo, &rhi);
+        MPI_Sendrecv(buf + slo, (int)(shi - slo), MPI_FLOAT, right, 7, scratch, (int)(rhi - rlo), MPI_FLOAT, left,
+                     7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        for (size_t j = 0; j < rhi - rlo; j++)
+            buf[rlo + j] += scratch[j];
+    }
+}
+
+void dpt_comm_allgather_f(const dpt_comm *c, float *buf, size_t n)
+{
+    /* Counts and offsets are computed once per job size: the training step allocates nothing. */
+    static int *counts, *displs, cached = -1;
+    static size_t cached_n;
+    if (c->size == 1)
+        return;
+    if (cached != c->size || cached_n != n) {
+        free(counts);
+        free(displs);
+        counts = malloc(sizeof(int) * (size_t)c->size);
+        displs = malloc(sizeof(int) * (size_t)c->size);
+        if (!counts || !displs)
+            dpt_comm_abort(c, "out of memory for %d counts", c->size);
+        for (int q = 0; q < c->size; q++) {
+            size_t lo, hi;
+            dpt_comm_shard(c, n, q, &lo, &hi);
+            counts[q] = (int)(hi - lo);
+            displs[q] = (int)lo;
+        }
+        cached = c->size;
+        cached_n = n;
+    }
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
+}

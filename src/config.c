@@ -141,6 +141,7 @@ static const keydef keys[] = {
     INT("training", "blocks", train.blocks, 1, 0, "8", "deterministic mode: blocks per global batch, a power of two; up to this many ranks (more blocks cost speed)"),
     F64("training", "bucket_mb", train.bucket_mb, 0, HUGE_VAL, AUTO, "auto", "gradient allreduce bucket in MiB; 0 = one blocking call after backward; auto = 0 on one node, 4 across nodes"),
     INT("training", "threads", train.threads, 0, 0, "0", "BLAS threads per rank; 0 = cores / ranks on the node"),
+    BOOL("training", "shard_optimizer", train.shard_optimizer, "true", "with one blocking allreduce: reduce-scatter the gradients, update one shard per rank, all-gather the parameters"),
 
     PICK("early_stopping", "metric", early.metric, p_metric, "val_loss", "validation metric watched"),
     I64("early_stopping", "patience", early.patience, 0, "0", "validations without improvement before stopping; 0 = off"),

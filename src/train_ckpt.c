@@ -41,8 +41,17 @@ static void step_path(char *buf, size_t size, const char *dir, long long step)
     snprintf(buf, size, "%s/step-%010lld.safetensors", dir, step);
 }
 
+void dpt_trainer_sync_state(dpt_trainer *t)
+{
+    if (!t->sharded)
+        return;
+    for (int i = 0; i < t->opt.nstate; i++)
+        dpt_comm_allgather_f(t->comm, t->opt.state[i], t->model.nparams);
+}
+
 void dpt_trainer_checkpoint(dpt_trainer *t)
 {
+    dpt_trainer_sync_state(t);
     if (t->comm->rank != 0 || !t->ckpt_dir[0])
         return;
     char path[sizeof t->ckpt_dir + 48];

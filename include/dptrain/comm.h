@@ -38,6 +38,16 @@ double dpt_comm_max_d(const dpt_comm *c, double v);
 /* Whether every rank holds the same v[0..n) (n <= 16; collective). */
 int dpt_comm_same(const dpt_comm *c, const double *v, int n);
 
+/* Rank's shard [*lo, *hi) of n elements: contiguous, sizes differ by at most one. */
+void dpt_comm_shard(const dpt_comm *c, size_t n, int rank, size_t *lo, size_t *hi);
+
+/* Sums buf [n] across ranks so that this rank's shard holds the total (the rest is left
+ * partial); scratch holds one shard (collective). */
+void dpt_comm_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, size_t n);
+
+/* Gives every rank every rank's shard of buf [n] (collective, in place). */
+void dpt_comm_allgather_f(const dpt_comm *c, float *buf, size_t n);
+
 /* Logical OR of flag over all ranks (collective). */
 int dpt_comm_any(const dpt_comm *c, int flag);
 

@@ -61,6 +61,7 @@ typedef struct {
         int blocks;                      /* deterministic mode: blocks per global batch */
         double bucket_mb;                /* gradient allreduce bucket; 0 = one blocking call */
         int threads;                     /* BLAS threads per rank; 0 = cores / ranks on the node */
+        int shard_optimizer;             /* each rank updates one shard (with one blocking allreduce) */
     } train;
     struct {
         char metric[32];                 /* val_loss | val_accuracy */

@@ -51,6 +51,13 @@ struct dpt_trainer {
     float *x, *y, *dout;          /* one micro-batch slice: [max_batch][d], [..][tdim], [..][out] */
     dpt_range *ranges;            /* [model.nlayers] runs the penalty applies to */
     int nranges;
+    /* Sharded optimizer (one node, several ranks): each rank reduces, updates and owns one
+     * shard of the parameters, then all gather them (as ZeRO stage 1 does). */
+    int sharded;
+    size_t shard_lo, shard_hi;
+    float *shard_scratch;         /* one shard, for the reduce-scatter */
+    dpt_range *shard_ranges;      /* the penalty's ranges within this shard */
+    int nshard_ranges;
     int64_t step, epoch;          /* optimizer steps taken; current epoch (0-based) */
     size_t batch_in_epoch;        /* next global batch of the current epoch */
     double epoch_loss, epoch_count; /* sums over the current epoch's batches so far */
@@ -81,6 +88,11 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
 /* Frees everything; accepts a zeroed or half-built trainer. */
 void dpt_trainer_free(dpt_trainer *t);
 
+/* Plans how gradients are combined for t's model, config and communicator: buckets or one
+ * blocking allreduce, optimizer shards, penalty ranges, deterministic mode's tree buffers.
+ * Part of dpt_trainer_init, public for tools that assemble a trainer themselves (the bench). */
+int dpt_trainer_plan_reduction(dpt_trainer *t, dpt_err *e);
+
 /* Performs one optimizer step on global batch i of the current epoch (collective). */
 int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, dpt_err *e);
 
@@ -92,7 +104,11 @@ int dpt_trainer_run(dpt_trainer *t, dpt_err *e);
  * parameters for a warm start. Collective; fails on every rank if the file is bad. */
 int dpt_trainer_restore(dpt_trainer *t, const char *path, int params_only, dpt_err *e);
 
-/* Saves a checkpoint for the current step and prunes old ones (rank 0; others return at once).
+/* Completes every rank's optimizer state from the shards (collective; nothing when unsharded). */
+void dpt_trainer_sync_state(dpt_trainer *t);
+
+/* Saves a checkpoint for the current step and prunes old ones (collective: the state is gathered
+ * first; rank 0 writes).
  * A failed write is told through on_note and leaves earlier checkpoints intact. */
 void dpt_trainer_checkpoint(dpt_trainer *t);
 

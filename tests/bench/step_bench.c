@@ -196,16 +196,10 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
     t->x = malloc(sizeof(float) * max_batch * t->train.d);
     t->y = malloc(sizeof(float) * max_batch * t->train.tdim);
     t->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
-    t->buckets = dpt_bucketed_new(comm, t->model.grads, t->model.nparams,
-                                  (size_t)(cfg->train.bucket_mb * 1048576.0));
-    if (!t->x || !t->y || !t->dout || !t->buckets)
+    if (!t->x || !t->y || !t->dout)
         die("out of memory for %s", "batch buffers");
-    if (det_blocks > 0 && dpt_trainer_det_init(t, &e) != DPT_OK)
+    if (dpt_trainer_plan_reduction(t, &e) != DPT_OK)
         die("%s", e.msg);
-    t->ranges = malloc(sizeof(dpt_range) * (size_t)t->model.nlayers);
-    if (!t->ranges)
-        die("out of memory for %s", "ranges");
-    t->nranges = dpt_model_penalty_ranges(&t->model, t->ranges, t->model.nlayers, cfg->penalize_bias);
     t->total_steps = INT64_MAX / 2;
     dpt_sampler_set_epoch(&t->sampler, 0);
     dpt_comm_bcast(comm, t->model.params, sizeof(float) * t->model.nparams);
@@ -274,20 +268,34 @@ static void mirrored_step(dpt_trainer *t, size_t i, split *s)
     if (!written)
         dpt_model_zero_grad(&t->model);
 
+    /* reduce_gradients: one sharded reduce-scatter, or the buckets' completion */
+    size_t lo = 0, hi = n;
     double te = dpt_comm_time();
-    dpt_bucketed_finish(t->buckets);
+    if (t->sharded) {
+        dpt_comm_reduce_scatter_f(t->comm, g, t->shard_scratch, n);
+        lo = t->shard_lo, hi = t->shard_hi;
+    } else {
+        dpt_bucketed_finish(t->buckets);
+    }
     double tf = dpt_comm_time();
     s->wait += tf - te;
-    dpt_comm_allreduce_d(t->comm, &loss, 1);
+    if (!t->sharded)
+        dpt_comm_allreduce_d(t->comm, &loss, 1);
     double tg = dpt_comm_time();
     s->other += tg - tf;
 
     float inv = (float)(1.0 / count);
     int penalized = c->reg.l1 > 0 || c->reg.l2 > 0;
-    double norm = dpt_grad_scale_norm(g, n, inv), penalty = 0;
+    double norm = dpt_grad_scale_norm(g + lo, hi - lo, inv), penalty = 0;
     if (penalized) {
-        penalty = dpt_reg_apply(&c->reg, g, t->model.params, t->ranges, t->nranges);
-        norm = dpt_grad_norm(g, n);
+        penalty = dpt_reg_apply(&c->reg, g, t->model.params, t->sharded ? t->shard_ranges : t->ranges,
+                                t->sharded ? t->nshard_ranges : t->nranges);
+        norm = dpt_grad_norm(g + lo, hi - lo);
+    }
+    if (t->sharded) {
+        double v[3] = {loss, penalty, norm * norm};
+        dpt_comm_allreduce_d(t->comm, v, 3);
+        loss = v[0], penalty = v[1], norm = sqrt(v[2]);
     }
     t->last.train_loss = loss / count;
     t->last.penalty = penalty;
@@ -295,18 +303,22 @@ static void mirrored_step(dpt_trainer *t, size_t i, split *s)
     if (!isfinite(loss) || !isfinite(norm))
         die("non-finite %s in the mirrored step", isfinite(loss) ? "gradient norm" : "loss");
     if (c->clip_norm > 0)
-        dpt_grad_clip(g, n, norm, c->clip_norm);
+        dpt_grad_clip(g + lo, hi - lo, norm, c->clip_norm);
     double lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps);
     if (c->scale_lr)
         lr *= (double)t->sampler.batch / (double)c->reference_batch;
     t->last.lr = lr;
     dpt_optim_begin_step(&t->opt);
     double th = dpt_comm_time();
-    dpt_optim_update(&t->opt, t->model.params, g, lr, 0, n);
+    dpt_optim_update(&t->opt, t->model.params, g, lr, lo, hi);
+    double ti = dpt_comm_time();
+    if (t->sharded)
+        dpt_comm_allgather_f(t->comm, t->model.params, n);
     t->step++;
     double tend = dpt_comm_time();
-    s->optim += tend - tg;
-    s->update += tend - th;
+    s->wait += tend - ti; /* the all-gather is communication too */
+    s->optim += ti - tg;
+    s->update += ti - th;
     s->total += tend - t0;
 }
 

@@ -1,6 +1,8 @@
 # K steps on 2, 3 and 4 ranks (oversubscribed) give the parameters of the
 # 1-rank run with the same global batch, within 1e-5 relative: with a batch
-# no rank count divides, with momentum SGD and Adam, and over TCP.
+# no rank count divides, with momentum SGD and Adam, with penalties and
+# clipping (sharded optimizer, the one-node default), with bucketed
+# non-blocking allreduce (the multi-node default), and over TCP.
 . tests/lib.sh
 cd "$TMP"
 common=(--set data.synthetic_samples=103 --set "model.layers=dense 16, tanh, dense 8, relu, dense 1"
@@ -17,6 +19,9 @@ MPI_EXTRA=()
 for np in 1 2 3 4; do check adam "$np" --set training.batch=26; done
 for np in 1 2 3; do check sgd "$np" --set training.batch=17 --set optimizer.kind=sgd \
   --set optimizer.lr=0.05 --set optimizer.momentum=0.9; done
+# Penalties and clipping, which the sharded optimizer applies per shard.
+for np in 1 2 3; do check reg "$np" --set training.batch=26 --set regularization.l1=0.001 \
+  --set regularization.l2=0.01 --set optimizer.clip_norm=0.5; done
 # Bucketed non-blocking allreduce (the multi-node default), with buckets small enough to be many.
 cp -r runs/adam-1 runs/bucket-1
 check bucket 2 --set training.batch=26 --set training.bucket_mb=0.0005

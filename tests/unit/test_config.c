@@ -99,6 +99,7 @@ static const row rows[] = {
     {"training", "blocks", "32", AT(train.blocks)},
     {"training", "bucket_mb", "0.5", AT(train.bucket_mb)},
     {"training", "threads", "3", AT(train.threads)},
+    {"training", "shard_optimizer", "false", AT(train.shard_optimizer)},
     {"early_stopping", "metric", "val_accuracy", AT(early.metric)},
     {"early_stopping", "patience", "9", AT(early.patience)},
     {"early_stopping", "min_delta", "0.015625", AT(early.min_delta)},
@@ -182,6 +183,7 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_int_eq(c->train.blocks, 32);
     ck_assert_double_eq(c->train.bucket_mb, 0.5);
     ck_assert_int_eq(c->train.threads, 3);
+    ck_assert_int_eq(c->train.shard_optimizer, 0);
     ck_assert_str_eq(c->early.metric, "val_accuracy");
     ck_assert_int_eq(c->early.patience, 9);
     ck_assert_double_eq(c->early.min_delta, 0.015625);
@@ -252,6 +254,7 @@ START_TEST(t_defaults)
     ck_assert_int_eq(c.train.blocks, 8);
     ck_assert(isnan(c.train.bucket_mb)); /* auto */
     ck_assert_int_eq(c.train.threads, 0);
+    ck_assert_int_eq(c.train.shard_optimizer, 1);
     ck_assert_str_eq(c.early.metric, "val_loss");
     ck_assert_int_eq(c.early.patience, 0);
     ck_assert_double_eq(c.early.min_delta, 0);
