@@ -292,3 +292,59 @@ void dpt_comm_allgather_f(const dpt_comm *c, float *buf, size_t n)
     }
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
 }
+
+void dpt_comm_tree_shard(const dpt_comm *c, size_t n, size_t align, int rank, size_t *lo, size_t *hi)
+{
+    *lo = 0;
+    *hi = n;
+    for (int mask = 1; mask < c->size; mask <<= 1) {
+        size_t mid = *lo + (*hi - *lo) / 2 / align * align;
+        if (rank & mask)
+            *lo = mid;
+        else
+            *hi = mid;
+    }
+}
+
+void dpt_comm_tree_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, size_t n, size_t align)
+{
+    /* Recursive halving: partners share the same range at every level and keep opposite halves,
+     * so each kept element is the sum of two sibling subtrees, as in dpt_comm_tree_sum_f. */
+    size_t lo = 0, hi = n;
+    for (int mask = 1; mask < c->size; mask <<= 1) {
+        int partner = c->rank ^ mask, upper = (c->rank & mask) != 0;
+        size_t mid = lo + (hi - lo) / 2 / align * align;
+        size_t klo = upper ? mid : lo, khi = upper ? hi : mid, slo = upper ? lo : mid, shi = upper ? mid : hi;
+        MPI_Sendrecv(buf + slo, (int)(shi - slo), MPI_FLOAT, partner, mask, scratch, (int)(khi - klo), MPI_FLOAT,
+                     partner, mask, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        for (size_t i = klo; i < khi; i++)
+            buf[i] += scratch[i - klo];
+        lo = klo;
+        hi = khi;
+    }
+}
+
+void dpt_comm_tree_allgather_f(const dpt_comm *c, float *buf, size_t n, size_t align)
+{
+    static int *counts, *displs, cached = -1;
+    static size_t cached_n;
+    if (c->size == 1)
+        return;
+    if (cached != c->size || cached_n != n) {
+        free(counts);
+        free(displs);
+        counts = malloc(sizeof(int) * (size_t)c->size);
+        displs = malloc(sizeof(int) * (size_t)c->size);
+        if (!counts || !displs)
+            dpt_comm_abort(c, "out of memory for %d counts", c->size);
+        for (int q = 0; q < c->size; q++) {
+            size_t lo, hi;
+            dpt_comm_tree_shard(c, n, align, q, &lo, &hi);
+            counts[q] = (int)(hi - lo);
+            displs[q] = (int)lo;
+        }
+        cached = c->size;
+        cached_n = n;
+    }
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
+}

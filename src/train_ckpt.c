@@ -45,8 +45,12 @@ void dpt_trainer_sync_state(dpt_trainer *t)
 {
     if (!t->sharded)
         return;
-    for (int i = 0; i < t->opt.nstate; i++)
-        dpt_comm_allgather_f(t->comm, t->opt.state[i], t->model.nparams);
+    for (int i = 0; i < t->opt.nstate; i++) {
+        if (t->cfg->train.deterministic)
+            dpt_comm_tree_allgather_f(t->comm, t->opt.state[i], t->model.nparams, DPT_DET_ALIGN);
+        else
+            dpt_comm_allgather_f(t->comm, t->opt.state[i], t->model.nparams);
+    }
 }
 
 void dpt_trainer_checkpoint(dpt_trainer *t)

@@ -10,6 +10,7 @@
  * addition is commutative, so every pairing gives the same bits. Block losses
  * travel in a per-block array that one allreduce fills exactly (each slot has
  * one non-zero contributor), then are summed in block order. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,7 +48,10 @@ int dpt_trainer_det_init(dpt_trainer *t, dpt_err *e)
     for (int i = 1; i < t->det_npool; i++)
         if (!(t->det_pool[i] = malloc(sizeof(float) * (t->model.nparams ? t->model.nparams : 1))))
             return dpt_errf(e, "training.deterministic: out of memory for %d gradient buffers", t->det_npool);
-    if (!(t->det_loss = calloc((size_t)t->cfg->train.blocks, sizeof(double))))
+    size_t nchunks = t->model.nparams / DPT_DET_ALIGN + 1;
+    t->det_loss = calloc((size_t)t->cfg->train.blocks, sizeof(double));
+    t->det_sq = calloc(nchunks, sizeof(double));
+    if (!t->det_loss || !t->det_sq)
         return dpt_errf(e, "training.deterministic: out of memory");
     return DPT_OK;
 }
@@ -61,6 +65,7 @@ void dpt_trainer_det_free(dpt_trainer *t)
     for (int i = 1; i < t->det_npool; i++)
         free(t->det_pool[i]);
     free(t->det_loss);
+    free(t->det_sq);
 }
 
 /* The gradient of one block into g (written, not added); returns the block's loss sum. */
@@ -78,7 +83,7 @@ static double block_gradient(dpt_trainer *t, float *g, size_t begin, size_t n)
     return loss;
 }
 
-double dpt_trainer_det_gradients(dpt_trainer *t, size_t i, double *count)
+double dpt_trainer_det_gradients(dpt_trainer *t, size_t i, double *count, size_t *shard_lo, size_t *shard_hi)
 {
     size_t nparams = t->model.nparams, nb = (size_t)t->cfg->train.blocks;
     size_t per = nb / (size_t)t->comm->size, first = (size_t)t->comm->rank * per;
@@ -107,7 +112,15 @@ double dpt_trainer_det_gradients(dpt_trainer *t, size_t i, double *count)
     float *sum = NULL;
     for (int l = 0; l <= DPT_DET_LEVELS && !sum; l++)
         sum = slot[l];
-    dpt_comm_tree_sum_f(t->comm, sum, free_list[nfree - 1], nparams);
+    *shard_lo = 0;
+    *shard_hi = nparams;
+    if (t->sharded) {
+        dpt_comm_tree_reduce_scatter_f(t->comm, sum, free_list[nfree - 1], nparams, DPT_DET_ALIGN);
+        *shard_lo = t->shard_lo;
+        *shard_hi = t->shard_hi;
+    } else {
+        dpt_comm_tree_sum_f(t->comm, sum, free_list[nfree - 1], nparams);
+    }
     dpt_model_bind_grads(&t->model, sum);
     dpt_comm_allreduce_d(t->comm, t->det_loss, nb);
     double loss = 0;
@@ -115,4 +128,23 @@ double dpt_trainer_det_gradients(dpt_trainer *t, size_t i, double *count)
         loss += t->det_loss[j];
     *count = (double)len;
     return loss;
+}
+
+double dpt_trainer_det_norm(dpt_trainer *t, size_t lo, size_t hi)
+{
+    /* Fixed chunks, whatever the shards: each chunk's sum of squares lands in its own slot. */
+    size_t n = t->model.nparams, nc = n / DPT_DET_ALIGN + 1;
+    const float *g = t->model.grads;
+    memset(t->det_sq, 0, sizeof(double) * nc);
+    for (size_t k = lo / DPT_DET_ALIGN; k * DPT_DET_ALIGN < hi; k++) {
+        size_t a = k * DPT_DET_ALIGN, b = a + DPT_DET_ALIGN < n ? a + DPT_DET_ALIGN : n;
+        double v = dpt_grad_norm(g + a, b - a);
+        t->det_sq[k] = v * v;
+    }
+    if (t->sharded)
+        dpt_comm_allreduce_d(t->comm, t->det_sq, nc);
+    double s = 0;
+    for (size_t k = 0; k < nc; k++)
+        s += t->det_sq[k];
+    return sqrt(s);
 }

@@ -48,6 +48,17 @@ void dpt_comm_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, si
 /* Gives every rank every rank's shard of buf [n] (collective, in place). */
 void dpt_comm_allgather_f(const dpt_comm *c, float *buf, size_t n);
 
+/* The range rank keeps in dpt_comm_tree_reduce_scatter_f: [0, n) halved size-1 times along the
+ * bits of rank, each cut at a multiple of align. */
+void dpt_comm_tree_shard(const dpt_comm *c, size_t n, size_t align, int rank, size_t *lo, size_t *hi);
+
+/* Like dpt_comm_tree_sum_f, but each rank ends with only its tree shard summed (recursive
+ * halving; a power-of-two number of ranks); scratch holds half of buf (collective). */
+void dpt_comm_tree_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, size_t n, size_t align);
+
+/* Gives every rank every rank's tree shard of buf [n] (collective, in place). */
+void dpt_comm_tree_allgather_f(const dpt_comm *c, float *buf, size_t n, size_t align);
+
 /* Logical OR of flag over all ranks (collective). */
 int dpt_comm_any(const dpt_comm *c, int flag);
 

@@ -17,7 +17,7 @@
 #include "dptrain/optim.h"
 #include "dptrain/sampler.h"
 
-enum { DPT_DET_LEVELS = 24 };
+enum { DPT_DET_LEVELS = 24, DPT_DET_ALIGN = 1024 };
 
 /* What one step or epoch measured; NaN marks a value not measured. */
 typedef struct {
@@ -72,6 +72,7 @@ struct dpt_trainer {
     int det_npool;
     float *grads_own;             /* the model's own gradient buffer, rebound before freeing */
     double *det_loss;             /* [blocks] loss sum of each block, zero where not ours */
+    double *det_sq;               /* [nparams / DPT_DET_ALIGN + 1] squared gradient norm per chunk */
     dpt_metrics last;
     char ckpt_dir[DPT_PATH_MAX + DPT_NAME_MAX + 16]; /* where rank 0 saves; "" = never */
     dpt_metrics_fn on_metrics;
@@ -130,8 +131,12 @@ int dpt_trainer_det_init(dpt_trainer *t, dpt_err *e);
 void dpt_trainer_det_free(dpt_trainer *t);
 
 /* The summed gradient of global batch i, independent of the rank count, bound as the model's
- * grads; returns the batch's loss sum and sets *count (collective). */
-double dpt_trainer_det_gradients(dpt_trainer *t, size_t i, double *count);
+ * grads (complete in [*lo, *hi), this rank's tree shard when sharded); returns the batch's loss
+ * sum and sets *count (collective). */
+double dpt_trainer_det_gradients(dpt_trainer *t, size_t i, double *count, size_t *lo, size_t *hi);
+
+/* The gradient norm over chunks of DPT_DET_ALIGN fixed whatever the rank count (collective). */
+double dpt_trainer_det_norm(dpt_trainer *t, size_t lo, size_t hi);
 
 /* Validation (or, with test set, test) metrics of the current parameters (collective). */
 dpt_eval_result dpt_trainer_eval(dpt_trainer *t, int test);

@@ -1,7 +1,9 @@
 # training.deterministic = true: parameters, checkpoints and metrics are bitwise
-# identical on 1, 2, 4 (and 8) ranks, for a linear regression and an MLP with three
-# optimizers; over TCP and with Open MPI's allreduce algorithm forced; and a
-# checkpoint written at 2 ranks resumed at 4 ends identical to the 1-rank run.
+# identical on 1, 2, 4 (and 8) ranks, for a linear regression and an MLP (2499
+# parameters: the optimizer shards cut it at multiples of 1024) with three
+# optimizers; with a penalty (unsharded); over TCP and with Open MPI's allreduce
+# algorithm forced; and a checkpoint written at 2 ranks resumed at 4 ends
+# identical to the 1-rank run.
 . tests/lib.sh
 cd "$TMP"
 make_blobs blobs.csv 300
@@ -10,7 +12,7 @@ cat > mlp.ini <<'INI'
 train = ../blobs.csv
 val_fraction = 0.2
 [model]
-layers = dense 16, relu, dense 8, relu, dense 3
+layers = dense 64, relu, dense 32, relu, dense 3
 [loss]
 kind = cross_entropy
 [training]
@@ -68,6 +70,8 @@ for model in lin mlp; do
 done
 run mlp-adam 8 ../mlp.ini --set optimizer.kind=adam
 same mlp-adam-1 mlp-adam-8
+for np in 1 4; do run l2 $np ../mlp.ini --set regularization.l2=0.01 --set optimizer.clip_norm=1; done
+same l2-1 l2-4
 MPI_EXTRA=(--mca btl tcp,self)
 run tcp 2 ../mlp.ini --set optimizer.kind=adam
 same mlp-adam-1 tcp-2
