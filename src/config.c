@@ -944,6 +944,9 @@ int dpt_config_validate(const dpt_config *c, dpt_err *e)
         return dpt_errf(e, "optimizer.nesterov: needs optimizer.momentum > 0 and optimizer.dampening = 0");
     if (c->train.epochs == 0 && c->train.steps == 0)
         return dpt_errf(e, "training.epochs: nothing to train (training.epochs and training.steps are both 0)");
+    if (c->train.deterministic && c->train.accumulation > 1)
+        return dpt_errf(e, "training.accumulation: does not apply with training.deterministic (each block is "
+                           "already its own pass; raise training.blocks to use less memory)");
     if (c->train.accumulation > (1 << 24))
         return dpt_errf(e, "training.accumulation: at most %d micro-batches", 1 << 24);
     if (c->data.kfold > 1000)
