@@ -8,6 +8,7 @@
  * and shape is checked (with overflow checks) before it is used, the tensors
  * must tile the data section exactly, and the checksum must match. */
 #include "dptrain/checkpoint.h"
+#include "dptrain/fsio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -173,40 +174,6 @@ static unsigned char *build_header(const dpt_ckpt_tensor *t, int nt, const uint6
 }
 
 /* 0 or an errno; loops over short writes so that the real error surfaces. */
-static int write_all(int fd, const void *p, uint64_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        size_t chunk = n > ((size_t)1 << 30) ? (size_t)1 << 30 : (size_t)n;
-        ssize_t w = write(fd, c, chunk);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        if (w == 0) return ENOSPC;
-        c += w;
-        n -= (uint64_t)w;
-    }
-    return 0;
-}
-
-/* fsync of the directory makes the rename itself durable. */
-static int sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return ENOMEM;
-    int rc = 0, fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) rc = errno;
-    else {
-        /* EINVAL: this file system cannot sync directories; nothing more to do. */
-        if (fsync(fd) != 0 && errno != EINVAL) rc = errno;
-        close(fd);
-    }
-    free(dir);
-    return rc;
-}
-
 int dpt_ckpt_write(const char *path, const dpt_ckpt_tensor *t, int nt,
                    const dpt_ckpt_meta *meta, int nmeta, dpt_err *e)
 {
@@ -221,33 +188,22 @@ int dpt_ckpt_write(const char *path, const dpt_ckpt_tensor *t, int nt,
     for (int i = 0; i < nt; i++) crc = crc_of((const unsigned char *)t[i].data, nbytes[i], crc);
     size_t hlen = 0;
     unsigned char *hdr = build_header(t, nt, nbytes, meta, nmeta, crc, &hlen);
-    char *tmp = malloc(strlen(path) + 32);
-    if (!hdr || !tmp) {
-        free(hdr); free(tmp); free(nbytes);
-        return dpt_errf(e, "%s: out of memory", path);
+    const void **parts = malloc(sizeof *parts * ((size_t)nt + 1));
+    size_t *lens = malloc(sizeof *lens * ((size_t)nt + 1));
+    int rc = DPT_FAIL;
+    if (!hdr || !parts || !lens) {
+        rc = dpt_errf(e, "%s: out of memory", path);
+    } else {
+        parts[0] = hdr;
+        lens[0] = hlen;
+        for (int i = 0; i < nt; i++) {
+            parts[i + 1] = t[i].data;
+            lens[i + 1] = (size_t)nbytes[i];
+        }
+        rc = dpt_write_atomic_parts(path, parts, lens, nt + 1, e);
     }
-    sprintf(tmp, "%s.tmp.%ld", path, (long)getpid());
-
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), rc = DPT_OK;
-    if (fd < 0) {
-        rc = dpt_errf(e, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-        goto out; /* nothing was created, so there is nothing to remove */
-    }
-    int err = write_all(fd, hdr, hlen);
-    for (int i = 0; !err && i < nt; i++) err = write_all(fd, t[i].data, nbytes[i]);
-    const char *what = "write";
-    if (!err && fsync(fd) != 0) { err = errno; what = "fsync"; }
-    if (close(fd) != 0 && !err) { err = errno; what = "close"; }
-    if (!err && rename(tmp, path) != 0) { err = errno; what = "rename"; }
-    if (err) {
-        unlink(tmp);
-        rc = dpt_errf(e, "%s: %s of %s failed: %s (old file left as it was)", path, what, tmp, strerror(err));
-        goto out;
-    }
-    if ((err = sync_dir(path)) != 0)
-        rc = dpt_errf(e, "%s: written, but fsync of its directory failed: %s", path, strerror(err));
-out:
-    free(tmp);
+    free(parts);
+    free(lens);
     free(hdr);
     free(nbytes);
     return rc;

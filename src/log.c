@@ -3,8 +3,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -14,6 +12,7 @@
 #include <unistd.h>
 
 #include "dpt_commit.h"
+#include "dptrain/fsio.h"
 #include "dptrain/version.h"
 
 static int mkdir_p(const char *path, dpt_err *e)
@@ -30,39 +29,6 @@ static int mkdir_p(const char *path, dpt_err *e)
             if (!keep)
                 break;
         }
-    }
-    return DPT_OK;
-}
-
-int dpt_write_atomic(const char *path, const char *text, size_t len, dpt_err *e)
-{
-    char tmp[DPT_PATH_MAX * 2];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return dpt_errf(e, "%s: cannot write: %s", path, strerror(errno));
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
-    int ok = done == len && fsync(fd) == 0;
-    int err = errno;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        err = ok ? errno : err;
-        unlink(tmp);
-        return dpt_errf(e, "%s: cannot write: %s", path, strerror(err));
-    }
-    /* The rename is durable only once the directory entry is on disk. */
-    char dir[DPT_PATH_MAX * 2];
-    snprintf(dir, sizeof dir, "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
     }
     return DPT_OK;
 }

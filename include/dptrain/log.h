@@ -49,7 +49,4 @@ void dpt_log_trim(dpt_log *l, int64_t step);
 /* Closes files; accepts a zeroed log. */
 void dpt_log_close(dpt_log *l);
 
-/* Writes text to path atomically: temporary file, fsync, rename, fsync of the directory. */
-int dpt_write_atomic(const char *path, const char *text, size_t len, dpt_err *e);
-
 #endif

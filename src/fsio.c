@@ -1,0 +1,94 @@
+/* Atomic file replacement. A reader sees the old file or the new one, never
+ * a mixture, and a crash at any point leaves one of the two on disk. */
+#include "dptrain/fsio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        size_t chunk = n > ((size_t)1 << 30) ? (size_t)1 << 30 : n;
+        ssize_t w = write(fd, c, chunk);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        if (w == 0)
+            return ENOSPC;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* fsync of the directory makes the rename itself durable. */
+static int sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir)
+        return ENOMEM;
+    int rc = 0, fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = errno;
+    } else {
+        /* EINVAL: this file system cannot sync directories; nothing more to do. */
+        if (fsync(fd) != 0 && errno != EINVAL)
+            rc = errno;
+        close(fd);
+    }
+    free(dir);
+    return rc;
+}
+
+int dpt_write_atomic_parts(const char *path, const void *const *parts, const size_t *lens, int nparts,
+                           dpt_err *e)
+{
+    char *tmp = malloc(strlen(path) + 32);
+    if (!tmp)
+        return dpt_errf(e, "%s: out of memory", path);
+    sprintf(tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), rc = DPT_OK;
+    if (fd < 0) {
+        rc = dpt_errf(e, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
+        free(tmp);
+        return rc; /* nothing was created, so there is nothing to remove */
+    }
+    int err = 0;
+    for (int i = 0; !err && i < nparts; i++)
+        if (lens[i])
+            err = write_all(fd, parts[i], lens[i]);
+    const char *what = "write";
+    if (!err && fsync(fd) != 0) {
+        err = errno;
+        what = "fsync";
+    }
+    if (close(fd) != 0 && !err) {
+        err = errno;
+        what = "close";
+    }
+    if (!err && rename(tmp, path) != 0) {
+        err = errno;
+        what = "rename";
+    }
+    if (err) {
+        unlink(tmp);
+        rc = dpt_errf(e, "%s: %s of %s failed: %s (old file left as it was)", path, what, tmp, strerror(err));
+    } else if ((err = sync_dir(path)) != 0) {
+        rc = dpt_errf(e, "%s: written, but fsync of its directory failed: %s", path, strerror(err));
+    }
+    free(tmp);
+    return rc;
+}
+
+int dpt_write_atomic(const char *path, const void *data, size_t len, dpt_err *e)
+{
+    return dpt_write_atomic_parts(path, &data, &len, 1, e);
+}
