@@ -267,14 +267,15 @@ void dpt_comm_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, si
     }
 }
 
-void dpt_comm_allgather_f(const dpt_comm *c, float *buf, size_t n)
+/* In-place all-gather of every rank's shard of buf [n]: plain shards (align 0) or tree shards.
+ * Counts and offsets are computed once per layout: the training step allocates nothing. */
+static void gather_shards(const dpt_comm *c, float *buf, size_t n, size_t align)
 {
-    /* Counts and offsets are computed once per job size: the training step allocates nothing. */
-    static int *counts, *displs, cached = -1;
-    static size_t cached_n;
+    static int *counts, *displs, cached_size = -1;
+    static size_t cached_n, cached_align;
     if (c->size == 1)
         return;
-    if (cached != c->size || cached_n != n) {
+    if (cached_size != c->size || cached_n != n || cached_align != align) {
         free(counts);
         free(displs);
         counts = malloc(sizeof(int) * (size_t)c->size);
@@ -283,14 +284,23 @@ void dpt_comm_allgather_f(const dpt_comm *c, float *buf, size_t n)
             dpt_comm_abort(c, "out of memory for %d counts", c->size);
         for (int q = 0; q < c->size; q++) {
             size_t lo, hi;
-            dpt_comm_shard(c, n, q, &lo, &hi);
+            if (align)
+                dpt_comm_tree_shard(c, n, align, q, &lo, &hi);
+            else
+                dpt_comm_shard(c, n, q, &lo, &hi);
             counts[q] = (int)(hi - lo);
             displs[q] = (int)lo;
         }
-        cached = c->size;
+        cached_size = c->size;
         cached_n = n;
+        cached_align = align;
     }
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
+}
+
+void dpt_comm_allgather_f(const dpt_comm *c, float *buf, size_t n)
+{
+    gather_shards(c, buf, n, 0);
 }
 
 void dpt_comm_tree_shard(const dpt_comm *c, size_t n, size_t align, int rank, size_t *lo, size_t *hi)
@@ -326,25 +336,5 @@ void dpt_comm_tree_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratc
 
 void dpt_comm_tree_allgather_f(const dpt_comm *c, float *buf, size_t n, size_t align)
 {
-    static int *counts, *displs, cached = -1;
-    static size_t cached_n;
-    if (c->size == 1)
-        return;
-    if (cached != c->size || cached_n != n) {
-        free(counts);
-        free(displs);
-        counts = malloc(sizeof(int) * (size_t)c->size);
-        displs = malloc(sizeof(int) * (size_t)c->size);
-        if (!counts || !displs)
-            dpt_comm_abort(c, "out of memory for %d counts", c->size);
-        for (int q = 0; q < c->size; q++) {
-            size_t lo, hi;
-            dpt_comm_tree_shard(c, n, align, q, &lo, &hi);
-            counts[q] = (int)(hi - lo);
-            displs[q] = (int)lo;
-        }
-        cached = c->size;
-        cached_n = n;
-    }
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
+    gather_shards(c, buf, n, align);
 }
