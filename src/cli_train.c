@@ -1,11 +1,13 @@
 /* dptrain train: resolve the experiment on rank 0, broadcast it, train,
  * checkpoint, evaluate on the test set and write the run's files. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dptrain/cli.h"
@@ -105,7 +107,7 @@ static int resolve_config(dpt_config *c, const dpt_comm *comm, const train_args 
 
 /* BLAS threads: the setting, or this node's cores shared among its ranks; never more than cores;
  * one in deterministic mode. */
-static void set_threads(const dpt_config *c, const dpt_comm *comm)
+static void set_threads(dpt_config *c, const dpt_comm *comm)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     long n = c->train.threads > 0 ? c->train.threads : cores / comm->local_size;
@@ -114,7 +116,16 @@ static void set_threads(const dpt_config *c, const dpt_comm *comm)
         n = 1;
     if (n > cores)
         n = cores;
-    dpt_blas_set_threads(n < 1 ? 1 : (int)n);
+    n = n < 1 ? 1 : n;
+    dpt_blas_set_threads((int)n);
+    c->train.threads = (int)n; /* config.ini records what was used */
+}
+
+/* The allreduce bucket that "auto" means for this job: none on one node, 4 MiB across nodes. */
+static void resolve_bucket(dpt_config *c, const dpt_comm *comm)
+{
+    if (isnan(c->train.bucket_mb))
+        c->train.bucket_mb = comm->size == comm->local_size ? 0 : 4;
 }
 
 typedef struct {
@@ -138,6 +149,22 @@ static void on_note(void *ctx, const char *line)
     fprintf(stderr, "dptrain: rank %d: %s\n", s->comm->rank, line);
 }
 
+/* Renames an earlier run's checkpoint folder to DIR.before-YYYYmmdd-HHMMSS and makes a new one. */
+static int set_aside(const char *dir, dpt_log *log, dpt_err *e)
+{
+    char aside[DPT_PATH_MAX + DPT_NAME_MAX + 64], stamp[32];
+    time_t now = time(NULL);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
+    snprintf(aside, sizeof aside, "%s.before-%s", dir, stamp);
+    for (int k = 2; access(aside, F_OK) == 0 && k < 100; k++)
+        snprintf(aside, sizeof aside, "%s.before-%s-%d", dir, stamp, k);
+    if (rename(dir, aside) != 0 || mkdir(dir, 0777) != 0)
+        return dpt_errf(e, "%s: cannot move an earlier run's checkpoints aside: %s", dir, strerror(errno));
+    dpt_log_printf(log, "starting fresh: the earlier run's checkpoints are now in %s (use --resume auto to "
+                        "continue a run)", aside);
+    return DPT_OK;
+}
+
 /* Prepares the run directory and the checkpoint folder on rank 0 (agreed). */
 static int open_run(dpt_trainer *t, session *s, const dpt_config *c, int append, dpt_err *e)
 {
@@ -148,10 +175,10 @@ static int open_run(dpt_trainer *t, session *s, const dpt_config *c, int append,
     if (st == DPT_OK && s->comm->rank == 0 && mkdir(t->ckpt_dir, 0777) != 0 &&
         (stat(t->ckpt_dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(t->ckpt_dir, W_OK) != 0))
         st = dpt_errf(e, "%s: cannot create the checkpoint directory", t->ckpt_dir);
-    /* A fresh run must not mix its checkpoints with an earlier run's (resume would pick theirs). */
+    /* A fresh run must not mix its checkpoints with an earlier run's (resume would pick theirs):
+     * the earlier ones move aside, kept, under a name that says when. */
     if (st == DPT_OK && s->comm->rank == 0 && !append && dpt_trainer_has_checkpoints(t))
-        st = dpt_errf(e, "%s holds checkpoints of an earlier run: continue it with --resume auto, or choose "
-                         "another run.name", t->ckpt_dir);
+        st = set_aside(t->ckpt_dir, &s->log, e);
     if (s->comm->rank != 0)
         t->ckpt_dir[0] = '\0';
     return dpt_comm_agree(s->comm, st, e);
@@ -335,6 +362,7 @@ int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
         resolve_config(&c, comm, &a, e) != DPT_OK)
         return DPT_FAIL;
     set_threads(&c, comm);
+    resolve_bucket(&c, comm);
     if (c.data.kfold > 0) {
         if (a.resume || a.init)
             return dpt_errf(e, "train: --resume and --init do not apply to k-fold cross-validation (data.kfold)");

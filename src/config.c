@@ -105,9 +105,9 @@ static const keydef keys[] = {
     ENUM("optimizer", "kind", optim.kind, p_optim, "adam", "optimizer, with torch.optim's update rules"),
     F64("optimizer", "lr", optim.lr, 0, HUGE_VAL, AUTO, "auto", "base learning rate; auto = 0.001 for adam, adamw, else 0.01"),
     F64("optimizer", "weight_decay", optim.weight_decay, 0, HUGE_VAL, AUTO, "auto", "weight decay, added to the gradient (decoupled for adamw); auto = 0.01 for adamw, else 0"),
-    F64("optimizer", "momentum", optim.momentum, 0, HUGE_VAL, 0, "0", "gd, sgd: momentum factor"),
-    F64("optimizer", "dampening", optim.dampening, 0, 1, 0, "0", "gd, sgd: dampening of the momentum"),
-    BOOL("optimizer", "nesterov", optim.nesterov, "false", "gd, sgd: Nesterov momentum"),
+    F64("optimizer", "momentum", optim.momentum, 0, HUGE_VAL, 0, "0", "sgd, rmsprop: momentum factor"),
+    F64("optimizer", "dampening", optim.dampening, 0, 1, 0, "0", "sgd: dampening of the momentum"),
+    BOOL("optimizer", "nesterov", optim.nesterov, "false", "sgd: Nesterov momentum"),
     F64("optimizer", "alpha", optim.alpha, 0, HUGE_VAL, 0, "0.99", "rmsprop: smoothing constant"),
     BOOL("optimizer", "centered", optim.centered, "false", "rmsprop: divide by the centered second moment"),
     F64("optimizer", "lr_decay", optim.lr_decay, 0, HUGE_VAL, 0, "0", "adagrad: learning-rate decay"),
@@ -940,6 +940,9 @@ int dpt_config_validate(const dpt_config *c, dpt_err *e)
         return dpt_errf(e, "early_stopping.metric: val_accuracy needs data.task = classify");
     if (regress && strcmp(c->loss.kind, "cross_entropy") == 0)
         return dpt_errf(e, "loss.kind: cross_entropy needs data.task = classify");
+    if (c->optim.kind == DPT_OPT_GD && (c->optim.momentum > 0 || c->optim.dampening > 0 || c->optim.nesterov))
+        return dpt_errf(e, "optimizer.momentum: gd has no momentum (dampening, nesterov neither); use "
+                           "optimizer.kind = sgd");
     if (c->optim.nesterov && (c->optim.momentum <= 0 || c->optim.dampening != 0))
         return dpt_errf(e, "optimizer.nesterov: needs optimizer.momentum > 0 and optimizer.dampening = 0");
     if (c->train.epochs == 0 && c->train.steps == 0)

@@ -178,9 +178,11 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
     t->x = malloc(sizeof(float) * max_batch * t->train.d);
     t->y = malloc(sizeof(float) * max_batch * t->train.tdim);
     t->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
-    if (t->nval && c->early.patience > 0)
+    /* The best validation point is kept for early stopping and for best.safetensors. */
+    int track_best = t->nval && (c->early.patience > 0 || c->ckpt.keep_best);
+    if (track_best)
         t->best_params = malloc(sizeof(float) * t->model.nparams);
-    if (!t->x || !t->y || !t->dout || (t->nval && c->early.patience > 0 && !t->best_params))
+    if (!t->x || !t->y || !t->dout || (track_best && !t->best_params))
         return dpt_errf(e, "train: out of memory for batch buffers");
     if (dpt_trainer_plan_reduction(t, e) != DPT_OK)
         return DPT_FAIL;
@@ -474,7 +476,7 @@ int dpt_trainer_run(dpt_trainer *t, dpt_err *e)
     /* The last checkpoint holds the true final state (resumable, marked stopped); the best
      * parameters live in best.safetensors and become the model the run returns. */
     dpt_trainer_checkpoint(t);
-    if (t->best_params && !isnan(t->early.best) && t->early.best_step != t->step)
+    if (t->cfg->early.patience > 0 && t->best_params && !isnan(t->early.best) && t->early.best_step != t->step)
         memcpy(t->model.params, t->best_params, sizeof(float) * t->model.nparams);
     return DPT_OK;
 }

@@ -32,6 +32,7 @@ expect_fail 0 "unknown option '--sett'" train --sett x
 expect_fail 2 "the last layer has 3 outputs but each sample has 1 targets" train --set "model.layers=dense 3"
 expect_fail 0 "training.accumulation: does not apply with training.deterministic" train \
   --set training.deterministic=true --set training.accumulation=2 --set training.batch=10
+expect_fail 0 "optimizer.momentum: gd has no momentum" train --set optimizer.kind=gd --set optimizer.momentum=0.9
 # Fewer samples than ranks.
 expect_fail 4 "3 training samples for 4 ranks" train --set data.synthetic_samples=3
 # --set wins over the file, and config.ini records the resolved value.

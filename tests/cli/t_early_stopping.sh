@@ -50,7 +50,9 @@ PYEOF
 mpi 2 -- "$DPTRAIN" train exp.ini --set run.name=es --resume auto > again.log
 expect_contains again.log "resumed from"
 test "$(wc -l < runs/es/metrics.jsonl)" -eq 3 || fail "resuming a stopped run trained on"
-# Without early stopping the same run goes on and ends elsewhere.
+# Without early stopping the same run goes on and ends elsewhere, and still keeps its best point.
 mpi 2 -- "$DPTRAIN" train exp.ini --set early_stopping.patience=0 --set run.name=all > all.log
 "$CKPTDIFF" runs/es/checkpoints/best.safetensors "$(last_ckpt runs/all)" bitwise && fail "control run equals best"
+"$CKPTDIFF" runs/es/checkpoints/best.safetensors runs/all/checkpoints/best.safetensors bitwise \
+  || fail "keep_best without early stopping did not keep the same best point"
 exit 0

@@ -57,6 +57,9 @@ assert len(steps) == 30 and all(b > a for a, b in zip(steps, steps[1:])), steps
 s = json.load(open(sys.argv[2]))
 assert s["steps"] == steps[-1] and s["final"]["test_accuracy"] > 0.9, s
 PYEOF
+# config.ini records what was used for the automatic settings (2 ranks on this node).
+grep -q '^threads = [1-9]' runs/blobs/config.ini || fail "config.ini does not resolve training.threads"
+grep -q '^bucket_mb = 0$' runs/blobs/config.ini || fail "config.ini does not resolve training.bucket_mb"
 # The resolved config.ini lists every key and runs as an experiment of its own.
 test "$(grep -c '^[a-z_0-9]* =' runs/blobs/config.ini)" -eq "$("$DPTRAIN" keys | grep -c '^| `')" || fail "config.ini misses keys"
 "$DPTRAIN" train runs/blobs/config.ini --set run.name=again --set training.epochs=1 > again.log

@@ -1,6 +1,6 @@
 # A run resumed from a checkpoint at step s ends bitwise identical to the
 # uninterrupted run, at 1 and 2 ranks, with shuffling, validation, early-stopping
-# state and a cosine schedule; resuming on another rank count agrees within 1e-5.
+# state and a cosine schedule; resuming on another rank count agrees within 1e-4.
 . tests/lib.sh
 cd "$TMP"
 make_blobs train.csv 240
