@@ -84,6 +84,20 @@ if [ -x "$BUILD/bench/data_bench" ]; then
   echo
 fi
 
+echo "== resident memory per rank training the demo MLP on Fashion-MNIST (200 steps)"
+rss_dir=$(mktemp -d /tmp/dptrain-bench.XXXXXX)
+for np in 1 2; do
+  if timeout 120 launch/local.sh "$np" launch/configs/default.ini --set training.steps=200 \
+       --set run.dir="$rss_dir" --set run.name="rss$np" > /dev/null 2>&1; then
+    /usr/bin/python3 -c 'import json,sys; print("%s rank(s): peak %.0f MiB per rank" % (sys.argv[2], json.load(open(sys.argv[1]))["peak_rss_mib_per_rank"]))' \
+      "$rss_dir/rss$np/summary.json" "$np"
+  else
+    echo "$np rank(s): run failed"
+  fi
+done
+rm -rf "$rss_dir"
+echo
+
 echo "== targets (samples/s are dpt_trainer_step's; PyTorch figures are the issue's references)"
 awk -v fmt="%-62s %18s %16s  %s\n" '
   $1 == "step" {
