@@ -309,20 +309,63 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
 }
 
 /* k-fold cross-validation: one model per fold, each fold's validation metrics, then mean and std. */
+/* summary.json of a cross-validation: each fold's validation metrics, their mean and deviation. */
+static void write_cv_summary(session *s, int k, const double *loss, const double *acc, int classify)
+{
+    cJSON *o = cJSON_CreateObject(), *folds = cJSON_AddArrayToObject(o, "folds");
+    double m[2] = {0, 0}, v[2] = {0, 0};
+    for (int f = 0; f < k; f++) {
+        cJSON *one = cJSON_CreateObject();
+        cJSON_AddNumberToObject(one, "val_loss", loss[f]);
+        if (classify)
+            cJSON_AddNumberToObject(one, "val_accuracy", acc[f]);
+        cJSON_AddItemToArray(folds, one);
+        m[0] += loss[f] / k, m[1] += acc[f] / k;
+    }
+    for (int f = 0; f < k; f++)
+        v[0] += (loss[f] - m[0]) * (loss[f] - m[0]) / k, v[1] += (acc[f] - m[1]) * (acc[f] - m[1]) / k;
+    cJSON_AddNumberToObject(o, "val_loss_mean", m[0]);
+    cJSON_AddNumberToObject(o, "val_loss_std", sqrt(v[0]));
+    if (classify) {
+        cJSON_AddNumberToObject(o, "val_accuracy_mean", m[1]);
+        cJSON_AddNumberToObject(o, "val_accuracy_std", sqrt(v[1]));
+    }
+    cJSON_AddNumberToObject(o, "ranks", s->comm->size);
+    dpt_log_printf(&s->log, "cross-validation over %d folds: val_loss %.6g +- %.3g", k, m[0], sqrt(v[0]));
+    if (classify)
+        dpt_log_printf(&s->log, "cross-validation over %d folds: val_accuracy %.4f +- %.4f", k, m[1], sqrt(v[1]));
+    char *text = cJSON_Print(o);
+    dpt_err e;
+    if (text && dpt_log_summary(&s->log, text, &e) != DPT_OK)
+        on_note(s, e.msg);
+    free(text);
+    cJSON_Delete(o);
+}
+
+/* k-fold cross-validation: one model per fold, its metrics in metrics.jsonl (with "fold"), each
+ * fold's validation metrics, then mean and std in summary.json. No checkpoints. */
 static int cross_validate(const dpt_config *c, session *s, dpt_err *e)
 {
-    int k = c->data.kfold;
+    int k = c->data.kfold, classify = 0, st = DPT_OK;
     double *loss = calloc((size_t)k, sizeof(double)), *acc = calloc((size_t)k, sizeof(double));
-    int classify = 0;
+    dpt_log_env env = {s->comm->size, dpt_blas_info(), dpt_comm_library()};
     if (!loss || !acc)
         dpt_comm_abort(s->comm, "out of memory for %d folds", k);
-    for (int f = 0; f < k; f++) {
+    if (dpt_comm_agree(s->comm, dpt_log_open(&s->log, c, &env, s->comm->rank == 0, 0, e), e) != DPT_OK)
+        st = DPT_FAIL;
+    for (int f = 0; st == DPT_OK && f < k; f++) {
         dpt_trainer t;
-        if (dpt_trainer_init(&t, c, s->comm, f, e) != DPT_OK || dpt_trainer_run(&t, e) != DPT_OK) {
+        s->log.fold = f + 1;
+        if (dpt_trainer_init(&t, c, s->comm, f, e) != DPT_OK) {
+            st = DPT_FAIL;
+            break;
+        }
+        t.on_metrics = on_metrics;
+        t.ctx = s;
+        if (dpt_trainer_run(&t, e) != DPT_OK) {
             dpt_trainer_free(&t);
-            free(loss);
-            free(acc);
-            return DPT_FAIL;
+            st = DPT_FAIL;
+            break;
         }
         dpt_eval_result r = dpt_trainer_eval(&t, 0);
         classify = t.train.nclasses > 0;
@@ -334,17 +377,12 @@ static int cross_validate(const dpt_config *c, session *s, dpt_err *e)
             dpt_log_printf(&s->log, "fold %d/%d: val_loss %.6g", f + 1, k, r.loss);
         dpt_trainer_free(&t);
     }
-    double ml = 0, ma = 0, sl = 0, sa = 0;
-    for (int f = 0; f < k; f++)
-        ml += loss[f] / k, ma += acc[f] / k;
-    for (int f = 0; f < k; f++)
-        sl += (loss[f] - ml) * (loss[f] - ml) / k, sa += (acc[f] - ma) * (acc[f] - ma) / k;
-    dpt_log_printf(&s->log, "cross-validation over %d folds: val_loss %.6g +- %.3g", k, ml, sqrt(sl));
-    if (classify)
-        dpt_log_printf(&s->log, "cross-validation over %d folds: val_accuracy %.4f +- %.4f", k, ma, sqrt(sa));
+    if (st == DPT_OK)
+        write_cv_summary(s, k, loss, acc, classify);
+    dpt_log_close(&s->log);
     free(loss);
     free(acc);
-    return DPT_OK;
+    return st;
 }
 
 int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
@@ -366,7 +404,6 @@ int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     if (c.data.kfold > 0) {
         if (a.resume || a.init)
             return dpt_errf(e, "train: --resume and --init do not apply to k-fold cross-validation (data.kfold)");
-        s.log.active = comm->rank == 0;
         return cross_validate(&c, &s, e);
     }
     return train_once(&c, &a, &s, e);

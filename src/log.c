@@ -113,6 +113,8 @@ void dpt_log_metrics(dpt_log *l, const dpt_trainer *t, const dpt_metrics *m)
     if (!l->active)
         return;
     cJSON *o = cJSON_CreateObject();
+    if (l->fold)
+        cJSON_AddNumberToObject(o, "fold", l->fold);
     cJSON_AddNumberToObject(o, "step", (double)m->step);
     cJSON_AddNumberToObject(o, "epoch", (double)m->epoch);
     add_number(o, "lr", m->lr);

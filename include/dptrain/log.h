@@ -19,6 +19,7 @@ typedef struct {
     char dir[DPT_PATH_MAX + DPT_NAME_MAX + 2];
     FILE *metrics;
     double last_draw;
+    int fold;             /* cross-validation fold (1-based) recorded in metrics.jsonl; 0 = none */
 } dpt_log;
 
 /* Facts about the job recorded beside the configuration. */

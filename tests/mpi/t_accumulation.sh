@@ -16,3 +16,11 @@ done
 mpi 2 -- "$DPTRAIN" "${common[@]}" --set data.kfold=4 --set run.name=cv > cv.log || { cat cv.log; fail "k-fold"; }
 for f in 1 2 3 4; do expect_contains cv.log "fold $f/4: val_loss"; done
 expect_contains cv.log "cross-validation over 4 folds: val_accuracy"
+$PY - runs/cv/summary.json runs/cv/metrics.jsonl <<'PYEOF'
+import json, statistics, sys
+s = json.load(open(sys.argv[1]))
+acc = [f["val_accuracy"] for f in s["folds"]]
+assert len(acc) == 4 and abs(s["val_accuracy_mean"] - statistics.mean(acc)) < 1e-12, s
+assert abs(s["val_accuracy_std"] - statistics.pstdev(acc)) < 1e-12, s
+assert {json.loads(l)["fold"] for l in open(sys.argv[2])} == {1, 2, 3, 4}
+PYEOF
