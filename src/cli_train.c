@@ -152,7 +152,7 @@ static void on_note(void *ctx, const char *line)
 /* Renames an earlier run's checkpoint folder to DIR.before-YYYYmmdd-HHMMSS and makes a new one. */
 static int set_aside(const char *dir, dpt_log *log, dpt_err *e)
 {
-    char aside[DPT_PATH_MAX + DPT_NAME_MAX + 64], stamp[32];
+    char aside[DPT_PATH_MAX + DPT_NAME_MAX + 128], stamp[32];
     time_t now = time(NULL);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
     snprintf(aside, sizeof aside, "%s.before-%s", dir, stamp);
