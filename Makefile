@@ -51,9 +51,9 @@ $(BUILD)/libdptrain.a: $(LIB_OBJ)
 $(BUILD)/dptrain: $(BUILD)/obj/src/main.o $(BUILD)/libdptrain.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(DEP_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdptrain.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/support.c $(BUILD)/libdptrain.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CHECK_CFLAGS) $< $(BUILD)/libdptrain.a -o $@ $(LDFLAGS) $(CHECK_LIBS) $(DEP_LIBS)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CHECK_CFLAGS) $< tests/unit/support.c $(BUILD)/libdptrain.a -o $@ $(LDFLAGS) $(CHECK_LIBS) $(DEP_LIBS)
 
 $(BUILD)/tests/mpi_%: tests/mpi/%.c $(BUILD)/libdptrain.a
 	@mkdir -p $(dir $@)

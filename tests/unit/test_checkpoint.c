@@ -5,6 +5,8 @@
  * directory under /tmp, removed at the end. */
 #include "dptrain/checkpoint.h"
 
+#include "support.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -604,9 +606,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return dpt_test_run(suite());
 }

@@ -4,6 +4,8 @@
  * here are written from the documented key list, not read from config.c. */
 #include "dptrain/config.h"
 
+#include "support.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <math.h>
@@ -817,29 +819,9 @@ START_TEST(t_names_match_optim)
 }
 END_TEST
 
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    char path[512];
-    for (struct dirent *ent; (ent = readdir(d)) != NULL;) {
-        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/dpt_config_XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    dpt_test_tmpdir(g_dir, sizeof g_dir, "dpt_config");
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("config");
     tcase_add_test(tc, t_defaults);
@@ -859,10 +841,7 @@ int main(void)
     tcase_add_test(tc, t_default_experiment);
     tcase_add_test(tc, t_names_match_optim);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    remove_dir(g_dir);
-    return failed ? 1 : 0;
+    int status = dpt_test_run(s);
+    dpt_test_rmdir(g_dir);
+    return status;
 }

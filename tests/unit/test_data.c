@@ -14,6 +14,8 @@
 
 #include "dptrain/data.h"
 
+#include "support.h"
+
 
 static char g_dir[64];
 
@@ -1151,29 +1153,9 @@ START_TEST(fashion_mnist)
 }
 END_TEST
 
-static void rm_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    char path[512];
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-            unlink(path);
-        }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/dpt_test_data_XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    dpt_test_tmpdir(g_dir, sizeof g_dir, "dpt_test_data");
     Suite *s = suite_create("data");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
@@ -1197,10 +1179,7 @@ int main(void)
     tcase_add_test(tc, kfold_cover_and_balance);
     tcase_add_test(tc, fashion_mnist);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    rm_dir(g_dir);
-    return failed ? 1 : 0;
+    int status = dpt_test_run(s);
+    dpt_test_rmdir(g_dir);
+    return status;
 }

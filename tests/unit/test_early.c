@@ -5,6 +5,8 @@
 
 #include "dptrain/early.h"
 
+#include "support.h"
+
 /* Feeds curve[0..n) at steps 10, 20, ...; returns the index at which it says stop, or -1. */
 static int run(dpt_early *s, const double *curve, int n)
 {
@@ -74,9 +76,5 @@ int main(void)
     tcase_add_test(tc, test_accuracy_maximized);
     tcase_add_test(tc, test_patience_zero_never_stops_and_nan_never_best);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return dpt_test_run(s);
 }

@@ -8,6 +8,8 @@
 #include "dptrain/layer.h"
 #include "dptrain/rng.h"
 
+#include "support.h"
+
 enum { N = 5, IN = 4, OUT = 3 };
 
 typedef struct {
@@ -162,9 +164,5 @@ int main(void)
     tcase_add_test(tc, test_sigmoid_extremes);
     tcase_add_test(tc, test_configure_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return dpt_test_run(s);
 }

@@ -7,6 +7,8 @@
 #include "dptrain/loss.h"
 #include "dptrain/rng.h"
 
+#include "support.h"
+
 enum { N = 4, K = 5 };
 
 static void fill(float *v, int n, uint64_t seed, double scale)
@@ -108,9 +110,5 @@ int main(void)
     tcase_add_test(tc, test_xent_extreme_logits);
     tcase_add_test(tc, test_parse_and_argmax);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return dpt_test_run(s);
 }

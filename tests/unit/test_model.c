@@ -9,6 +9,8 @@
 #include "dptrain/model.h"
 #include "dptrain/rng.h"
 
+#include "support.h"
+
 static double batch_loss(dpt_model *m, const float *x, const float *labels, int n, float *dout)
 {
     const float *out = dpt_model_forward(m, x, n);
@@ -161,9 +163,5 @@ int main(void)
     tcase_add_test(tc, test_spec_errors);
     tcase_add_test(tc, test_ready_order);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return dpt_test_run(s);
 }

@@ -12,6 +12,8 @@
 #include "dptrain/optim.h"
 #include "dptrain/rng.h"
 
+#include "support.h"
+
 enum { N = 5, STEPS = 5 };
 
 /* g = A theta - b with A symmetric positive definite: a fixed quadratic. */
@@ -854,9 +856,5 @@ static Suite *optim_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(optim_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return dpt_test_run(optim_suite());
 }

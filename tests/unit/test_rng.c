@@ -6,6 +6,8 @@
 
 #include "dptrain/rng.h"
 
+#include "support.h"
+
 START_TEST(test_pure_function)
 {
     ck_assert_uint_eq(dpt_rng_u64(1, 2, 3), dpt_rng_u64(1, 2, 3));
@@ -69,9 +71,5 @@ int main(void)
     tcase_add_test(tc, test_normal_moments);
     tcase_add_test(tc, test_below_range_and_balance);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return dpt_test_run(s);
 }

@@ -8,6 +8,8 @@
 #include "dptrain/rng.h"
 #include "dptrain/sampler.h"
 
+#include "support.h"
+
 /* Every (n, batch, ranks, parts) combination: slices are contiguous, tile each batch once, differ by <= 1. */
 START_TEST(test_slices_tile_batches)
 {
@@ -132,9 +134,5 @@ int main(void)
     tcase_add_test(tc, test_empty_slices_and_errors);
     tcase_add_test(tc, test_permutation_uniformity);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return dpt_test_run(s);
 }

@@ -7,6 +7,8 @@
 #include "dptrain/rng.h"
 #include "dptrain/tensor.h"
 
+#include "support.h"
+
 START_TEST(test_gemm_matches_reference)
 {
     int dims[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 9, 33}, {64, 10, 128}};
@@ -56,9 +58,5 @@ int main(void)
     tcase_add_test(tc, test_gemm_matches_reference);
     tcase_add_test(tc, test_reference_small_case);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return dpt_test_run(s);
 }
