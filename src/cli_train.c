@@ -106,7 +106,7 @@ static int resolve_config(dpt_config *c, const dpt_comm *comm, const train_args 
 }
 
 /* BLAS threads: the setting, or this node's cores shared among its ranks; never more than cores;
- * one in deterministic mode. */
+ * one in deterministic mode. And the floating-point mode. */
 static void set_threads(dpt_config *c, const dpt_comm *comm)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -117,6 +117,9 @@ static void set_threads(dpt_config *c, const dpt_comm *comm)
     if (n > cores)
         n = cores;
     n = n < 1 ? 1 : n;
+    /* This thread's loops (optimizer, activations, reductions); OpenBLAS's workers, started when
+     * the library loaded, keep their own mode. */
+    dpt_fp_flush_denormals(c->train.flush_denormals);
     dpt_blas_set_threads((int)n);
     c->train.threads = (int)n; /* config.ini records what was used */
 }
@@ -296,9 +299,10 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
     if (st == DPT_OK && a->init)
         st = dpt_trainer_restore(&t, a->init, 1, e);
     if (st == DPT_OK) {
-        dpt_log_printf(&s->log, "dptrain %s: %s on %d rank%s, %zu parameters, %zu training samples, %lld steps",
+        dpt_log_printf(&s->log, "dptrain %s: %s on %d rank%s (%s), %zu parameters, %zu training samples, %lld steps",
                        DPT_VERSION, a->experiment ? a->experiment : "built-in linear regression", s->comm->size,
-                       s->comm->size == 1 ? "" : "s", t.model.nparams, t.ntrain, (long long)t.total_steps);
+                       s->comm->size == 1 ? "" : "s", dpt_trainer_reduction(&t), t.model.nparams, t.ntrain,
+                       (long long)t.total_steps);
         st = dpt_trainer_run(&t, e);
     }
     if (st == DPT_OK)

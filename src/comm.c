@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e)
@@ -337,4 +338,78 @@ void dpt_comm_tree_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratc
 void dpt_comm_tree_allgather_f(const dpt_comm *c, float *buf, size_t n, size_t align)
 {
     gather_shards(c, buf, n, align);
+}
+
+/* ---------------------------------------------------------------- node-shared memory */
+
+struct dpt_shared {
+    MPI_Win win;
+    MPI_Comm node;
+    float **region; /* [size] */
+};
+
+dpt_shared *dpt_shared_new(const dpt_comm *c, size_t n)
+{
+    if (c->size != c->local_size) /* the same answer on every rank */
+        return NULL;
+    dpt_shared *s = calloc(1, sizeof *s);
+    float *mine = NULL;
+    int failed = !s || !(s->region = calloc((size_t)c->size, sizeof(float *)));
+    if (dpt_comm_any(c, failed)) {
+        if (s)
+            free(s->region);
+        free(s);
+        return NULL;
+    }
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node);
+    /* A shared segment can be refused (a small /dev/shm): report, so the caller falls back. */
+    MPI_Comm_set_errhandler(s->node, MPI_ERRORS_RETURN);
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "alloc_shared_noncontig", "true"); /* each region on its own pages */
+    size_t bytes = (n * sizeof(float) + 4095) / 4096 * 4096;
+    failed = MPI_Win_allocate_shared((MPI_Aint)(bytes ? bytes : 4096), sizeof(float), info, s->node, &mine,
+                                     &s->win) != MPI_SUCCESS;
+    MPI_Info_free(&info);
+    if (dpt_comm_any(c, failed)) {
+        if (!failed)
+            MPI_Win_free(&s->win);
+        MPI_Comm_free(&s->node);
+        free(s->region);
+        free(s);
+        return NULL;
+    }
+    for (int q = 0; q < c->size; q++) {
+        MPI_Aint size;
+        int unit;
+        MPI_Win_shared_query(s->win, q, &size, &unit, &s->region[q]);
+    }
+    memset(mine, 0, n * sizeof(float));
+    /* One passive epoch for the window's life; dpt_shared_sync orders loads and stores. */
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
+    dpt_shared_sync(s);
+    return s;
+}
+
+float *dpt_shared_region(const dpt_shared *s, int rank)
+{
+    return s->region[rank];
+}
+
+void dpt_shared_sync(const dpt_shared *s)
+{
+    MPI_Win_sync(s->win);
+    MPI_Barrier(s->node);
+    MPI_Win_sync(s->win);
+}
+
+void dpt_shared_free(dpt_shared *s)
+{
+    if (!s)
+        return;
+    MPI_Win_unlock_all(s->win);
+    MPI_Win_free(&s->win);
+    MPI_Comm_free(&s->node);
+    free(s->region);
+    free(s);
 }

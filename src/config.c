@@ -142,6 +142,8 @@ static const keydef keys[] = {
     F64("training", "bucket_mb", train.bucket_mb, 0, HUGE_VAL, AUTO, "auto", "gradient allreduce bucket in MiB; 0 = one blocking call after backward; auto = 0 on one node, 4 across nodes"),
     INT("training", "threads", train.threads, 0, 0, "0", "BLAS threads per rank; 0 = cores / ranks on the node"),
     BOOL("training", "shard_optimizer", train.shard_optimizer, "true", "with one blocking allreduce: reduce-scatter the gradients, update one shard per rank, all-gather the parameters"),
+    BOOL("training", "flush_denormals", train.flush_denormals, "true", "treat subnormal floats as zero (x86 FTZ/DAZ, as TensorFlow does): Adam's moments of weights whose gradient stays zero decay into subnormals that slow the optimizer step up to 30x"),
+    BOOL("training", "shared_memory", train.shared_memory, "true", "sharded optimizer, every rank on one node: shards meet in node-shared memory instead of MPI's reduce-scatter and all-gather"),
 
     PICK("early_stopping", "metric", early.metric, p_metric, "val_loss", "validation metric watched"),
     I64("early_stopping", "patience", early.patience, 0, "0", "validations without improvement before stopping; 0 = off"),

@@ -201,6 +201,16 @@ void dpt_model_bind_grads(dpt_model *m, float *grads)
     }
 }
 
+void dpt_model_bind_params(dpt_model *m, float *params)
+{
+    m->params = params;
+    for (int i = 0; i < m->nlayers; i++) {
+        dpt_layer *l = &m->layers[i];
+        l->w = params + l->off;
+        l->b = l->w + l->nweights;
+    }
+}
+
 int dpt_model_penalty_ranges(const dpt_model *m, dpt_range *r, int max, int include_bias)
 {
     int k = 0;

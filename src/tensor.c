@@ -1,8 +1,12 @@
 /* The only file that calls CBLAS, so a different BLAS (or a checked build)
- * is one file away. */
+ * is one file away; and the floating-point mode the numeric loops run in. */
 #include "dptrain/tensor.h"
 
 #include <cblas.h>
+
+#if defined(__x86_64__)
+#include <pmmintrin.h>
+#endif
 
 void dpt_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
@@ -32,6 +36,18 @@ void dpt_gemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha,
 void dpt_blas_set_threads(int n)
 {
     openblas_set_num_threads(n);
+}
+
+int dpt_fp_flush_denormals(int on)
+{
+#if defined(__x86_64__)
+    _MM_SET_FLUSH_ZERO_MODE(on ? _MM_FLUSH_ZERO_ON : _MM_FLUSH_ZERO_OFF);
+    _MM_SET_DENORMALS_ZERO_MODE(on ? _MM_DENORMALS_ZERO_ON : _MM_DENORMALS_ZERO_OFF);
+    return 1;
+#else
+    (void)on;
+    return 0;
+#endif
 }
 
 const char *dpt_blas_info(void)

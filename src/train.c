@@ -116,7 +116,7 @@ static void clip_ranges(dpt_trainer *t)
     }
 }
 
-int dpt_trainer_plan_reduction(dpt_trainer *t, dpt_err *e)
+static int plan_local(dpt_trainer *t, dpt_err *e)
 {
     const dpt_config *c = t->cfg;
     /* On one node there is no idle core to progress buckets behind backward (measured:
@@ -146,6 +146,48 @@ int dpt_trainer_plan_reduction(dpt_trainer *t, dpt_err *e)
     if (c->train.deterministic)
         return dpt_trainer_det_init(t, e);
     return DPT_OK;
+}
+
+/* Moves the gradients and parameters into node-shared regions (collective); when the regions
+ * cannot be had, the shards keep meeting through MPI's reduce-scatter and all-gather. */
+static void share_node(dpt_trainer *t)
+{
+    size_t n = t->model.nparams, stride = (n + 1023) / 1024 * 1024;
+    int ranks = t->comm->size;
+    t->shared_in = malloc(sizeof(float *) * (size_t)ranks);
+    if (dpt_comm_any(t->comm, !t->shared_in) || !(t->shared = dpt_shared_new(t->comm, 2 * stride)))
+        return;
+    float *mine = dpt_shared_region(t->shared, t->comm->rank);
+    memcpy(mine + stride, t->model.params, sizeof(float) * n);
+    t->grads_own = t->model.grads;
+    t->params_own = t->model.params;
+    dpt_model_bind_grads(&t->model, mine);
+    dpt_model_bind_params(&t->model, mine + stride);
+    t->shared_stride = stride;
+    for (int q = 0; q < ranks; q++)
+        t->shared_in[q] = dpt_shared_region(t->shared, q) + t->shard_lo;
+}
+
+int dpt_trainer_plan_reduction(dpt_trainer *t, dpt_err *e)
+{
+    if (dpt_comm_agree(t->comm, plan_local(t, e), e) != DPT_OK)
+        return DPT_FAIL;
+    if (t->sharded && t->cfg->train.shared_memory && !t->cfg->train.deterministic)
+        share_node(t);
+    return DPT_OK;
+}
+
+const char *dpt_trainer_reduction(const dpt_trainer *t)
+{
+    if (t->comm->size == 1)
+        return "one rank";
+    if (t->cfg->train.deterministic)
+        return t->sharded ? "deterministic tree, optimizer shards" : "deterministic tree";
+    if (t->shared)
+        return "optimizer shards in node-shared memory";
+    if (t->sharded)
+        return "optimizer shards through reduce-scatter and all-gather";
+    return t->cfg->train.bucket_mb > 0 ? "bucketed non-blocking allreduce" : "one blocking allreduce";
 }
 
 static int build(dpt_trainer *t, int fold, dpt_err *e)
@@ -184,8 +226,6 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
         t->best_params = malloc(sizeof(float) * t->model.nparams);
     if (!t->x || !t->y || !t->dout || (track_best && !t->best_params))
         return dpt_errf(e, "train: out of memory for batch buffers");
-    if (dpt_trainer_plan_reduction(t, e) != DPT_OK)
-        return DPT_FAIL;
     size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
     if (per_epoch == 0)
         return dpt_errf(e, "training.batch: %zu samples with drop_last make no full batch of %zu",
@@ -216,7 +256,8 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
     t->comm = comm;
     dpt_early_init(&t->early, strcmp(cfg->early.metric, "val_accuracy") == 0, cfg->early.patience,
                    cfg->early.min_delta);
-    if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK || check_same_data(t, e) != DPT_OK) {
+    if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK || check_same_data(t, e) != DPT_OK ||
+        dpt_trainer_plan_reduction(t, e) != DPT_OK) {
         dpt_trainer_free(t);
         return DPT_FAIL;
     }
@@ -229,6 +270,12 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
 void dpt_trainer_free(dpt_trainer *t)
 {
     dpt_trainer_det_free(t);
+    if (t->shared) { /* collective, like every path that frees a trainer */
+        dpt_model_bind_grads(&t->model, t->grads_own);
+        dpt_model_bind_params(&t->model, t->params_own);
+        dpt_shared_free(t->shared);
+    }
+    free(t->shared_in);
     dpt_data_free(&t->train);
     dpt_data_free(&t->test);
     free(t->train_idx);
@@ -278,36 +325,74 @@ static double compute_gradients(dpt_trainer *t, size_t i, double *count)
     return loss;
 }
 
-/* The summed gradient of global batch i: full on every rank, or (sharded) complete only in this
- * rank's shard [*lo, *hi). Returns the loss sum, reduced, unless sharded (then local). */
-static double reduce_gradients(dpt_trainer *t, size_t i, double *count, size_t *lo, size_t *hi)
+/* The averaged gradient of global batch i: on every rank, or (sharded) complete only in this
+ * rank's shard [*lo, *hi); *norm is its norm there. Returns the loss sum, reduced unless sharded
+ * (then local). */
+static double reduce_gradients(dpt_trainer *t, size_t i, double *count, size_t *lo, size_t *hi, double *norm)
 {
+    double loss;
     *lo = 0;
     *hi = t->model.nparams;
-    if (t->cfg->train.deterministic)
-        return dpt_trainer_det_gradients(t, i, count, lo, hi);
-    double loss = compute_gradients(t, i, count);
-    if (t->sharded) {
-        dpt_comm_reduce_scatter_f(t->comm, t->model.grads, t->shard_scratch, t->model.nparams);
-        *lo = t->shard_lo;
-        *hi = t->shard_hi;
-        return loss;
+    if (t->cfg->train.deterministic) {
+        loss = dpt_trainer_det_gradients(t, i, count, lo, hi);
+    } else {
+        loss = compute_gradients(t, i, count);
+        if (t->sharded) {
+            *lo = t->shard_lo;
+            *hi = t->shard_hi;
+        }
+        if (t->shared) {
+            /* Every region is final after the barrier: sum, average and norm in one pass. */
+            dpt_shared_sync(t->shared);
+            *norm = dpt_grad_sum_scale_norm(t->model.grads + *lo, t->shared_in, t->comm->size, *hi - *lo,
+                                            (float)(1.0 / *count));
+            return loss;
+        }
+        if (t->sharded) {
+            dpt_comm_reduce_scatter_f(t->comm, t->model.grads, t->shard_scratch, t->model.nparams);
+        } else {
+            dpt_bucketed_finish(t->buckets);
+            dpt_comm_allreduce_d(t->comm, &loss, 1);
+        }
     }
-    dpt_bucketed_finish(t->buckets);
-    dpt_comm_allreduce_d(t->comm, &loss, 1);
+    *norm = dpt_grad_scale_norm(t->model.grads + *lo, *hi - *lo, (float)(1.0 / *count));
     return loss;
+}
+
+/* Updates this rank's run [lo, hi) of the parameters and gives every rank the result. */
+static void update_params(dpt_trainer *t, double lr, size_t lo, size_t hi)
+{
+    float *p = t->model.params;
+    if (!t->shared) {
+        dpt_optim_update(&t->opt, p, t->model.grads, lr, lo, hi);
+        if (t->sharded && t->cfg->train.deterministic)
+            dpt_comm_tree_allgather_f(t->comm, p, t->model.nparams, DPT_DET_ALIGN);
+        else if (t->sharded)
+            dpt_comm_allgather_f(t->comm, p, t->model.nparams);
+        return;
+    }
+    /* Each chunk is copied into the other regions while the update has left it in cache. Then one
+     * barrier: after it no rank reads another's memory until the next step's barrier, so
+     * parameters may change freely between steps. */
+    for (size_t a = lo; a < hi; a += DPT_SHARE_CHUNK) {
+        size_t b = hi - a < DPT_SHARE_CHUNK ? hi : a + DPT_SHARE_CHUNK;
+        dpt_optim_update(&t->opt, p, t->model.grads, lr, a, b);
+        for (int q = 0; q < t->comm->size; q++)
+            if (q != t->comm->rank)
+                memcpy(dpt_shared_region(t->shared, q) + t->shared_stride + a, p + a, sizeof(float) * (b - a));
+    }
+    dpt_shared_sync(t->shared);
 }
 
 int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, dpt_err *e)
 {
     const dpt_config *c = t->cfg;
     size_t lo, hi;
-    double loss = reduce_gradients(t, i, count, &lo, &hi);
+    double norm, penalty = 0;
+    double loss = reduce_gradients(t, i, count, &lo, &hi, &norm);
     float *g = t->model.grads + lo;
     size_t n = hi - lo;
-    /* Average over the global batch; the norm comes with the scaling pass unless a penalty adds to g. */
-    float inv = (float)(1.0 / *count);
-    double norm = dpt_grad_scale_norm(g, n, inv), penalty = 0;
+    /* The norm came with the averaging pass unless a penalty adds to g. */
     if (c->reg.l1 > 0 || c->reg.l2 > 0) {
         penalty = dpt_reg_apply(&c->reg, t->model.grads, t->model.params, t->sharded ? t->shard_ranges : t->ranges,
                                 t->sharded ? t->nshard_ranges : t->nranges);
@@ -342,11 +427,7 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
         lr *= (double)t->sampler.batch / (double)c->reference_batch;
     t->last.lr = lr;
     dpt_optim_begin_step(&t->opt);
-    dpt_optim_update(&t->opt, t->model.params, t->model.grads, lr, lo, hi);
-    if (t->sharded && c->train.deterministic)
-        dpt_comm_tree_allgather_f(t->comm, t->model.params, t->model.nparams, DPT_DET_ALIGN);
-    else if (t->sharded)
-        dpt_comm_allgather_f(t->comm, t->model.params, t->model.nparams);
+    update_params(t, lr, lo, hi);
     t->step++;
     return DPT_OK;
 }

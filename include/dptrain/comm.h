@@ -59,6 +59,22 @@ void dpt_comm_tree_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratc
 /* Gives every rank every rank's tree shard of buf [n] (collective, in place). */
 void dpt_comm_tree_allgather_f(const dpt_comm *c, float *buf, size_t n, size_t align);
 
+/* Memory that every rank of one node reads and writes directly (an MPI shared-memory window):
+ * one region of n floats per rank. Valid only when all ranks share one node. */
+typedef struct dpt_shared dpt_shared;
+
+/* Allocates the regions, zeroed (collective); NULL on every rank if any rank could not. */
+dpt_shared *dpt_shared_new(const dpt_comm *c, size_t n);
+
+/* The region of rank (any rank's, in this process's address space). */
+float *dpt_shared_region(const dpt_shared *s, int rank);
+
+/* Barrier after which every rank sees every write made before it (collective). */
+void dpt_shared_sync(const dpt_shared *s);
+
+/* Frees the regions (collective; NULL allowed, then not collective). */
+void dpt_shared_free(dpt_shared *s);
+
 /* Logical OR of flag over all ranks (collective). */
 int dpt_comm_any(const dpt_comm *c, int flag);
 

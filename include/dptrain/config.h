@@ -62,6 +62,8 @@ typedef struct {
         double bucket_mb;                /* gradient allreduce bucket; 0 = one blocking call */
         int threads;                     /* BLAS threads per rank; 0 = cores / ranks on the node */
         int shard_optimizer;             /* each rank updates one shard (with one blocking allreduce) */
+        int flush_denormals;             /* subnormal floats count as zero (FTZ/DAZ) */
+        int shared_memory;               /* shards meet in node-shared memory (all ranks on one node) */
     } train;
     struct {
         char metric[32];                 /* val_loss | val_accuracy */

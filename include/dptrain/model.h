@@ -50,6 +50,10 @@ void dpt_model_backward(dpt_model *m, const float *dout, int n, int accumulate, 
  * the previous buffer and must bind the original back before dpt_model_free). */
 void dpt_model_bind_grads(dpt_model *m, float *g);
 
+/* Points params and every layer's parameter views at p [nparams] (same ownership rule as
+ * dpt_model_bind_grads). */
+void dpt_model_bind_params(dpt_model *m, float *p);
+
 /* Sets every gradient to zero. */
 void dpt_model_zero_grad(dpt_model *m);
 

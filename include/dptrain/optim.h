@@ -113,6 +113,10 @@ double dpt_grad_norm(const float *g, size_t n);
 /* Multiplies g by scale and returns the Euclidean norm of the result, in one pass. */
 double dpt_grad_scale_norm(float *g, size_t n, float scale);
 
+/* out[i] = scale * (in[0][i] + ... + in[k-1][i]) summed in that order for i < n (out may be one
+ * of the inputs); returns the norm of out, in one pass. */
+double dpt_grad_sum_scale_norm(float *out, const float *const *in, int k, size_t n, float scale);
+
 /* Scales g so its norm (given) is at most max_norm; returns the scale applied (1 if none). */
 double dpt_grad_clip(float *g, size_t n, double norm, double max_norm);
 

@@ -19,6 +19,10 @@
 
 enum { DPT_DET_LEVELS = 24, DPT_DET_ALIGN = 1024 };
 
+/* Parameters updated and shared per chunk of this many (node-shared shards): the optimizer's
+ * four arrays of one chunk stay in L2 for the copies. */
+enum { DPT_SHARE_CHUNK = 16384 };
+
 /* What one step or epoch measured; NaN marks a value not measured. */
 typedef struct {
     int64_t step, epoch;
@@ -58,6 +62,13 @@ struct dpt_trainer {
     float *shard_scratch;         /* one shard, for the reduce-scatter */
     dpt_range *shard_ranges;      /* the penalty's ranges within this shard */
     int nshard_ranges;
+    /* On one node the shards meet in shared memory instead: each rank's gradients and parameters
+     * live in its region of a window; a rank sums its shard straight from every region and writes
+     * its updated shard into every region (no MPI copies; two barriers a step). */
+    dpt_shared *shared;
+    size_t shared_stride;         /* a region: gradients at 0, parameters at shared_stride */
+    const float **shared_in;      /* [ranks] this rank's shard of every rank's gradients */
+    float *params_own;            /* the model's own parameter buffer, rebound before freeing */
     int64_t step, epoch;          /* optimizer steps taken; current epoch (0-based) */
     size_t batch_in_epoch;        /* next global batch of the current epoch */
     double epoch_loss, epoch_count; /* sums over the current epoch's batches so far */
@@ -90,9 +101,13 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
 void dpt_trainer_free(dpt_trainer *t);
 
 /* Plans how gradients are combined for t's model, config and communicator: buckets or one
- * blocking allreduce, optimizer shards, penalty ranges, deterministic mode's tree buffers.
- * Part of dpt_trainer_init, public for tools that assemble a trainer themselves (the bench). */
+ * blocking allreduce, optimizer shards (in node-shared memory when one node holds every rank),
+ * penalty ranges, deterministic mode's tree buffers. Collective: fails on every rank if any
+ * failed. Part of dpt_trainer_init, public for tools that assemble a trainer themselves. */
 int dpt_trainer_plan_reduction(dpt_trainer *t, dpt_err *e);
+
+/* How gradients are combined, for the log: "node-shared optimizer shards", "deterministic tree", ... */
+const char *dpt_trainer_reduction(const dpt_trainer *t);
 
 /* Performs one optimizer step on global batch i of the current epoch (collective). */
 int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, dpt_err *e);

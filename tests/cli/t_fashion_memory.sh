@@ -8,9 +8,12 @@ mpi 2 -- "$DPTRAIN" train "$ROOT/launch/configs/default.ini" --set training.step
   || { cat log.txt; fail "training failed"; }
 expect_contains log.txt "54000 training samples"
 expect_contains log.txt "(10000 samples)"
-$PY - runs/fashion-mlp/summary.json <<'PYEOF'
+# AddressSanitizer's shadow memory and redzones double a process's footprint (74 MiB -> 150).
+limit=150
+case $BUILD in *asan*) limit=300 ;; esac
+$PY - runs/fashion-mlp/summary.json "$limit" <<'PYEOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
 print("peak resident memory per rank: %.1f MiB" % s["peak_rss_mib_per_rank"])
-assert 0 < s["peak_rss_mib_per_rank"] < 150, s
+assert 0 < s["peak_rss_mib_per_rank"] < float(sys.argv[2]), s
 PYEOF

@@ -1,8 +1,10 @@
 # K steps on 2, 3 and 4 ranks (oversubscribed) give the parameters of the
 # 1-rank run with the same global batch, within 1e-5 relative: with a batch
 # no rank count divides, with momentum SGD and Adam, with penalties and
-# clipping (sharded optimizer, the one-node default), with bucketed
-# non-blocking allreduce (the multi-node default), and over TCP.
+# clipping (sharded optimizer, its shards meeting in node-shared memory: the
+# one-node default), with the shards meeting through MPI's reduce-scatter and
+# all-gather instead, with bucketed non-blocking allreduce (the multi-node
+# default), and over TCP.
 . tests/lib.sh
 cd "$TMP"
 common=(--set data.synthetic_samples=103 --set "model.layers=dense 16, tanh, dense 8, relu, dense 1"
@@ -22,6 +24,12 @@ for np in 1 2 3; do check sgd "$np" --set training.batch=17 --set optimizer.kind
 # Penalties and clipping, which the sharded optimizer applies per shard.
 for np in 1 2 3; do check reg "$np" --set training.batch=26 --set regularization.l1=0.001 \
   --set regularization.l2=0.01 --set optimizer.clip_norm=0.5; done
+# Shards through MPI (as when ranks span nodes or shared memory is refused).
+cp -r runs/reg-1 runs/mpishard-1
+for np in 2 3; do check mpishard "$np" --set training.batch=26 --set regularization.l1=0.001 \
+  --set regularization.l2=0.01 --set optimizer.clip_norm=0.5 --set training.shared_memory=false; done
+expect_contains mpishard-2.log "optimizer shards through reduce-scatter and all-gather"
+expect_contains reg-2.log "optimizer shards in node-shared memory"
 # Bucketed non-blocking allreduce (the multi-node default), with buckets small enough to be many.
 cp -r runs/adam-1 runs/bucket-1
 check bucket 2 --set training.batch=26 --set training.bucket_mb=0.0005

@@ -102,6 +102,8 @@ static const row rows[] = {
     {"training", "bucket_mb", "0.5", AT(train.bucket_mb)},
     {"training", "threads", "3", AT(train.threads)},
     {"training", "shard_optimizer", "false", AT(train.shard_optimizer)},
+    {"training", "flush_denormals", "false", AT(train.flush_denormals)},
+    {"training", "shared_memory", "false", AT(train.shared_memory)},
     {"early_stopping", "metric", "val_accuracy", AT(early.metric)},
     {"early_stopping", "patience", "9", AT(early.patience)},
     {"early_stopping", "min_delta", "0.015625", AT(early.min_delta)},
@@ -186,6 +188,8 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_double_eq(c->train.bucket_mb, 0.5);
     ck_assert_int_eq(c->train.threads, 3);
     ck_assert_int_eq(c->train.shard_optimizer, 0);
+    ck_assert_int_eq(c->train.flush_denormals, 0);
+    ck_assert_int_eq(c->train.shared_memory, 0);
     ck_assert_str_eq(c->early.metric, "val_accuracy");
     ck_assert_int_eq(c->early.patience, 9);
     ck_assert_double_eq(c->early.min_delta, 0.015625);
@@ -257,6 +261,8 @@ START_TEST(t_defaults)
     ck_assert(isnan(c.train.bucket_mb)); /* auto */
     ck_assert_int_eq(c.train.threads, 0);
     ck_assert_int_eq(c.train.shard_optimizer, 1);
+    ck_assert_int_eq(c.train.flush_denormals, 1);
+    ck_assert_int_eq(c.train.shared_memory, 1);
     ck_assert_str_eq(c.early.metric, "val_loss");
     ck_assert_int_eq(c.early.patience, 0);
     ck_assert_double_eq(c.early.min_delta, 0);

@@ -772,6 +772,40 @@ START_TEST(test_grad_scale_norm)
 }
 END_TEST
 
+START_TEST(test_grad_sum_scale_norm)
+{
+    /* The sum of k inputs, scaled, and its norm, against double arithmetic: lengths around the
+     * 8 lanes and the 1024-element blocks, 1 to 4 inputs, written apart or over the first input. */
+    enum { N = 2100, K = 4 };
+    static float in[K][N], out[N];
+    const size_t lengths[] = {0, 1, 7, 8, 9, 1023, 1024, 1025, 2100};
+    for (int q = 0; q < K; q++)
+        for (size_t i = 0; i < N; i++)
+            in[q][i] = (float)(dpt_rng_uniform(3, (uint64_t)q, i) - 0.5);
+    for (int k = 1; k <= K; k++)
+        for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++)
+            for (int alias = 0; alias < 2; alias++) {
+                size_t n = lengths[li];
+                static float keep[K][N];
+                memcpy(keep, in, sizeof in);
+                const float *src[K] = {in[0], in[1], in[2], in[3]};
+                float *dst = alias ? in[0] : out;
+                double want = 0;
+                double got = dpt_grad_sum_scale_norm(dst, src, k, n, 0.125f);
+                for (size_t i = 0; i < n; i++) {
+                    float sum = keep[0][i];
+                    for (int q = 1; q < k; q++)
+                        sum += keep[q][i];
+                    ck_assert_msg(dst[i] == sum * 0.125f, "k=%d n=%zu i=%zu", k, n, i);
+                    want += (double)dst[i] * (double)dst[i];
+                }
+                ck_assert_msg(fabs(got - sqrt(want)) <= 1e-12 * (1 + sqrt(want)), "k=%d n=%zu: %g vs %g", k, n,
+                              got, sqrt(want));
+                memcpy(in, keep, sizeof in);
+            }
+}
+END_TEST
+
 START_TEST(test_grad_norm)
 {
     float g[4] = {3, 4, 12, 0};
@@ -849,6 +883,7 @@ static Suite *optim_suite(void)
     TCase *tg = tcase_create("clipping");
     tcase_add_test(tg, test_grad_norm);
     tcase_add_test(tg, test_grad_scale_norm);
+    tcase_add_test(tg, test_grad_sum_scale_norm);
     tcase_add_test(tg, test_clip);
     suite_add_tcase(s, tg);
     return s;

@@ -51,12 +51,30 @@ START_TEST(test_reference_small_case)
 }
 END_TEST
 
+START_TEST(test_flush_denormals)
+{
+    /* A product below FLT_MIN, and a subnormal operand, with the mode off, on, and off again. */
+    volatile float tiny = 1e-30f, scale = 1e-10f, sub = 1e-40f, one = 1.0f;
+    if (!dpt_fp_flush_denormals(0))
+        return; /* not an x86 CPU: nothing to flush */
+    ck_assert(tiny * scale > 0.0f);
+    ck_assert(sub * one > 0.0f);
+    ck_assert(dpt_fp_flush_denormals(1) == 1);
+    ck_assert(tiny * scale == 0.0f);
+    ck_assert(sub * one == 0.0f);
+    ck_assert(1e-20f * one * 1e-10f == 1e-30f * one); /* normal numbers are untouched */
+    dpt_fp_flush_denormals(0);
+    ck_assert(tiny * scale > 0.0f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tensor");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_gemm_matches_reference);
     tcase_add_test(tc, test_reference_small_case);
+    tcase_add_test(tc, test_flush_denormals);
     suite_add_tcase(s, tc);
     return dpt_test_run(s);
 }
