@@ -259,6 +259,11 @@ static void upd_adam(const dpt_optim *o, float *restrict p, const float *restric
 void dpt_optim_update(dpt_optim *o, float *params, const float *grads, double lr, size_t lo,
                       size_t hi)
 {
+    dpt_optim_update_run(o, params, grads + lo, lr, lo, hi);
+}
+
+void dpt_optim_update_run(dpt_optim *o, float *params, const float *g, double lr, size_t lo, size_t hi)
+{
     if (hi > o->n)
         hi = o->n;
     if (lo >= hi)
@@ -266,7 +271,6 @@ void dpt_optim_update(dpt_optim *o, float *params, const float *grads, double lr
     /* a caller that forgot dpt_optim_begin_step still gets finite bias corrections */
     const int64_t t = o->t < 1 ? 1 : o->t;
     float *p = params + lo;
-    const float *g = grads + lo;
     const size_t n = hi - lo;
     switch (o->cfg.kind) {
     case DPT_OPT_GD: upd_gd(p, g, n, (float)lr, (float)o->cfg.weight_decay); break;
@@ -326,7 +330,7 @@ static void scale_into(float *restrict out, const float *restrict x, size_t m, f
         }
 }
 
-double dpt_grad_sum_scale_norm(float *out, const float *const *in, int k, size_t n, float scale)
+double dpt_grad_sum_scale_sq(float *out, const float *const *in, int k, size_t n, float scale)
 {
     /* Blocks small enough for L1: each input is streamed once, the output written once. */
     enum { BLOCK = 1024 };
@@ -351,7 +355,12 @@ double dpt_grad_sum_scale_norm(float *out, const float *const *in, int k, size_t
             acc[j % LANES] += (double)v * (double)v;
         }
     }
-    return sqrt(lanes_total(acc));
+    return lanes_total(acc);
+}
+
+double dpt_grad_sum_scale_norm(float *out, const float *const *in, int k, size_t n, float scale)
+{
+    return sqrt(dpt_grad_sum_scale_sq(out, in, k, n, scale));
 }
 
 double dpt_grad_clip(float *g, size_t n, double norm, double max_norm)

@@ -126,7 +126,9 @@ static int plan_local(dpt_trainer *t, dpt_err *e)
         bucket_mb = t->comm->size == t->comm->local_size ? 0 : 4;
     t->buckets = dpt_bucketed_new(t->comm, t->model.grads, t->model.nparams, (size_t)(bucket_mb * 1048576.0));
     t->ranges = malloc(sizeof(dpt_range) * (size_t)t->model.nlayers);
-    if (!t->buckets || !t->ranges)
+    t->chunk_in = malloc(sizeof(float *) * (size_t)t->comm->size);
+    t->chunk_g = malloc(sizeof(float) * DPT_SHARE_CHUNK);
+    if (!t->buckets || !t->ranges || !t->chunk_in || !t->chunk_g)
         return dpt_errf(e, "train: out of memory");
     t->nranges = dpt_model_penalty_ranges(&t->model, t->ranges, t->model.nlayers, c->penalize_bias);
     /* The blocking allreduce becomes reduce-scatter + all-gather, and the optimizer runs on one
@@ -276,6 +278,8 @@ void dpt_trainer_free(dpt_trainer *t)
         dpt_shared_free(t->shared);
     }
     free(t->shared_in);
+    free(t->chunk_in);
+    free(t->chunk_g);
     dpt_data_free(&t->train);
     dpt_data_free(&t->test);
     free(t->train_idx);
@@ -292,144 +296,6 @@ void dpt_trainer_free(dpt_trainer *t)
     free(t->shard_scratch);
     free(t->shard_ranges);
     memset(t, 0, sizeof *t);
-}
-
-static void on_ready(void *ctx, size_t off, size_t len)
-{
-    dpt_trainer *t = ctx;
-    dpt_bucketed_ready(t->buckets, off, len);
-    dpt_bucketed_progress(t->buckets);
-}
-
-/* Forward and backward of this rank's slice of every micro-batch; returns the local loss sum. */
-static double compute_gradients(dpt_trainer *t, size_t i, double *count)
-{
-    int parts = (int)t->cfg->train.accumulation, written = 0;
-    double loss = 0;
-    *count = 0;
-    for (int p = 0; p < parts; p++) {
-        size_t begin, n, total;
-        dpt_sampler_slice(&t->sampler, i, p, parts, t->comm->rank, t->comm->size, &begin, &n, &total);
-        *count += (double)total;
-        if (n == 0)
-            continue;
-        dpt_data_gather(t->x, t->y, &t->train, t->sampler.order + begin, n);
-        const float *out = dpt_model_forward(&t->model, t->x, (int)n);
-        loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)n, t->model.out_dim);
-        /* Buckets may start only in the last micro-batch, when the gradients are final. */
-        dpt_model_backward(&t->model, t->dout, (int)n, written, p == parts - 1 ? on_ready : NULL, t);
-        written = 1;
-    }
-    if (!written) /* an empty slice still joins the allreduce, with zeros */
-        dpt_model_zero_grad(&t->model);
-    return loss;
-}
-
-/* The averaged gradient of global batch i: on every rank, or (sharded) complete only in this
- * rank's shard [*lo, *hi); *norm is its norm there. Returns the loss sum, reduced unless sharded
- * (then local). */
-static double reduce_gradients(dpt_trainer *t, size_t i, double *count, size_t *lo, size_t *hi, double *norm)
-{
-    double loss;
-    *lo = 0;
-    *hi = t->model.nparams;
-    if (t->cfg->train.deterministic) {
-        loss = dpt_trainer_det_gradients(t, i, count, lo, hi);
-    } else {
-        loss = compute_gradients(t, i, count);
-        if (t->sharded) {
-            *lo = t->shard_lo;
-            *hi = t->shard_hi;
-        }
-        if (t->shared) {
-            /* Every region is final after the barrier: sum, average and norm in one pass. */
-            dpt_shared_sync(t->shared);
-            *norm = dpt_grad_sum_scale_norm(t->model.grads + *lo, t->shared_in, t->comm->size, *hi - *lo,
-                                            (float)(1.0 / *count));
-            return loss;
-        }
-        if (t->sharded) {
-            dpt_comm_reduce_scatter_f(t->comm, t->model.grads, t->shard_scratch, t->model.nparams);
-        } else {
-            dpt_bucketed_finish(t->buckets);
-            dpt_comm_allreduce_d(t->comm, &loss, 1);
-        }
-    }
-    *norm = dpt_grad_scale_norm(t->model.grads + *lo, *hi - *lo, (float)(1.0 / *count));
-    return loss;
-}
-
-/* Updates this rank's run [lo, hi) of the parameters and gives every rank the result. */
-static void update_params(dpt_trainer *t, double lr, size_t lo, size_t hi)
-{
-    float *p = t->model.params;
-    if (!t->shared) {
-        dpt_optim_update(&t->opt, p, t->model.grads, lr, lo, hi);
-        if (t->sharded && t->cfg->train.deterministic)
-            dpt_comm_tree_allgather_f(t->comm, p, t->model.nparams, DPT_DET_ALIGN);
-        else if (t->sharded)
-            dpt_comm_allgather_f(t->comm, p, t->model.nparams);
-        return;
-    }
-    /* Each chunk is copied into the other regions while the update has left it in cache. Then one
-     * barrier: after it no rank reads another's memory until the next step's barrier, so
-     * parameters may change freely between steps. */
-    for (size_t a = lo; a < hi; a += DPT_SHARE_CHUNK) {
-        size_t b = hi - a < DPT_SHARE_CHUNK ? hi : a + DPT_SHARE_CHUNK;
-        dpt_optim_update(&t->opt, p, t->model.grads, lr, a, b);
-        for (int q = 0; q < t->comm->size; q++)
-            if (q != t->comm->rank)
-                memcpy(dpt_shared_region(t->shared, q) + t->shared_stride + a, p + a, sizeof(float) * (b - a));
-    }
-    dpt_shared_sync(t->shared);
-}
-
-int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, dpt_err *e)
-{
-    const dpt_config *c = t->cfg;
-    size_t lo, hi;
-    double norm, penalty = 0;
-    double loss = reduce_gradients(t, i, count, &lo, &hi, &norm);
-    float *g = t->model.grads + lo;
-    size_t n = hi - lo;
-    /* The norm came with the averaging pass unless a penalty adds to g. */
-    if (c->reg.l1 > 0 || c->reg.l2 > 0) {
-        penalty = dpt_reg_apply(&c->reg, t->model.grads, t->model.params, t->sharded ? t->shard_ranges : t->ranges,
-                                t->sharded ? t->nshard_ranges : t->nranges);
-        norm = dpt_grad_norm(g, n);
-    }
-    if (c->train.deterministic) {
-        norm = dpt_trainer_det_norm(t, lo, hi);
-    } else if (t->sharded) {
-        double v[3] = {loss, penalty, norm * norm};
-        dpt_comm_allreduce_d(t->comm, v, 3);
-        loss = v[0], penalty = v[1], norm = sqrt(v[2]);
-    }
-    t->last.train_loss = loss / *count;
-    t->last.penalty = penalty;
-    t->last.grad_norm = norm;
-    *loss_sum = loss;
-    /* Every rank holds the same reduced loss and gradient norm, so this test agrees everywhere. */
-    if (!isfinite(loss) || !isfinite(norm)) {
-        if (strcmp(c->train.nonfinite, "skip") != 0)
-            return dpt_errf(e, "non-finite %s at step %lld (epoch %lld); stopping",
-                            isfinite(loss) ? "gradient norm" : "loss", (long long)t->step + 1,
-                            (long long)t->epoch + 1);
-        t->skipped++;
-        t->step++;
-        *loss_sum = *count = 0; /* a skipped step adds nothing to the epoch's loss */
-        return DPT_OK;
-    }
-    if (c->clip_norm > 0)
-        dpt_grad_clip(g, n, norm, c->clip_norm);
-    double lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps);
-    if (c->scale_lr)
-        lr *= (double)t->sampler.batch / (double)c->reference_batch;
-    t->last.lr = lr;
-    dpt_optim_begin_step(&t->opt);
-    update_params(t, lr, lo, hi);
-    t->step++;
-    return DPT_OK;
 }
 
 dpt_eval_result dpt_trainer_eval(dpt_trainer *t, int test)

@@ -65,6 +65,9 @@ void dpt_optim_begin_step(dpt_optim *o);
 /* Updates params[lo..hi) from grads[lo..hi) at learning rate lr, one fused loop; grads untouched. */
 void dpt_optim_update(dpt_optim *o, float *params, const float *grads, double lr, size_t lo, size_t hi);
 
+/* Same, with g [hi - lo] holding the gradients of params[lo..hi) (a chunk kept elsewhere). */
+void dpt_optim_update_run(dpt_optim *o, float *params, const float *g, double lr, size_t lo, size_t hi);
+
 /* A contiguous run of parameters, e.g. one layer's weights. */
 typedef struct {
     size_t off, len;
@@ -116,6 +119,9 @@ double dpt_grad_scale_norm(float *g, size_t n, float scale);
 /* out[i] = scale * (in[0][i] + ... + in[k-1][i]) summed in that order for i < n (out may be one
  * of the inputs); returns the norm of out, in one pass. */
 double dpt_grad_sum_scale_norm(float *out, const float *const *in, int k, size_t n, float scale);
+
+/* Same, returning the squared norm (for sums over chunks). */
+double dpt_grad_sum_scale_sq(float *out, const float *const *in, int k, size_t n, float scale);
 
 /* Scales g so its norm (given) is at most max_norm; returns the scale applied (1 if none). */
 double dpt_grad_clip(float *g, size_t n, double norm, double max_norm);

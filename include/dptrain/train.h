@@ -23,6 +23,9 @@ enum { DPT_DET_LEVELS = 24, DPT_DET_ALIGN = 1024 };
  * four arrays of one chunk stay in L2 for the copies. */
 enum { DPT_SHARE_CHUNK = 16384 };
 
+/* Node-shared shards larger than this (a core's L2 here) are copied with streaming stores. */
+#define DPT_STREAM_BYTES ((size_t)4 << 20)
+
 /* What one step or epoch measured; NaN marks a value not measured. */
 typedef struct {
     int64_t step, epoch;
@@ -69,6 +72,8 @@ struct dpt_trainer {
     size_t shared_stride;         /* a region: gradients at 0, parameters at shared_stride */
     const float **shared_in;      /* [ranks] this rank's shard of every rank's gradients */
     float *params_own;            /* the model's own parameter buffer, rebound before freeing */
+    const float **chunk_in;       /* [ranks] the inputs of one chunk's sum */
+    float *chunk_g;               /* [DPT_SHARE_CHUNK] one chunk's averaged gradient */
     int64_t step, epoch;          /* optimizer steps taken; current epoch (0-based) */
     size_t batch_in_epoch;        /* next global batch of the current epoch */
     double epoch_loss, epoch_count; /* sums over the current epoch's batches so far */
@@ -111,6 +116,24 @@ const char *dpt_trainer_reduction(const dpt_trainer *t);
 
 /* Performs one optimizer step on global batch i of the current epoch (collective). */
 int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, dpt_err *e);
+
+/* The pieces of a step (train_step.c), public for the bench's timed copy of it. */
+
+/* Points t->chunk_in at the summands of the gradient run starting at a (in a shard starting at
+ * lo): every rank's region when node-shared, else the model's own gradients; returns how many. */
+int dpt_trainer_sum_inputs(dpt_trainer *t, size_t lo, size_t a);
+
+/* Copies this rank's updated parameters [a, b) into every other rank's region (node-shared only). */
+void dpt_trainer_share_run(dpt_trainer *t, size_t a, size_t b);
+
+/* Completes the sharing of updated parameters: a barrier (node-shared), an all-gather (sharded
+ * through MPI) or nothing (collective). */
+void dpt_trainer_share_params(dpt_trainer *t);
+
+/* Whether the averaging rides along with the update chunk by chunk: nothing needs the whole
+ * averaged gradient first (no clipping, no penalty), and a non-finite one only stops the run (the
+ * parameters it spoils are never saved), so it need not be caught before the update. */
+int dpt_trainer_fused(const dpt_trainer *t);
 
 /* Trains to the configured end (collective), saves the final checkpoint, then puts the best
  * validation parameters (if early stopping kept any) into the model. */

@@ -28,7 +28,14 @@ for np in 1 2 3; do check reg "$np" --set training.batch=26 --set regularization
 cp -r runs/reg-1 runs/mpishard-1
 for np in 2 3; do check mpishard "$np" --set training.batch=26 --set regularization.l1=0.001 \
   --set regularization.l2=0.01 --set optimizer.clip_norm=0.5 --set training.shared_memory=false; done
+cp -r runs/adam-1 runs/mpiadam-1
+for np in 2 3; do check mpiadam "$np" --set training.batch=26 --set training.shared_memory=false; done
 expect_contains mpishard-2.log "optimizer shards through reduce-scatter and all-gather"
+# Averaging chunk by chunk inside the update (the default) and in a pass of its own before it
+# (nonfinite = skip must see the norm first) give the very same parameters.
+cp -r runs/adam-1 runs/twopass-1
+check twopass 2 --set training.batch=26 --set training.nonfinite=skip
+"$CKPTDIFF" "$(last_ckpt runs/adam-2)" "$(last_ckpt runs/twopass-2)" bitwise || fail "fused and two-pass updates differ"
 expect_contains reg-2.log "optimizer shards in node-shared memory"
 # Bucketed non-blocking allreduce (the multi-node default), with buckets small enough to be many.
 cp -r runs/adam-1 runs/bucket-1

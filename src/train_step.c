@@ -1,0 +1,226 @@
+/* One optimizer step: this rank's gradients, their sum over ranks, the average and its norm,
+ * penalty and clipping, the update, and the parameters shared again. Every rank makes the same
+ * collective calls; the values that steer control flow (loss, gradient norm) are reduced before
+ * they are looked at, so all ranks decide alike. */
+#include "dptrain/train.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
+static void on_ready(void *ctx, size_t off, size_t len)
+{
+    dpt_trainer *t = ctx;
+    dpt_bucketed_ready(t->buckets, off, len);
+    dpt_bucketed_progress(t->buckets);
+}
+
+/* Forward and backward of this rank's slice of every micro-batch; returns the local loss sum. */
+static double compute_gradients(dpt_trainer *t, size_t i, double *count)
+{
+    int parts = (int)t->cfg->train.accumulation, written = 0;
+    double loss = 0;
+    *count = 0;
+    for (int p = 0; p < parts; p++) {
+        size_t begin, n, total;
+        dpt_sampler_slice(&t->sampler, i, p, parts, t->comm->rank, t->comm->size, &begin, &n, &total);
+        *count += (double)total;
+        if (n == 0)
+            continue;
+        dpt_data_gather(t->x, t->y, &t->train, t->sampler.order + begin, n);
+        const float *out = dpt_model_forward(&t->model, t->x, (int)n);
+        loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)n, t->model.out_dim);
+        /* Buckets may start only in the last micro-batch, when the gradients are final. */
+        dpt_model_backward(&t->model, t->dout, (int)n, written, p == parts - 1 ? on_ready : NULL, t);
+        written = 1;
+    }
+    if (!written) /* an empty slice still joins the allreduce, with zeros */
+        dpt_model_zero_grad(&t->model);
+    return loss;
+}
+
+/* Combines this rank's gradients of global batch i with the other ranks': afterwards the sum over
+ * [*lo, *hi) (this rank's shard when sharded) can be read through dpt_trainer_sum_inputs. Returns
+ * the loss sum, reduced unless sharded (then local). */
+static double sum_gradients(dpt_trainer *t, size_t i, double *count, size_t *lo, size_t *hi)
+{
+    *lo = 0;
+    *hi = t->model.nparams;
+    if (t->cfg->train.deterministic)
+        return dpt_trainer_det_gradients(t, i, count, lo, hi);
+    double loss = compute_gradients(t, i, count);
+    if (t->sharded) {
+        *lo = t->shard_lo;
+        *hi = t->shard_hi;
+    }
+    if (t->shared) {
+        dpt_shared_sync(t->shared); /* every region is final: the sum is read from them all */
+    } else if (t->sharded) {
+        dpt_comm_reduce_scatter_f(t->comm, t->model.grads, t->shard_scratch, t->model.nparams);
+    } else {
+        dpt_bucketed_finish(t->buckets);
+        dpt_comm_allreduce_d(t->comm, &loss, 1);
+    }
+    return loss;
+}
+
+int dpt_trainer_sum_inputs(dpt_trainer *t, size_t lo, size_t a)
+{
+    if (!t->shared) {
+        t->chunk_in[0] = t->model.grads + a;
+        return 1;
+    }
+    for (int q = 0; q < t->comm->size; q++)
+        t->chunk_in[q] = t->shared_in[q] + (a - lo);
+    return t->comm->size;
+}
+
+/* Copies n floats, with stores that bypass the cache when a shard is larger than a core's cache:
+ * the other rank then reads the copy from memory anyway, and the cache need not first fetch the
+ * lines it overwrites (measured: a 11.6 MB shard copied in 0.61 ms instead of 1.02; a 1.3 MB one
+ * is faster with plain stores, which leave it in cache for the reader). */
+static void copy_run(float *dst, const float *src, size_t n, int streaming)
+{
+    if (!streaming) {
+        memcpy(dst, src, sizeof(float) * n);
+        return;
+    }
+#if defined(__x86_64__)
+    size_t i = 0;
+    for (; i < n && ((uintptr_t)(dst + i) & 15); i++)
+        dst[i] = src[i];
+    for (; i + 4 <= n; i += 4)
+        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+    for (; i < n; i++)
+        dst[i] = src[i];
+    _mm_sfence();
+#else
+    memcpy(dst, src, sizeof(float) * n);
+#endif
+}
+
+void dpt_trainer_share_run(dpt_trainer *t, size_t a, size_t b)
+{
+    if (!t->shared)
+        return;
+    for (int q = 0; q < t->comm->size; q++)
+        if (q != t->comm->rank)
+            copy_run(dpt_shared_region(t->shared, q) + t->shared_stride + a, t->model.params + a, b - a,
+                     (t->shard_hi - t->shard_lo) * sizeof(float) > DPT_STREAM_BYTES);
+}
+
+void dpt_trainer_share_params(dpt_trainer *t)
+{
+    /* After the node-shared barrier no rank reads another's memory until the next step's, so
+     * parameters may change freely between steps (restore, best parameters). */
+    if (t->shared)
+        dpt_shared_sync(t->shared);
+    else if (t->sharded && t->cfg->train.deterministic)
+        dpt_comm_tree_allgather_f(t->comm, t->model.params, t->model.nparams, DPT_DET_ALIGN);
+    else if (t->sharded)
+        dpt_comm_allgather_f(t->comm, t->model.params, t->model.nparams);
+}
+
+int dpt_trainer_fused(const dpt_trainer *t)
+{
+    const dpt_config *c = t->cfg;
+    return !c->train.deterministic && !(c->clip_norm > 0) && !(c->reg.l1 > 0 || c->reg.l2 > 0) &&
+           strcmp(c->train.nonfinite, "stop") == 0;
+}
+
+/* Averages, updates and shares [lo, hi) chunk by chunk, each chunk's average in cache only;
+ * returns the squared norm of the average. */
+static double average_and_update(dpt_trainer *t, double lr, size_t lo, size_t hi, float inv)
+{
+    double sq = 0;
+    for (size_t a = lo; a < hi; a += DPT_SHARE_CHUNK) {
+        size_t b = hi - a < DPT_SHARE_CHUNK ? hi : a + DPT_SHARE_CHUNK;
+        int k = dpt_trainer_sum_inputs(t, lo, a);
+        sq += dpt_grad_sum_scale_sq(t->chunk_g, t->chunk_in, k, b - a, inv);
+        dpt_optim_update_run(&t->opt, t->model.params, t->chunk_g, lr, a, b);
+        dpt_trainer_share_run(t, a, b);
+    }
+    dpt_trainer_share_params(t);
+    return sq;
+}
+
+/* Updates [lo, hi) from the averaged gradients and shares it, chunk by chunk so each chunk is
+ * copied while the update has left it in cache. */
+static void update(dpt_trainer *t, double lr, size_t lo, size_t hi)
+{
+    for (size_t a = lo; a < hi; a += DPT_SHARE_CHUNK) {
+        size_t b = hi - a < DPT_SHARE_CHUNK ? hi : a + DPT_SHARE_CHUNK;
+        dpt_optim_update(&t->opt, t->model.params, t->model.grads, lr, a, b);
+        dpt_trainer_share_run(t, a, b);
+    }
+    dpt_trainer_share_params(t);
+}
+
+/* The averaged gradient's norm over the whole model (from this rank's squared norm over
+ * [lo, hi)); with shards, the loss and penalty sums are completed too (collective). */
+static double agree_norm(dpt_trainer *t, double *loss, double *penalty, double sq, size_t lo, size_t hi)
+{
+    if (t->cfg->train.deterministic)
+        return dpt_trainer_det_norm(t, lo, hi);
+    if (!t->sharded)
+        return sqrt(sq);
+    double v[3] = {*loss, *penalty, sq};
+    dpt_comm_allreduce_d(t->comm, v, 3);
+    *loss = v[0];
+    *penalty = v[1];
+    return sqrt(v[2]);
+}
+
+int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, dpt_err *e)
+{
+    const dpt_config *c = t->cfg;
+    size_t lo, hi;
+    double penalty = 0, sq, lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps);
+    if (c->scale_lr)
+        lr *= (double)t->sampler.batch / (double)c->reference_batch;
+    double loss = sum_gradients(t, i, count, &lo, &hi);
+    float inv = (float)(1.0 / *count);
+    int fused = dpt_trainer_fused(t);
+    if (fused) {
+        dpt_optim_begin_step(&t->opt);
+        sq = average_and_update(t, lr, lo, hi, inv);
+    } else {
+        int k = dpt_trainer_sum_inputs(t, lo, lo);
+        sq = dpt_grad_sum_scale_sq(t->model.grads + lo, t->chunk_in, k, hi - lo, inv);
+        if (c->reg.l1 > 0 || c->reg.l2 > 0) {
+            penalty = dpt_reg_apply(&c->reg, t->model.grads, t->model.params,
+                                    t->sharded ? t->shard_ranges : t->ranges, t->sharded ? t->nshard_ranges : t->nranges);
+            double norm = dpt_grad_norm(t->model.grads + lo, hi - lo);
+            sq = norm * norm;
+        }
+    }
+    double norm = agree_norm(t, &loss, &penalty, sq, lo, hi);
+    t->last.lr = lr;
+    t->last.train_loss = loss / *count;
+    t->last.penalty = penalty;
+    t->last.grad_norm = norm;
+    *loss_sum = loss;
+    /* Every rank holds the same reduced loss and gradient norm, so this test agrees everywhere. */
+    if (!isfinite(loss) || !isfinite(norm)) {
+        if (fused || strcmp(c->train.nonfinite, "skip") != 0)
+            return dpt_errf(e, "non-finite %s at step %lld (epoch %lld); stopping",
+                            isfinite(loss) ? "gradient norm" : "loss", (long long)t->step + 1,
+                            (long long)t->epoch + 1);
+        t->skipped++;
+        t->step++;
+        *loss_sum = *count = 0; /* a skipped step adds nothing to the epoch's loss */
+        return DPT_OK;
+    }
+    if (!fused) {
+        if (c->clip_norm > 0)
+            dpt_grad_clip(t->model.grads + lo, hi - lo, norm, c->clip_norm);
+        dpt_optim_begin_step(&t->opt);
+        update(t, lr, lo, hi);
+    }
+    t->step++;
+    return DPT_OK;
+}
