@@ -6,7 +6,13 @@ CC      ?= gcc
 PKGS    := ompi-c openblas libcjson inih zlib
 SAN     ?=
 OPT     ?= -O3
-CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g $(OPT) -fno-math-errno $(SAN) -MMD -MP -Iinclude -I$(BUILD)/gen
+# -fno-math-errno and -fno-trapping-math let loops with math calls and compare-selects vectorize;
+# dptrain reads neither errno after math calls nor the floating-point exception flags.
+# MARCH: the CPU the loops are compiled for; `native` (this machine's vector units: AVX-512 Adam
+# is about 20% faster than SSE2) unless the nodes that run dptrain differ from the one that builds
+# it: then e.g. `make MARCH=x86-64-v3`, or `make MARCH=` for the distribution's baseline.
+MARCH   ?= native
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g $(OPT) $(if $(MARCH),-march=$(MARCH)) -fno-math-errno -fno-trapping-math $(SAN) -MMD -MP -Iinclude -I$(BUILD)/gen
 LDFLAGS := $(SAN)
 
 # Resolve flags only when a target needs them, so `make deps` works on a bare machine.
@@ -40,7 +46,11 @@ COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(sh
 $(shell mkdir -p $(BUILD)/gen; echo '#define DPT_COMMIT "$(COMMIT)"' > $(BUILD)/gen/.commit; \
   cmp -s $(BUILD)/gen/.commit $(BUILD)/gen/dpt_commit.h || cp $(BUILD)/gen/.commit $(BUILD)/gen/dpt_commit.h)
 
-$(BUILD)/obj/%.o: %.c
+# The flags the objects were compiled with, likewise: changing MARCH or OPT rebuilds them.
+$(shell echo '$(CFLAGS)' > $(BUILD)/gen/.cflags; \
+  cmp -s $(BUILD)/gen/.cflags $(BUILD)/gen/cflags || cp $(BUILD)/gen/.cflags $(BUILD)/gen/cflags)
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/gen/cflags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -c $< -o $@
 

@@ -639,6 +639,9 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
         /* Node-shared, the summing pass over every region counts as communication beyond what the
          * same pass over this rank's region alone takes (that much one rank spends averaging). */
         double reading = t.shared ? fmax(0, s.sum - own.sum) : 0;
+        /* MFU if communication, optimizer and data cost nothing: forward and backward alone. */
+        double per_core = flops * (double)batch / comm->size / (s.fwd + s.bwd) / o->threads;
+        double ceiling = o->peak > 0 ? per_core / (o->peak * 1e9) : NAN;
         double cm = s.wait + s.copy + reading, opt = s.update + s.sum - reading;
         printf("%s b%ld %s: %.0f samples/s (dpt_trainer_step)  step %.1f ms | mirrored %.0f samples/s: "
                "data %.2f  fwd %.1f  bwd %.1f (bucket calls %.2f)  communication(exposed) %.2f  optimizer %.2f  "
@@ -646,6 +649,8 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
                dims, batch, o->label, sps, step_s * ms, batch / s.total, s.data * ms, s.fwd * ms,
                s.bwd * ms, s.ready * ms, cm * ms, opt * ms, s.other * ms, 100 * mfu);
         if (comm->size > 1) {
+            printf("    forward and backward alone run at %.0f%% MFU (the ceiling if all else were free)\n",
+                   100 * ceiling);
             if (t.shared)
                 printf("    node-shared shards: barriers %.2f ms, summing every rank's region and averaging %.2f ms "
                        "(this rank's region alone %.2f ms: reading the others' %.2f ms), copying the updated shard "
@@ -683,9 +688,9 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
             fprintf(f,
                     "step model=%s batch=%ld cfg=%s sps=%.3f mirrored_sps=%.3f step_ms=%.4f fwd_ms=%.4f "
                     "bwd_ms=%.4f wait_ms=%.4f ready_ms=%.4f optim_ms=%.4f total_ms=%.4f mfu=%.5f flops=%.0f "
-                    "flops3=%.0f\n",
+                    "flops3=%.0f ceiling=%.5f\n",
                     dims, batch, o->label, sps, batch / s.total, step_s * ms, s.fwd * ms, s.bwd * ms,
-                    cm * ms, s.ready * ms, opt * ms, s.total * ms, mfu, flops, three_fwd);
+                    cm * ms, s.ready * ms, opt * ms, s.total * ms, mfu, flops, three_fwd, ceiling);
             fclose(f);
         }
     }
