@@ -319,8 +319,8 @@ double dpt_grad_scale_norm(float *g, size_t n, float scale)
     return sqrt(lanes_total(acc));
 }
 
-/* out = scale * x over m elements (a multiple of LANES), adding the squares to acc. */
-static void scale_into(float *restrict out, const float *restrict x, size_t m, float scale, double acc[LANES])
+/* out = scale * x over m elements (a multiple of LANES; out may be x), adding the squares to acc. */
+static void scale_into(float *out, const float *x, size_t m, float scale, double acc[LANES])
 {
     for (size_t i = 0; i < m; i += LANES)
         for (int k = 0; k < LANES; k++) {
@@ -339,18 +339,18 @@ double dpt_grad_sum_scale_sq(float *out, const float *const *in, int k, size_t n
     size_t i0 = 0;
     for (; i0 < n; i0 += BLOCK) {
         size_t m = n - i0 < BLOCK ? n - i0 : BLOCK, whole = m / LANES * LANES;
-        const float *a = in[0] + i0, *b = k > 1 ? in[1] + i0 : a;
-        if (k == 1)
-            memcpy(sum, a, sizeof(float) * m);
-        else
+        const float *a = in[0] + i0, *x = a; /* one input is scaled where it lies */
+        if (k > 1) {
             for (size_t j = 0; j < m; j++)
-                sum[j] = a[j] + b[j];
-        for (int q = 2; q < k; q++)
-            for (size_t j = 0; j < m; j++)
-                sum[j] += in[q][i0 + j];
-        scale_into(out + i0, sum, whole, scale, acc);
+                sum[j] = a[j] + in[1][i0 + j];
+            for (int q = 2; q < k; q++)
+                for (size_t j = 0; j < m; j++)
+                    sum[j] += in[q][i0 + j];
+            x = sum;
+        }
+        scale_into(out + i0, x, whole, scale, acc);
         for (size_t j = whole; j < m; j++) {
-            float v = sum[j] * scale;
+            float v = x[j] * scale;
             out[i0 + j] = v;
             acc[j % LANES] += (double)v * (double)v;
         }

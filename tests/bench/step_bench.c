@@ -34,7 +34,7 @@ typedef struct {
     int nbatches;
     int threads;                    /* BLAS threads per rank */
     double seconds;                 /* timed run per measurement */
-    double bucket_mb;               /* training.bucket_mb for the main runs */
+    double bucket_mb;               /* training.bucket_mb for the main runs; -1: as auto resolves */
     double alt_bucket_mb;           /* < 0: none; else an extra mirrored run with this bucket */
     int det_blocks[2];              /* > 0: also time training.deterministic with these blocks */
     double peak;                    /* single-thread sgemm GFLOP/s for MFU (0: unknown) */
@@ -712,13 +712,14 @@ static void usage(void)
     fprintf(stderr,
             "usage: step_bench [--peak] [--models 784-512-512-10,...] [--batches 128,512] [--threads N]\n"
             "                  [--seconds S] [--bucket-mb MB] [--alt-bucket-mb MB] [--det-blocks B1[,B2]] [--peak-gflops G]\n"
-            "                  [--label NAME] [--results FILE]\n");
+            "                  [--label NAME] [--results FILE]\n"
+            "--bucket-mb defaults to what training.bucket_mb = auto means: 0 on one node, 4 across nodes\n");
 }
 
 static int parse_args(opts *o, int argc, char **argv)
 {
     static char models_default[] = "784-512-512-10,784-2048-2048-10";
-    *o = (opts){.threads = 1, .seconds = 1.5, .bucket_mb = 4, .alt_bucket_mb = -1};
+    *o = (opts){.threads = 1, .seconds = 1.5, .bucket_mb = -1, .alt_bucket_mb = -1}; /* bucket: auto */
     o->nmodels = split_list(models_default, o->models, MAX_LIST);
     o->batches[0] = 128, o->batches[1] = 512, o->nbatches = 2;
     for (int i = 1; i < argc; i++) {
@@ -759,7 +760,8 @@ static int parse_args(opts *o, int argc, char **argv)
             return -1;
         }
     }
-    return o->threads >= 1 && o->seconds > 0 && o->bucket_mb >= 0 && o->nmodels > 0 ? 0 : -1;
+    return o->threads >= 1 && o->seconds > 0 && (o->bucket_mb >= 0 || o->bucket_mb == -1) && o->nmodels > 0 ? 0
+                                                                                                     : -1;
 }
 
 int main(int argc, char **argv)
@@ -792,6 +794,8 @@ int main(int argc, char **argv)
         dpt_comm_finalize();
         return 0;
     }
+    if (o.bucket_mb < 0) /* as training.bucket_mb = auto resolves */
+        o.bucket_mb = comm.size == comm.local_size ? 0 : 4;
     dpt_blas_set_threads(o.threads);
     for (int m = 0; m < o.nmodels; m++)
         for (int b = 0; b < o.nbatches; b++)
