@@ -2,10 +2,12 @@
 # What `make bench` runs: the training-step benchmark (tests/bench/step_bench.c)
 # for two MLPs at global batch 128 and 512 on 1 rank x 1 thread, 1 rank x 2
 # threads and 2 ranks x 1 thread, this machine's single-thread sgemm peak for
-# the MFU, the gradient allreduce beside a bare one, the data benchmark when it
-# is built, and a closing table of the performance targets, each "met" or
-# "not met". It measures; it never fails on a missed target.
-#   scripts/bench.sh                  # everything, about 2-3 minutes on 2 cores
+# the MFU and its ceiling (forward and backward alone), one rank at half the
+# batch (what bounds the 2-rank speed-up), the gradient's communication beside a
+# bare allreduce, the data benchmark when it is built, and a closing table of
+# the performance targets, each "met" or "not met". It measures; it never fails
+# on a missed target.
+#   scripts/bench.sh                  # everything, about 2 minutes on 2 cores
 #   BENCH_SECONDS=3 scripts/bench.sh  # longer timed runs per figure
 set -uo pipefail
 cd "$(dirname "$0")/.."
