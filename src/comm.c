@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e)
@@ -352,9 +353,15 @@ dpt_shared *dpt_shared_new(const dpt_comm *c, size_t n)
 {
     if (c->size != c->local_size) /* the same answer on every rank */
         return NULL;
+    size_t bytes = (n * sizeof(float) + 4095) / 4096 * 4096;
     dpt_shared *s = calloc(1, sizeof *s);
     float *mine = NULL;
-    int failed = !s || !(s->region = calloc((size_t)c->size, sizeof(float *)));
+    /* Open MPI backs the window with a file in /dev/shm, and a full tmpfs fails only when a page
+     * is first touched (SIGBUS): a container's small /dev/shm means falling back, not crashing. */
+    struct statvfs fs;
+    double need = (double)bytes * c->local_size * 1.125;
+    int small = statvfs("/dev/shm", &fs) == 0 && (double)fs.f_bavail * (double)fs.f_frsize < need;
+    int failed = small || !s || !(s->region = calloc((size_t)c->size, sizeof(float *)));
     if (dpt_comm_any(c, failed)) {
         if (s)
             free(s->region);
@@ -367,7 +374,6 @@ dpt_shared *dpt_shared_new(const dpt_comm *c, size_t n)
     MPI_Info info;
     MPI_Info_create(&info);
     MPI_Info_set(info, "alloc_shared_noncontig", "true"); /* each region on its own pages */
-    size_t bytes = (n * sizeof(float) + 4095) / 4096 * 4096;
     failed = MPI_Win_allocate_shared((MPI_Aint)(bytes ? bytes : 4096), sizeof(float), info, s->node, &mine,
                                      &s->win) != MPI_SUCCESS;
     MPI_Info_free(&info);
