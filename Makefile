@@ -8,10 +8,11 @@ SAN     ?=
 OPT     ?= -O3
 # -fno-math-errno and -fno-trapping-math let loops with math calls and compare-selects vectorize;
 # dptrain reads neither errno after math calls nor the floating-point exception flags.
-# MARCH: the CPU the loops are compiled for; `native` (this machine's vector units: AVX-512 Adam
-# is about 20% faster than SSE2) unless the nodes that run dptrain differ from the one that builds
-# it: then e.g. `make MARCH=x86-64-v3`, or `make MARCH=` for the distribution's baseline.
-MARCH   ?= native
+# MARCH: the CPU the loops are compiled for; on x86-64 `native` (this machine's vector units:
+# AVX-512 Adam is about 20% faster than SSE2) unless the nodes that run dptrain differ from the one
+# that builds it: then e.g. `make MARCH=x86-64-v3`, or `make MARCH=` for the distribution's
+# baseline. Elsewhere the baseline (GCC spells "native" differently there).
+MARCH   ?= $(if $(filter x86_64,$(shell uname -m)),native)
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g $(OPT) $(if $(MARCH),-march=$(MARCH)) -fno-math-errno -fno-trapping-math $(SAN) -MMD -MP -Iinclude -I$(BUILD)/gen
 LDFLAGS := $(SAN)
 

@@ -2,6 +2,7 @@
 # A cluster through Open MPI: N ranks spread over the hosts of HOSTFILE
 # (lines like "node1 slots=8"). dptrain must be at the same path on every
 # host, and data paths must resolve there; rank 0 writes the run directory.
+# Build with a MARCH every host has (make MARCH=x86-64-v3) when they differ.
 #   launch/hostfile.sh hosts.txt 16 launch/configs/default.ini
 set -euo pipefail
 if [ $# -lt 3 ]; then

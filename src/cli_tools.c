@@ -8,6 +8,7 @@
 #include "dptrain/config.h"
 #include "dptrain/eval.h"
 #include "dptrain/snapshot.h"
+#include "dptrain/tensor.h"
 
 enum { CHUNK = 256 };
 
@@ -53,6 +54,8 @@ static int load_local(loaded *l, const char *path, dpt_err *e)
     dpt_config_defaults(&l->cfg);
     if (st == DPT_OK)
         st = dpt_config_load_string(&l->cfg, text, path, e);
+    if (st == DPT_OK) /* compute in the run's floating-point mode, as its own evaluations did */
+        dpt_fp_flush_denormals(l->cfg.train.flush_denormals);
     if (st == DPT_OK)
         st = dpt_snapshot_meta_number(&c, path, "in_dim", &in_dim, e);
     if (st == DPT_OK && (in_dim < 1 || in_dim > 1e8))

@@ -356,11 +356,14 @@ dpt_shared *dpt_shared_new(const dpt_comm *c, size_t n)
     size_t bytes = (n * sizeof(float) + 4095) / 4096 * 4096;
     dpt_shared *s = calloc(1, sizeof *s);
     float *mine = NULL;
-    /* Open MPI backs the window with a file in /dev/shm, and a full tmpfs fails only when a page
-     * is first touched (SIGBUS): a container's small /dev/shm means falling back, not crashing. */
+    /* Open MPI backs the window with a file in /dev/shm (or the osc_sm_backing_directory MCA
+     * setting), and it cannot fall back by itself: when the file does not fit, one rank fails
+     * while the others wait inside the call. So look first, and agree, before any window call. */
+    const char *dir = getenv("OMPI_MCA_osc_sm_backing_directory");
     struct statvfs fs;
     double need = (double)bytes * c->local_size * 1.125;
-    int small = statvfs("/dev/shm", &fs) == 0 && (double)fs.f_bavail * (double)fs.f_frsize < need;
+    int small = statvfs(dir && *dir ? dir : "/dev/shm", &fs) == 0 &&
+                (double)fs.f_bavail * (double)fs.f_frsize < need;
     int failed = small || !s || !(s->region = calloc((size_t)c->size, sizeof(float *)));
     if (dpt_comm_any(c, failed)) {
         if (s)
@@ -369,22 +372,12 @@ dpt_shared *dpt_shared_new(const dpt_comm *c, size_t n)
         return NULL;
     }
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node);
-    /* A shared segment can be refused (a small /dev/shm): report, so the caller falls back. */
-    MPI_Comm_set_errhandler(s->node, MPI_ERRORS_RETURN);
     MPI_Info info;
     MPI_Info_create(&info);
     MPI_Info_set(info, "alloc_shared_noncontig", "true"); /* each region on its own pages */
-    failed = MPI_Win_allocate_shared((MPI_Aint)(bytes ? bytes : 4096), sizeof(float), info, s->node, &mine,
-                                     &s->win) != MPI_SUCCESS;
+    /* Errors here abort the job (the default handler): a rank cannot leave the others waiting. */
+    MPI_Win_allocate_shared((MPI_Aint)(bytes ? bytes : 4096), sizeof(float), info, s->node, &mine, &s->win);
     MPI_Info_free(&info);
-    if (dpt_comm_any(c, failed)) {
-        if (!failed)
-            MPI_Win_free(&s->win);
-        MPI_Comm_free(&s->node);
-        free(s->region);
-        free(s);
-        return NULL;
-    }
     for (int q = 0; q < c->size; q++) {
         MPI_Aint size;
         int unit;

@@ -284,7 +284,7 @@ void dpt_optim_update_run(dpt_optim *o, float *params, const float *g, double lr
 
 /* Eight running sums in double, always combined in the same order: a fixed
  * summation order that the compiler can vectorize, unlike one running sum. */
-enum { LANES = 8 };
+enum { LANES = DPT_NORM_LANES };
 
 static double lanes_total(const double acc[LANES])
 {
@@ -330,11 +330,11 @@ static void scale_into(float *out, const float *x, size_t m, float scale, double
         }
 }
 
-double dpt_grad_sum_scale_sq(float *out, const float *const *in, int k, size_t n, float scale)
+void dpt_grad_sum_scale_acc(float *out, const float *const *in, int k, size_t n, float scale,
+                            double acc[DPT_NORM_LANES])
 {
     /* Blocks small enough for L1: each input is streamed once, the output written once. */
     enum { BLOCK = 1024 };
-    double acc[LANES] = {0};
     float sum[BLOCK];
     size_t i0 = 0;
     for (; i0 < n; i0 += BLOCK) {
@@ -355,12 +355,18 @@ double dpt_grad_sum_scale_sq(float *out, const float *const *in, int k, size_t n
             acc[j % LANES] += (double)v * (double)v;
         }
     }
+}
+
+double dpt_norm_total(const double acc[DPT_NORM_LANES])
+{
     return lanes_total(acc);
 }
 
 double dpt_grad_sum_scale_norm(float *out, const float *const *in, int k, size_t n, float scale)
 {
-    return sqrt(dpt_grad_sum_scale_sq(out, in, k, n, scale));
+    double acc[DPT_NORM_LANES] = {0};
+    dpt_grad_sum_scale_acc(out, in, k, n, scale, acc);
+    return sqrt(lanes_total(acc));
 }
 
 double dpt_grad_clip(float *g, size_t n, double norm, double max_norm)

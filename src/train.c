@@ -161,8 +161,9 @@ static void share_node(dpt_trainer *t)
         return;
     float *mine = dpt_shared_region(t->shared, t->comm->rank);
     memcpy(mine + stride, t->model.params, sizeof(float) * n);
-    t->grads_own = t->model.grads;
-    t->params_own = t->model.params;
+    /* The model's own buffers are not needed again: dpt_trainer_free unbinds before freeing. */
+    free(t->model.grads);
+    free(t->model.params);
     dpt_model_bind_grads(&t->model, mine);
     dpt_model_bind_params(&t->model, mine + stride);
     t->shared_stride = stride;
@@ -273,8 +274,7 @@ void dpt_trainer_free(dpt_trainer *t)
 {
     dpt_trainer_det_free(t);
     if (t->shared) { /* collective, like every path that frees a trainer */
-        dpt_model_bind_grads(&t->model, t->grads_own);
-        dpt_model_bind_params(&t->model, t->params_own);
+        t->model.grads = t->model.params = NULL; /* the window's, not the model's to free */
         dpt_shared_free(t->shared);
     }
     free(t->shared_in);

@@ -132,20 +132,19 @@ int dpt_trainer_fused(const dpt_trainer *t)
            strcmp(c->train.nonfinite, "stop") == 0;
 }
 
-/* Averages, updates and shares [lo, hi) chunk by chunk, each chunk's average in cache only;
- * returns the squared norm of the average. */
-static double average_and_update(dpt_trainer *t, double lr, size_t lo, size_t hi, float inv)
+/* Averages, updates and shares [lo, hi) chunk by chunk, each chunk's average in cache only,
+ * adding its squares to acc (the same bits as the two-pass path's one call). */
+static void average_and_update(dpt_trainer *t, double lr, size_t lo, size_t hi, float inv,
+                               double acc[DPT_NORM_LANES])
 {
-    double sq = 0;
     for (size_t a = lo; a < hi; a += DPT_SHARE_CHUNK) {
         size_t b = hi - a < DPT_SHARE_CHUNK ? hi : a + DPT_SHARE_CHUNK;
         int k = dpt_trainer_sum_inputs(t, lo, a);
-        sq += dpt_grad_sum_scale_sq(t->chunk_g, t->chunk_in, k, b - a, inv);
+        dpt_grad_sum_scale_acc(t->chunk_g, t->chunk_in, k, b - a, inv, acc);
         dpt_optim_update_run(&t->opt, t->model.params, t->chunk_g, lr, a, b);
         dpt_trainer_share_run(t, a, b);
     }
     dpt_trainer_share_params(t);
-    return sq;
 }
 
 /* Updates [lo, hi) from the averaged gradients and shares it, chunk by chunk so each chunk is
@@ -179,7 +178,8 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
 {
     const dpt_config *c = t->cfg;
     size_t lo, hi;
-    double penalty = 0, sq, lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps);
+    double penalty = 0, acc[DPT_NORM_LANES] = {0};
+    double lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps);
     if (c->scale_lr)
         lr *= (double)t->sampler.batch / (double)c->reference_batch;
     double loss = sum_gradients(t, i, count, &lo, &hi);
@@ -187,19 +187,19 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
     int fused = dpt_trainer_fused(t);
     if (fused) {
         dpt_optim_begin_step(&t->opt);
-        sq = average_and_update(t, lr, lo, hi, inv);
+        average_and_update(t, lr, lo, hi, inv, acc);
     } else {
         int k = dpt_trainer_sum_inputs(t, lo, lo);
-        sq = dpt_grad_sum_scale_sq(t->model.grads + lo, t->chunk_in, k, hi - lo, inv);
-        if (c->reg.l1 > 0 || c->reg.l2 > 0) {
-            penalty = dpt_reg_apply(&c->reg, t->model.grads, t->model.params,
-                                    t->sharded ? t->shard_ranges : t->ranges, t->sharded ? t->nshard_ranges : t->nranges);
-            double norm = dpt_grad_norm(t->model.grads + lo, hi - lo);
-            sq = norm * norm;
-        }
+        dpt_grad_sum_scale_acc(t->model.grads + lo, t->chunk_in, k, hi - lo, inv, acc);
+    }
+    double sq = dpt_norm_total(acc);
+    if (!fused && (c->reg.l1 > 0 || c->reg.l2 > 0)) { /* the penalty's gradient joins the norm */
+        penalty = dpt_reg_apply(&c->reg, t->model.grads, t->model.params, t->sharded ? t->shard_ranges : t->ranges,
+                                t->sharded ? t->nshard_ranges : t->nranges);
+        double n2 = dpt_grad_norm(t->model.grads + lo, hi - lo);
+        sq = n2 * n2;
     }
     double norm = agree_norm(t, &loss, &penalty, sq, lo, hi);
-    t->last.lr = lr;
     t->last.train_loss = loss / *count;
     t->last.penalty = penalty;
     t->last.grad_norm = norm;
@@ -210,11 +210,14 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
             return dpt_errf(e, "non-finite %s at step %lld (epoch %lld); stopping",
                             isfinite(loss) ? "gradient norm" : "loss", (long long)t->step + 1,
                             (long long)t->epoch + 1);
+        if (t->shared) /* as after an update: no rank reads another's region past this point */
+            dpt_shared_sync(t->shared);
         t->skipped++;
         t->step++;
         *loss_sum = *count = 0; /* a skipped step adds nothing to the epoch's loss */
         return DPT_OK;
     }
+    t->last.lr = lr;
     if (!fused) {
         if (c->clip_norm > 0)
             dpt_grad_clip(t->model.grads + lo, hi - lo, norm, c->clip_norm);

@@ -63,8 +63,8 @@ void dpt_comm_tree_allgather_f(const dpt_comm *c, float *buf, size_t n, size_t a
  * one region of n floats per rank. Valid only when all ranks share one node. */
 typedef struct dpt_shared dpt_shared;
 
-/* Allocates the regions, zeroed (collective); NULL on every rank if any rank could not, or if
- * /dev/shm has too little room for them. */
+/* Allocates the regions, zeroed (collective); NULL on every rank if any rank lacks memory or
+ * /dev/shm (Open MPI's backing directory) has too little room for them. */
 dpt_shared *dpt_shared_new(const dpt_comm *c, size_t n);
 
 /* The region of rank (any rank's, in this process's address space). */

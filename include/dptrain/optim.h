@@ -116,12 +116,20 @@ double dpt_grad_norm(const float *g, size_t n);
 /* Multiplies g by scale and returns the Euclidean norm of the result, in one pass. */
 double dpt_grad_scale_norm(float *g, size_t n, float scale);
 
-/* out[i] = scale * (in[0][i] + ... + in[k-1][i]) summed in that order for i < n (out may be one
- * of the inputs); returns the norm of out, in one pass. */
-double dpt_grad_sum_scale_norm(float *out, const float *const *in, int k, size_t n, float scale);
+/* Running sums of squares, element i in lane i % DPT_NORM_LANES: a fixed order that vectorizes. */
+enum { DPT_NORM_LANES = 8 };
 
-/* Same, returning the squared norm (for sums over chunks). */
-double dpt_grad_sum_scale_sq(float *out, const float *const *in, int k, size_t n, float scale);
+/* out[i] = scale * (in[0][i] + ... + in[k-1][i]) summed in that order for i < n (out may be one
+ * of the inputs), adding out[i]^2 to acc's lane i; a run done in pieces whose lengths are
+ * multiples of DPT_NORM_LANES (but the last) gives the bits of one call. */
+void dpt_grad_sum_scale_acc(float *out, const float *const *in, int k, size_t n, float scale,
+                            double acc[DPT_NORM_LANES]);
+
+/* The sum of acc's lanes, always in the same order. */
+double dpt_norm_total(const double acc[DPT_NORM_LANES]);
+
+/* dpt_grad_sum_scale_acc in one call; returns the norm of out. */
+double dpt_grad_sum_scale_norm(float *out, const float *const *in, int k, size_t n, float scale);
 
 /* Scales g so its norm (given) is at most max_norm; returns the scale applied (1 if none). */
 double dpt_grad_clip(float *g, size_t n, double norm, double max_norm);

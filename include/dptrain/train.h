@@ -71,7 +71,6 @@ struct dpt_trainer {
     dpt_shared *shared;
     size_t shared_stride;         /* a region: gradients at 0, parameters at shared_stride */
     const float **shared_in;      /* [ranks] this rank's shard of every rank's gradients */
-    float *params_own;            /* the model's own parameter buffer, rebound before freeing */
     const float **chunk_in;       /* [ranks] the inputs of one chunk's sum */
     float *chunk_g;               /* [DPT_SHARE_CHUNK] one chunk's averaged gradient */
     int64_t step, epoch;          /* optimizer steps taken; current epoch (0-based) */
@@ -114,7 +113,10 @@ int dpt_trainer_plan_reduction(dpt_trainer *t, dpt_err *e);
 /* How gradients are combined, for the log: "node-shared optimizer shards", "deterministic tree", ... */
 const char *dpt_trainer_reduction(const dpt_trainer *t);
 
-/* Performs one optimizer step on global batch i of the current epoch (collective). */
+/* Performs one optimizer step on global batch i of the current epoch (collective). On a
+ * non-finite loss or gradient with nonfinite = stop it fails on every rank; on the fused path
+ * (dpt_trainer_fused) the update has then been applied already, and the trainer's parameters and
+ * optimizer state are unfit to save or go on with. */
 int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, dpt_err *e);
 
 /* The pieces of a step (train_step.c), public for the bench's timed copy of it. */

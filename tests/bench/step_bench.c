@@ -293,7 +293,7 @@ static void mirrored_step(dpt_trainer *t, size_t i, split *s)
 
     /* average_and_update (the fused path: no clipping, no penalty, non-finite stops): per chunk,
      * the sum averaged (reading every rank's region when node-shared), the update, the copies */
-    double lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps), sq = 0;
+    double lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps), acc[DPT_NORM_LANES] = {0};
     float inv = (float)(1.0 / count);
     dpt_optim_begin_step(&t->opt);
     for (size_t a = lo; a < hi; a += DPT_SHARE_CHUNK) {
@@ -301,9 +301,9 @@ static void mirrored_step(dpt_trainer *t, size_t i, split *s)
         double t1 = dpt_comm_time();
         int k = dpt_trainer_sum_inputs(t, lo, a);
         if (g_own_only) /* timing only: this rank's region alone, as one rank averages its own */
-            sq += dpt_grad_sum_scale_sq(t->chunk_g, t->chunk_in + t->comm->rank, 1, b - a, inv);
+            dpt_grad_sum_scale_acc(t->chunk_g, t->chunk_in + t->comm->rank, 1, b - a, inv, acc);
         else
-            sq += dpt_grad_sum_scale_sq(t->chunk_g, t->chunk_in, k, b - a, inv);
+            dpt_grad_sum_scale_acc(t->chunk_g, t->chunk_in, k, b - a, inv, acc);
         double t2 = dpt_comm_time();
         dpt_optim_update_run(&t->opt, t->model.params, t->chunk_g, lr, a, b);
         double t3 = dpt_comm_time();
@@ -319,7 +319,7 @@ static void mirrored_step(dpt_trainer *t, size_t i, split *s)
     s->wait += th - tg;
 
     /* agree_norm */
-    double norm = sqrt(sq);
+    double sq = dpt_norm_total(acc), norm = sqrt(sq);
     if (t->sharded) {
         double v[3] = {loss, 0, sq};
         dpt_comm_allreduce_d(t->comm, v, 3);

@@ -36,6 +36,11 @@ expect_contains mpishard-2.log "optimizer shards through reduce-scatter and all-
 cp -r runs/adam-1 runs/twopass-1
 check twopass 2 --set training.batch=26 --set training.nonfinite=skip
 "$CKPTDIFF" "$(last_ckpt runs/adam-2)" "$(last_ckpt runs/twopass-2)" bitwise || fail "fused and two-pass updates differ"
+# ... and the same gradient norms, to the last digit JSON keeps.
+grep -o '"grad_norm":[^,]*' runs/adam-2/metrics.jsonl > norms-fused.txt
+grep -o '"grad_norm":[^,]*' runs/twopass-2/metrics.jsonl > norms-twopass.txt
+[ -s norms-fused.txt ] || fail "no grad_norm in runs/adam-2/metrics.jsonl"
+cmp -s norms-fused.txt norms-twopass.txt || { paste norms-fused.txt norms-twopass.txt | head -3; fail "fused and two-pass gradient norms differ"; }
 expect_contains reg-2.log "optimizer shards in node-shared memory"
 # Bucketed non-blocking allreduce (the multi-node default), with buckets small enough to be many.
 cp -r runs/adam-1 runs/bucket-1
