@@ -368,6 +368,15 @@ static void after_eval(dpt_trainer *t, int logged, double samples, double t0, do
     }
 }
 
+/* A checkpoint on the way: a failed save is told (rank 0) and training goes on, since the next
+ * one may succeed and the earlier ones stay. */
+static void periodic_checkpoint(dpt_trainer *t)
+{
+    dpt_err e;
+    if (dpt_trainer_checkpoint(t, &e) != DPT_OK && t->on_note)
+        t->on_note(t->ctx, e.msg);
+}
+
 /* One epoch from t->batch_in_epoch on; returns 1 when early stopping says stop. */
 static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
 {
@@ -393,7 +402,7 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
             after_eval(t, 1, samples, t0, tstart);
         }
         if (c->ckpt.every_steps > 0 && t->step % c->ckpt.every_steps == 0)
-            dpt_trainer_checkpoint(t);
+            periodic_checkpoint(t);
         if (stop)
             return 1;
     }
@@ -407,7 +416,7 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
         t->batch_in_epoch = 0;
         t->epoch_loss = t->epoch_count = 0;
         if (c->ckpt.every_epochs > 0 && t->epoch % c->ckpt.every_epochs == 0)
-            dpt_trainer_checkpoint(t);
+            periodic_checkpoint(t);
     }
     return stop;
 }
@@ -421,8 +430,10 @@ int dpt_trainer_run(dpt_trainer *t, dpt_err *e)
     if (failed)
         return DPT_FAIL;
     /* The last checkpoint holds the true final state (resumable, marked stopped); the best
-     * parameters live in best.safetensors and become the model the run returns. */
-    dpt_trainer_checkpoint(t);
+     * parameters live in best.safetensors and become the model the run returns. A run whose
+     * final state is lost fails, on every rank, though its earlier checkpoints stay. */
+    if (dpt_comm_agree(t->comm, dpt_trainer_checkpoint(t, e), e) != DPT_OK)
+        return DPT_FAIL;
     if (t->cfg->early.patience > 0 && t->best_params && !isnan(t->early.best) && t->early.best_step != t->step)
         memcpy(t->model.params, t->best_params, sizeof(float) * t->model.nparams);
     return DPT_OK;

@@ -53,19 +53,15 @@ void dpt_trainer_sync_state(dpt_trainer *t)
     }
 }
 
-void dpt_trainer_checkpoint(dpt_trainer *t)
+int dpt_trainer_checkpoint(dpt_trainer *t, dpt_err *e)
 {
     dpt_trainer_sync_state(t);
     if (t->comm->rank != 0 || !t->ckpt_dir[0])
-        return;
+        return DPT_OK;
     char path[sizeof t->ckpt_dir + 48];
-    dpt_err e;
     step_path(path, sizeof path, t->ckpt_dir, (long long)t->step);
-    if (dpt_snapshot_save(t, path, &e) != DPT_OK) {
-        if (t->on_note)
-            t->on_note(t->ctx, e.msg);
-        return;
-    }
+    if (dpt_snapshot_save(t, path, e) != DPT_OK)
+        return DPT_FAIL;
     /* Prune only after a successful save, so the last good ones always stay. Steps beyond this
      * one belong to a timeline a resume from an older checkpoint replaced. */
     static long long steps[MAX_CKPTS];
@@ -76,6 +72,7 @@ void dpt_trainer_checkpoint(dpt_trainer *t)
         step_path(path, sizeof path, t->ckpt_dir, steps[i]);
         unlink(path);
     }
+    return DPT_OK;
 }
 
 /* The scalar position every rank needs after a restore. */

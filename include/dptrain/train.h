@@ -149,9 +149,9 @@ int dpt_trainer_restore(dpt_trainer *t, const char *path, int params_only, dpt_e
 void dpt_trainer_sync_state(dpt_trainer *t);
 
 /* Saves a checkpoint for the current step and prunes old ones (collective: the state is gathered
- * first; rank 0 writes).
- * A failed write is told through on_note and leaves earlier checkpoints intact. */
-void dpt_trainer_checkpoint(dpt_trainer *t);
+ * first; rank 0 writes). A failed write leaves earlier checkpoints intact and fails on rank 0 only
+ * (e set); every other rank returns DPT_OK. */
+int dpt_trainer_checkpoint(dpt_trainer *t, dpt_err *e);
 
 /* Resumes from the newest checkpoint in ckpt_dir that reads, validates and fits (rank 0 reads,
  * every rank receives); damaged newer ones are told through on_note and renamed *.damaged.
