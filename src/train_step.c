@@ -34,8 +34,10 @@ static double compute_gradients(dpt_trainer *t, size_t i, double *count)
         dpt_data_gather(t->x, t->y, &t->train, t->sampler.order + begin, n);
         const float *out = dpt_model_forward(&t->model, t->x, (int)n);
         loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)n, t->model.out_dim);
-        /* Buckets may start only in the last micro-batch, when the gradients are final. */
-        dpt_model_backward(&t->model, t->dout, (int)n, written, p == parts - 1 ? on_ready : NULL, t);
+        /* Buckets may start only in the last micro-batch, when the gradients are final; sharded
+         * steps use none (their bucket plan still points at the model's first gradient buffer). */
+        int last = p == parts - 1 && !t->sharded;
+        dpt_model_backward(&t->model, t->dout, (int)n, written, last ? on_ready : NULL, t);
         written = 1;
     }
     if (!written) /* an empty slice still joins the allreduce, with zeros */

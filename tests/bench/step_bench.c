@@ -264,7 +264,8 @@ static void mirrored_step(dpt_trainer *t, size_t i, split *s)
         const float *out = dpt_model_forward(&t->model, t->x, (int)nn);
         loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)nn, t->model.out_dim);
         double tc = dpt_comm_time();
-        dpt_model_backward(&t->model, t->dout, (int)nn, written, p == parts - 1 ? timed_ready : NULL, &rc);
+        dpt_model_backward(&t->model, t->dout, (int)nn, written,
+                           p == parts - 1 && !t->sharded ? timed_ready : NULL, &rc);
         written = 1;
         double td = dpt_comm_time();
         s->data += tb - ta;
