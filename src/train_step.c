@@ -36,8 +36,8 @@ static double compute_gradients(dpt_trainer *t, size_t i, double *count)
         loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)n, t->model.out_dim);
         /* Buckets may start only in the last micro-batch, when the gradients are final; sharded
          * steps use none (their bucket plan still points at the model's first gradient buffer). */
-        int last = p == parts - 1 && !t->sharded;
-        dpt_model_backward(&t->model, t->dout, (int)n, written, last ? on_ready : NULL, t);
+        int start_buckets = p == parts - 1 && !t->sharded;
+        dpt_model_backward(&t->model, t->dout, (int)n, written, start_buckets ? on_ready : NULL, t);
         written = 1;
     }
     if (!written) /* an empty slice still joins the allreduce, with zeros */

@@ -1,5 +1,6 @@
 # Gradient accumulation: K micro-batches of size b give the parameters of one
-# batch of K*b within 1e-5 relative, on 1 and 2 ranks; and k-fold
+# batch of K*b within 1e-5 relative, on 1 and 2 ranks, also with bucketed
+# allreduces (which must wait for the last micro-batch); and k-fold
 # cross-validation reports every fold with the mean and deviation.
 . tests/lib.sh
 cd "$TMP"
@@ -13,6 +14,14 @@ for np in 1 2; do
     || { cat acc$np.log; fail "4 micro-batches"; }
   "$CKPTDIFF" "$(last_ckpt runs/one$np)" "$(last_ckpt runs/acc$np)" 1e-5 || fail "accumulation differs on $np ranks"
 done
+# With bucketed allreduces (tiny buckets: many of them), no bucket may start before the last
+# micro-batch: one that did would carry a partial sum, and the parameters would differ.
+bucket=(--set training.bucket_mb=0.0001)
+mpi 2 -- "$DPTRAIN" "${common[@]}" "${bucket[@]}" --set run.name=oneb > oneb.log || { cat oneb.log; fail "bucketed batch"; }
+mpi 2 -- "$DPTRAIN" "${common[@]}" "${bucket[@]}" --set training.accumulation=4 --set run.name=accb > accb.log \
+  || { cat accb.log; fail "bucketed micro-batches"; }
+expect_contains accb.log "bucketed non-blocking allreduce"
+"$CKPTDIFF" "$(last_ckpt runs/oneb)" "$(last_ckpt runs/accb)" 1e-5 || fail "bucketed accumulation differs"
 mpi 2 -- "$DPTRAIN" "${common[@]}" --set data.kfold=4 --set run.name=cv > cv.log || { cat cv.log; fail "k-fold"; }
 for f in 1 2 3 4; do expect_contains cv.log "fold $f/4: val_loss"; done
 expect_contains cv.log "cross-validation over 4 folds: val_accuracy"
