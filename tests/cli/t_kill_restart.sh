@@ -33,7 +33,8 @@ for i in $(seq 1 200); do
   [ "$(ls runs/crash/checkpoints/step-*.safetensors 2>/dev/null | wc -l)" -ge 2 ] && break
   sleep 0.05
 done
-victim=$(pgrep -f "dptrain train exp.ini --set run.name=crash" | tail -1)
+# A rank, never mpirun (whose command line names dptrain too): killing it would orphan the ranks.
+victim=$(pgrep -f "^$DPTRAIN train exp.ini --set run.name=crash" | tail -1)
 [ -n "$victim" ] || fail "no rank to kill (the run ended too early?)"
 kill -9 "$victim"
 wait "$job" || { cat crash.log; fail "run-with-restart did not recover"; }
@@ -43,7 +44,7 @@ expect_contains crash.log "resumed from"
 # The restart dropped the lines logged after its checkpoint before logging them again.
 $PY -c 'import json,sys
 s = [json.loads(l)["step"] for l in open(sys.argv[1])]
-assert s == sorted(set(s)), s' runs/crash/metrics.jsonl || fail "metrics.jsonl repeats steps after the restart"
+assert s == sorted(set(s)), s' runs/crash/metrics.jsonl || { cat runs/crash/metrics.jsonl crash.log; fail "metrics.jsonl repeats steps after the restart"; }
 # Damage the newest checkpoint of a finished run: resume auto reports it and takes the previous one.
 newest=$(last_ckpt runs/clean)
 truncate -s -100 "$newest"
