@@ -19,7 +19,7 @@ LDFLAGS := $(SAN)
 # Resolve flags only when a target needs them, so `make deps` works on a bare machine.
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
 DEP_CFLAGS = $(call pc,--cflags,$(PKGS))
-DEP_LIBS   = $(call pc,--libs,$(PKGS)) -lm
+DEP_LIBS   = $(call pc,--libs,$(PKGS)) -lm -pthread
 CHECK_CFLAGS = $(call pc,--cflags,check)
 CHECK_LIBS   = $(call pc,--libs,check)
 

@@ -70,14 +70,14 @@ static double sum_gradients(dpt_trainer *t, size_t i, double *count, size_t *lo,
     return loss;
 }
 
-int dpt_trainer_sum_inputs(dpt_trainer *t, size_t lo, size_t a)
+int dpt_trainer_sum_inputs(const dpt_trainer *t, const float **in, size_t lo, size_t a)
 {
     if (!t->shared) {
-        t->chunk_in[0] = t->model.grads + a;
+        in[0] = t->model.grads + a;
         return 1;
     }
     for (int q = 0; q < t->comm->size; q++)
-        t->chunk_in[q] = t->shared_in[q] + (a - lo);
+        in[q] = t->shared_in[q] + (a - lo);
     return t->comm->size;
 }
 
@@ -134,30 +134,63 @@ int dpt_trainer_fused(const dpt_trainer *t)
            strcmp(c->train.nonfinite, "stop") == 0;
 }
 
-/* Averages, updates and shares [lo, hi) chunk by chunk, each chunk's average in cache only,
- * adding its squares to acc (the same bits as the two-pass path's one call). */
-static void average_and_update(dpt_trainer *t, double lr, size_t lo, size_t hi, float inv,
-                               double acc[DPT_NORM_LANES])
+/* One run over the chunks of [lo, hi), shared by the rank's threads. */
+typedef struct {
+    dpt_trainer *t;
+    double lr;
+    size_t lo, hi;
+    float inv;
+    int fused;
+} chunk_job;
+
+/* Chunk c: its average (into the thread's scratch when fused, else in place) with its squares
+ * kept apart, then, when fused, its update and its copies to the other ranks. */
+static void chunk_average(void *ctx, long c, int thread)
 {
-    for (size_t a = lo; a < hi; a += DPT_SHARE_CHUNK) {
-        size_t b = hi - a < DPT_SHARE_CHUNK ? hi : a + DPT_SHARE_CHUNK;
-        int k = dpt_trainer_sum_inputs(t, lo, a);
-        dpt_grad_sum_scale_acc(t->chunk_g, t->chunk_in, k, b - a, inv, acc);
-        dpt_optim_update_run(&t->opt, t->model.params, t->chunk_g, lr, a, b);
+    const chunk_job *j = ctx;
+    dpt_trainer *t = j->t;
+    size_t a = j->lo + (size_t)c * DPT_SHARE_CHUNK, b = j->hi - a < DPT_SHARE_CHUNK ? j->hi : a + DPT_SHARE_CHUNK;
+    const float **in = t->chunk_in + (size_t)thread * (size_t)t->comm->size;
+    float *g = j->fused ? t->chunk_g + (size_t)thread * DPT_SHARE_CHUNK : t->model.grads + a;
+    double *acc = t->chunk_sq + (size_t)c * DPT_NORM_LANES;
+    for (int l = 0; l < DPT_NORM_LANES; l++)
+        acc[l] = 0;
+    dpt_grad_sum_scale_acc(g, in, dpt_trainer_sum_inputs(t, in, j->lo, a), b - a, j->inv, acc);
+    if (j->fused) {
+        dpt_optim_update_run(&t->opt, t->model.params, g, j->lr, a, b);
         dpt_trainer_share_run(t, a, b);
     }
-    dpt_trainer_share_params(t);
 }
 
-/* Updates [lo, hi) from the averaged gradients and shares it, chunk by chunk so each chunk is
- * copied while the update has left it in cache. */
+double dpt_trainer_by_chunks(dpt_trainer *t, double lr, size_t lo, size_t hi, float inv, int fused)
+{
+    chunk_job j = {t, lr, lo, hi, inv, fused};
+    long nchunks = (long)((hi - lo + DPT_SHARE_CHUNK - 1) / DPT_SHARE_CHUNK);
+    dpt_pool_run(t->pool, chunk_average, &j, nchunks);
+    /* Chunk by chunk in order: the same bits whichever thread did which chunk. */
+    double lanes[DPT_NORM_LANES] = {0};
+    for (long c = 0; c < nchunks; c++)
+        for (int l = 0; l < DPT_NORM_LANES; l++)
+            lanes[l] += t->chunk_sq[(size_t)c * DPT_NORM_LANES + l];
+    return dpt_norm_total(lanes);
+}
+
+/* Chunk c of an update from the averaged gradients, then its copies to the other ranks. */
+static void chunk_update(void *ctx, long c, int thread)
+{
+    (void)thread;
+    const chunk_job *j = ctx;
+    size_t a = j->lo + (size_t)c * DPT_SHARE_CHUNK, b = j->hi - a < DPT_SHARE_CHUNK ? j->hi : a + DPT_SHARE_CHUNK;
+    dpt_optim_update(&j->t->opt, j->t->model.params, j->t->model.grads, j->lr, a, b);
+    dpt_trainer_share_run(j->t, a, b);
+}
+
+/* Updates [lo, hi) from the averaged gradients and shares it, chunk by chunk on the rank's
+ * threads, each chunk copied while the update has left it in cache. */
 static void update(dpt_trainer *t, double lr, size_t lo, size_t hi)
 {
-    for (size_t a = lo; a < hi; a += DPT_SHARE_CHUNK) {
-        size_t b = hi - a < DPT_SHARE_CHUNK ? hi : a + DPT_SHARE_CHUNK;
-        dpt_optim_update(&t->opt, t->model.params, t->model.grads, lr, a, b);
-        dpt_trainer_share_run(t, a, b);
-    }
+    chunk_job j = {t, lr, lo, hi, 0, 0};
+    dpt_pool_run(t->pool, chunk_update, &j, (long)((hi - lo + DPT_SHARE_CHUNK - 1) / DPT_SHARE_CHUNK));
     dpt_trainer_share_params(t);
 }
 
@@ -180,21 +213,18 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
 {
     const dpt_config *c = t->cfg;
     size_t lo, hi;
-    double penalty = 0, acc[DPT_NORM_LANES] = {0};
+    double penalty = 0, sq;
     double lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps);
     if (c->scale_lr)
         lr *= (double)t->sampler.batch / (double)c->reference_batch;
     double loss = sum_gradients(t, i, count, &lo, &hi);
     float inv = (float)(1.0 / *count);
     int fused = dpt_trainer_fused(t);
-    if (fused) {
+    if (fused)
         dpt_optim_begin_step(&t->opt);
-        average_and_update(t, lr, lo, hi, inv, acc);
-    } else {
-        int k = dpt_trainer_sum_inputs(t, lo, lo);
-        dpt_grad_sum_scale_acc(t->model.grads + lo, t->chunk_in, k, hi - lo, inv, acc);
-    }
-    double sq = dpt_norm_total(acc);
+    sq = dpt_trainer_by_chunks(t, lr, lo, hi, inv, fused);
+    if (fused)
+        dpt_trainer_share_params(t);
     if (!fused && (c->reg.l1 > 0 || c->reg.l2 > 0)) { /* the penalty's gradient joins the norm */
         penalty = dpt_reg_apply(&c->reg, t->model.grads, t->model.params, t->sharded ? t->shard_ranges : t->ranges,
                                 t->sharded ? t->nshard_ranges : t->nranges);

@@ -15,6 +15,7 @@
 #include "dptrain/loss.h"
 #include "dptrain/model.h"
 #include "dptrain/optim.h"
+#include "dptrain/pool.h"
 #include "dptrain/sampler.h"
 
 enum { DPT_DET_LEVELS = 24, DPT_DET_ALIGN = 1024 };
@@ -22,6 +23,10 @@ enum { DPT_DET_LEVELS = 24, DPT_DET_ALIGN = 1024 };
 /* Parameters updated and shared per chunk of this many (node-shared shards): the optimizer's
  * four arrays of one chunk stay in L2 for the copies. */
 enum { DPT_SHARE_CHUNK = 16384 };
+
+/* Models with fewer parameters update on one thread (measured on 784-512-512-10, 1 rank x 2
+ * threads: no gain, waking the second thread costs about what it saves). */
+#define DPT_POOL_MIN_PARAMS ((size_t)1 << 20)
 
 /* Node-shared shards larger than this (a core's L2 here) are copied with streaming stores. */
 #define DPT_STREAM_BYTES ((size_t)4 << 20)
@@ -71,8 +76,10 @@ struct dpt_trainer {
     dpt_shared *shared;
     size_t shared_stride;         /* a region: gradients at 0, parameters at shared_stride */
     const float **shared_in;      /* [ranks] this rank's shard of every rank's gradients */
-    const float **chunk_in;       /* [ranks] the inputs of one chunk's sum */
-    float *chunk_g;               /* [DPT_SHARE_CHUNK] one chunk's averaged gradient */
+    dpt_pool *pool;               /* the rank's BLAS threads, for the averaging and the update */
+    const float **chunk_in;       /* [threads][ranks] the inputs of a thread's chunk */
+    float *chunk_g;               /* [threads][DPT_SHARE_CHUNK] a thread's averaged chunk (fused) */
+    double *chunk_sq;             /* [chunks][DPT_NORM_LANES] each chunk's squares */
     int64_t step, epoch;          /* optimizer steps taken; current epoch (0-based) */
     size_t batch_in_epoch;        /* next global batch of the current epoch */
     double epoch_loss, epoch_count; /* sums over the current epoch's batches so far */
@@ -121,9 +128,14 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
 
 /* The pieces of a step (train_step.c), public for the bench's timed copy of it. */
 
-/* Points t->chunk_in at the summands of the gradient run starting at a (in a shard starting at
+/* Points in [ranks] at the summands of the gradient run starting at a (in a shard starting at
  * lo): every rank's region when node-shared, else the model's own gradients; returns how many. */
-int dpt_trainer_sum_inputs(dpt_trainer *t, size_t lo, size_t a);
+int dpt_trainer_sum_inputs(const dpt_trainer *t, const float **in, size_t lo, size_t a);
+
+/* Averages [lo, hi) of the summed gradient by chunks on the rank's threads (into each thread's
+ * scratch and then updating and sharing the chunk when fused, else in place); returns the squared
+ * norm of the average, the same bits for any thread count. */
+double dpt_trainer_by_chunks(dpt_trainer *t, double lr, size_t lo, size_t hi, float inv, int fused);
 
 /* Copies this rank's updated parameters [a, b) into every other rank's region (node-shared only). */
 void dpt_trainer_share_run(dpt_trainer *t, size_t a, size_t b);

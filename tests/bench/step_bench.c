@@ -50,6 +50,7 @@ typedef struct {
 
 static const dpt_comm *g_comm;
 static int g_own_only; /* mirrored steps average only their own region (a timing reference) */
+static int g_threads = 1; /* BLAS threads per rank, which share the update too (training.threads) */
 
 
 static _Noreturn void die(const char *fmt, const char *arg)
@@ -148,6 +149,8 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
         die("bad model '%s' (expected e.g. 784-512-512-10)", dims);
     dpt_config_defaults(cfg);
     snprintf(a, sizeof a, "model.layers=%s", spec);
+    cfg_set(cfg, a);
+    snprintf(a, sizeof a, "training.threads=%d", g_threads);
     cfg_set(cfg, a);
     if (extra)
         cfg_set(cfg, extra);
@@ -292,27 +295,38 @@ static void mirrored_step(dpt_trainer *t, size_t i, split *s)
     double tf = dpt_comm_time();
     s->wait += tf - te;
 
-    /* average_and_update (the fused path: no clipping, no penalty, non-finite stops): per chunk,
-     * the sum averaged (reading every rank's region when node-shared), the update, the copies */
-    double lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps), acc[DPT_NORM_LANES] = {0};
+    /* dpt_trainer_by_chunks, fused (no clipping, no penalty, non-finite stops): per chunk, the sum
+     * averaged (reading every rank's region when node-shared), the update, the copies; with several
+     * threads per rank (no other rank to talk to here) timed as a whole */
+    double lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps), sq = 0;
     float inv = (float)(1.0 / count);
     dpt_optim_begin_step(&t->opt);
-    for (size_t a = lo; a < hi; a += DPT_SHARE_CHUNK) {
-        size_t b = hi - a < DPT_SHARE_CHUNK ? hi : a + DPT_SHARE_CHUNK;
+    if (t->pool) {
         double t1 = dpt_comm_time();
-        int k = dpt_trainer_sum_inputs(t, lo, a);
-        if (g_own_only) /* timing only: this rank's region alone, as one rank averages its own */
-            dpt_grad_sum_scale_acc(t->chunk_g, t->chunk_in + t->comm->rank, 1, b - a, inv, acc);
-        else
-            dpt_grad_sum_scale_acc(t->chunk_g, t->chunk_in, k, b - a, inv, acc);
-        double t2 = dpt_comm_time();
-        dpt_optim_update_run(&t->opt, t->model.params, t->chunk_g, lr, a, b);
-        double t3 = dpt_comm_time();
-        dpt_trainer_share_run(t, a, b);
-        double t4 = dpt_comm_time();
-        s->sum += t2 - t1;
-        s->update += t3 - t2;
-        s->copy += t4 - t3;
+        sq = dpt_trainer_by_chunks(t, lr, lo, hi, inv, 1);
+        s->update += dpt_comm_time() - t1;
+    } else {
+        double lanes[DPT_NORM_LANES] = {0};
+        for (size_t a = lo; a < hi; a += DPT_SHARE_CHUNK) {
+            size_t b = hi - a < DPT_SHARE_CHUNK ? hi : a + DPT_SHARE_CHUNK;
+            double acc[DPT_NORM_LANES] = {0}, t1 = dpt_comm_time();
+            int k = dpt_trainer_sum_inputs(t, t->chunk_in, lo, a);
+            if (g_own_only) /* timing only: this rank's region alone, as one rank averages its own */
+                dpt_grad_sum_scale_acc(t->chunk_g, t->chunk_in + t->comm->rank, 1, b - a, inv, acc);
+            else
+                dpt_grad_sum_scale_acc(t->chunk_g, t->chunk_in, k, b - a, inv, acc);
+            double t2 = dpt_comm_time();
+            dpt_optim_update_run(&t->opt, t->model.params, t->chunk_g, lr, a, b);
+            double t3 = dpt_comm_time();
+            dpt_trainer_share_run(t, a, b);
+            double t4 = dpt_comm_time();
+            for (int l = 0; l < DPT_NORM_LANES; l++)
+                lanes[l] += acc[l];
+            s->sum += t2 - t1;
+            s->update += t3 - t2;
+            s->copy += t4 - t3;
+        }
+        sq = dpt_norm_total(lanes);
     }
     double tg = dpt_comm_time();
     dpt_trainer_share_params(t);
@@ -320,7 +334,7 @@ static void mirrored_step(dpt_trainer *t, size_t i, split *s)
     s->wait += th - tg;
 
     /* agree_norm */
-    double sq = dpt_norm_total(acc), norm = sqrt(sq);
+    double norm = sqrt(sq);
     if (t->sharded) {
         double v[3] = {loss, 0, sq};
         dpt_comm_allreduce_d(t->comm, v, 3);
@@ -798,6 +812,7 @@ int main(int argc, char **argv)
     if (o.bucket_mb < 0) /* as training.bucket_mb = auto resolves */
         o.bucket_mb = comm.size == comm.local_size ? 0 : 4;
     dpt_blas_set_threads(o.threads);
+    g_threads = o.threads;
     for (int m = 0; m < o.nmodels; m++)
         for (int b = 0; b < o.nbatches; b++)
             bench_one(&o, &comm, o.models[m], o.batches[b]);

@@ -49,3 +49,17 @@ check bucket 3 --set training.batch=26 --set training.bucket_mb=0.0005
 MPI_EXTRA=(--mca btl tcp,self)
 check tcp 1 --set training.batch=26
 check tcp 2 --set training.batch=26
+# One rank whose 2 threads share the averaging and the update (models of 1M parameters and
+# more) gives the bits of one thread, on the fused path and on the two-pass one (clipping).
+big=(train --set "model.layers=dense 1024, relu, dense 1024, relu, dense 1" --set training.steps=5
+     --set training.batch=32 --set data.synthetic_samples=256)
+for extra in "" "--set optimizer.clip_norm=0.5"; do
+  for th in 1 2; do
+    timeout 120 "$DPTRAIN" "${big[@]}" $extra --set training.threads=$th --set run.name=th$th > th$th.log 2>&1 \
+      || { cat th$th.log; fail "1 rank with $th threads failed"; }
+  done
+  "$CKPTDIFF" "$(last_ckpt runs/th1)" "$(last_ckpt runs/th2)" bitwise || fail "2 threads differ from 1 ($extra)"
+  cmp -s <(grep -o '"grad_norm":[^,]*' runs/th1/metrics.jsonl) <(grep -o '"grad_norm":[^,]*' runs/th2/metrics.jsonl) \
+    || fail "2 threads give another gradient norm ($extra)"
+  rm -rf runs/th1 runs/th2
+done
