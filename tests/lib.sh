@@ -23,6 +23,18 @@ mpi() {
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# with_tmpfs DIR SIZE SCRIPT [ARGS...]: runs the bash SCRIPT (with mpi and $DPTRAIN at hand, ARGS
+# as "$@") in a private mount namespace where DIR is a fresh tmpfs of SIZE; the tests run as root.
+with_tmpfs() {
+  local dir=$1 size=$2 script=$3; shift 3
+  unshare -m sh -c "mount -t tmpfs -o size=$size tmpfs '$dir'" \
+    || fail "cannot mount a private tmpfs on $dir (needs root and mount namespaces)"
+  export -f mpi
+  export DPTRAIN
+  unshare -m bash -c "mount -t tmpfs -o size=$size tmpfs '$dir' && { $script
+}" _ "$@"
+}
+
 # expect_contains FILE TEXT: FILE holds TEXT.
 expect_contains() { grep -qF -- "$2" "$1" || { echo "--- $1:"; cat "$1"; fail "expected '$2' in $1"; }; }
 
