@@ -1,7 +1,7 @@
 # A /dev/shm too small for the node-shared window (as in a container's default 64 MB) makes
-# dptrain fall back to optimizer shards through MPI, with the same parameters, instead of dying
-# of SIGBUS when the window's pages are first touched. Runs in a private mount namespace with a
-# 16 MB /dev/shm (root, as the tests run).
+# dptrain fall back to optimizer shards through MPI, with the same parameters, instead of failing
+# (or hanging: one rank refused, the other waiting) in the window's allocation. Runs in a private
+# mount namespace with a 16 MB /dev/shm (root, as the tests run).
 . tests/lib.sh
 cd "$TMP"
 # About a million parameters: two 4 MB regions per rank, more than the 16 MB holds beside MPI's own.
