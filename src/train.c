@@ -392,6 +392,7 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
     const dpt_config *c = t->cfg;
     size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
     double t0 = dpt_comm_time(), samples = 0;
+    int due = 0; /* a periodic checkpoint is due at the end of this call */
     dpt_sampler_set_epoch(&t->sampler, t->epoch);
     for (size_t i = t->batch_in_epoch; i < per_epoch && t->step < t->total_steps; i++) {
         double loss, count;
@@ -410,8 +411,14 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
             stop = validate(t);
             after_eval(t, 1, samples, t0, tstart);
         }
-        if (c->ckpt.every_steps > 0 && t->step % c->ckpt.every_steps == 0)
-            periodic_checkpoint(t);
+        /* One due at the epoch's last batch waits for the end-of-epoch report below: saved before
+         * it, a resume would report that epoch (and log its metrics line) a second time. */
+        if (c->ckpt.every_steps > 0 && t->step % c->ckpt.every_steps == 0) {
+            if (i + 1 < per_epoch && t->step < t->total_steps)
+                periodic_checkpoint(t);
+            else
+                due = 1;
+        }
         if (stop)
             return 1;
     }
@@ -424,9 +431,10 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
         t->epoch++;
         t->batch_in_epoch = 0;
         t->epoch_loss = t->epoch_count = 0;
-        if (c->ckpt.every_epochs > 0 && t->epoch % c->ckpt.every_epochs == 0)
-            periodic_checkpoint(t);
+        due |= c->ckpt.every_epochs > 0 && t->epoch % c->ckpt.every_epochs == 0;
     }
+    if (due && !last && !stop) /* else dpt_trainer_run saves this very state as the final one */
+        periodic_checkpoint(t);
     return stop;
 }
 

@@ -54,10 +54,13 @@ mkdir -p runs/cross/checkpoints
 cp runs/full2/checkpoints/step-0000000020.safetensors runs/cross/checkpoints/
 mpi 4 -- "$DPTRAIN" train exp.ini --set run.name=cross --resume auto > cross.log || { cat cross.log; fail "resume on 4"; }
 "$CKPTDIFF" "$(last_ckpt runs/full2)" "$(last_ckpt runs/cross)" 1e-4 || fail "resume on 4 ranks drifted"
-# --resume PATH at the very end of an epoch (step 40 = 5 epochs of 8 batches): the epoch's
-# closing report is the uninterrupted run's, apart from timing.
+# --resume PATH at the very end of an epoch (step 40 = 5 epochs of 8 batches): the checkpoint was
+# saved after the epoch's closing report, so the resumed run starts the next epoch without
+# reporting step 40 again, and its reports are the uninterrupted run's, apart from timing.
 "$DPTRAIN" train exp.ini --set run.name=path --resume runs/full1/checkpoints/step-0000000040.safetensors > path.log
 expect_contains path.log "at step 40"
-diff <(strip 39 runs/full1/metrics.jsonl) <(strip 39 runs/path/metrics.jsonl) || fail "metrics differ after an epoch-end resume"
+first=$($PY -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["step"])' runs/path/metrics.jsonl)
+[ "$first" -gt 40 ] || fail "the epoch-end resume reported step $first again"
+diff <(strip 40 runs/full1/metrics.jsonl) <(strip 40 runs/path/metrics.jsonl) || fail "metrics differ after an epoch-end resume"
 "$DPTRAIN" train exp.ini --set run.name=warm --set training.epochs=1 --init "$(last_ckpt runs/full1)" > warm.log
 expect_contains warm.log "step 8/8"
