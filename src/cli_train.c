@@ -207,6 +207,17 @@ static double peak_rss_mib(void)
     return kib / 1024.0;
 }
 
+/* Writes o as summary.json (rank 0's log; a failure is told) and frees it. */
+static void save_summary(session *s, cJSON *o)
+{
+    char *text = cJSON_Print(o);
+    dpt_err e;
+    if (text && dpt_log_summary(&s->log, text, &e) != DPT_OK)
+        on_note(s, e.msg);
+    free(text);
+    cJSON_Delete(o);
+}
+
 /* summary.json: where the run ended, its best validation point, test metrics, wall time and
  * the largest peak memory of any rank. */
 static void write_summary(dpt_trainer *t, session *s, const dpt_eval_result *test, double wall)
@@ -233,12 +244,7 @@ static void write_summary(dpt_trainer *t, session *s, const dpt_eval_result *tes
         cJSON_AddNumberToObject(best, "value", t->early.best);
         cJSON_AddNumberToObject(best, "step", (double)t->early.best_step);
     }
-    char *text = cJSON_Print(o);
-    dpt_err e;
-    if (text && dpt_log_summary(&s->log, text, &e) != DPT_OK)
-        on_note(s, e.msg);
-    free(text);
-    cJSON_Delete(o);
+    save_summary(s, o);
 }
 
 /* The classic closing lines of the linear regression: the fitted line and a few predictions. */
@@ -338,12 +344,7 @@ static void write_cv_summary(session *s, int k, const double *loss, const double
     dpt_log_printf(&s->log, "cross-validation over %d folds: val_loss %.6g +- %.3g", k, m[0], sqrt(v[0]));
     if (classify)
         dpt_log_printf(&s->log, "cross-validation over %d folds: val_accuracy %.4f +- %.4f", k, m[1], sqrt(v[1]));
-    char *text = cJSON_Print(o);
-    dpt_err e;
-    if (text && dpt_log_summary(&s->log, text, &e) != DPT_OK)
-        on_note(s, e.msg);
-    free(text);
-    cJSON_Delete(o);
+    save_summary(s, o);
 }
 
 /* k-fold cross-validation: one model per fold, its metrics in metrics.jsonl (with "fold"), each
