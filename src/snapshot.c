@@ -184,12 +184,14 @@ static int copy_tensor(float *dst, const dpt_ckpt *c, const char *name, int ndim
     size_t n = 1;
     for (int i = 0; i < ndim; i++)
         n *= (size_t)shape[i];
-    if (n)
+    if (n && dst)
         memcpy(dst, t->data, sizeof(float) * n);
     return DPT_OK;
 }
 
-int dpt_snapshot_load_params(dpt_model *m, const dpt_ckpt *c, const char *path, dpt_err *e)
+/* Checks every layer tensor of m against c, and copies them when copy is set (only after a check
+ * passed: a checkpoint that fails halfway must leave the model as it was). */
+static int layer_tensors(dpt_model *m, const dpt_ckpt *c, const char *path, int copy, dpt_err *e)
 {
     char mismatch[400] = "";
     char name[64];
@@ -200,9 +202,9 @@ int dpt_snapshot_load_params(dpt_model *m, const dpt_ckpt *c, const char *path, 
             continue;
         int64_t ws[2] = {l->out, l->in}, bs[1] = {l->out};
         dpt_model_param_name(name, sizeof name, i, 0);
-        bad |= copy_tensor(l->w, c, name, 2, ws, mismatch, sizeof mismatch) != DPT_OK;
+        bad |= copy_tensor(copy ? l->w : NULL, c, name, 2, ws, mismatch, sizeof mismatch) != DPT_OK;
         dpt_model_param_name(name, sizeof name, i, 1);
-        bad |= copy_tensor(l->b, c, name, 1, bs, mismatch, sizeof mismatch) != DPT_OK;
+        bad |= copy_tensor(copy ? l->b : NULL, c, name, 1, bs, mismatch, sizeof mismatch) != DPT_OK;
         expected += 2;
     }
     int layer_tensors = 0;
@@ -213,6 +215,13 @@ int dpt_snapshot_load_params(dpt_model *m, const dpt_ckpt *c, const char *path, 
     if (bad)
         return dpt_errf(e, "%s: does not match the model: %s", path, mismatch);
     return DPT_OK;
+}
+
+int dpt_snapshot_load_params(dpt_model *m, const dpt_ckpt *c, const char *path, dpt_err *e)
+{
+    if (layer_tensors(m, c, path, 0, e) != DPT_OK)
+        return DPT_FAIL;
+    return layer_tensors(m, c, path, 1, e);
 }
 
 /* A metadata number that must be an integer in [0, max]. */
@@ -310,27 +319,39 @@ static void note_config_changes(const dpt_trainer *t, const dpt_ckpt *c, const c
     }
 }
 
-int dpt_snapshot_restore(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
+/* Checks, or (copy) copies, the parameters, optimizer state and best parameters of a resume. */
+static int state_tensors(dpt_trainer *t, const dpt_ckpt *c, const char *path, int copy, dpt_err *e)
 {
-    if (dpt_snapshot_load_params(&t->model, c, path, e) != DPT_OK)
+    if (layer_tensors(&t->model, c, path, copy, e) != DPT_OK)
         return DPT_FAIL;
     char mismatch[400] = "", name[64];
     int64_t shape[1] = {(int64_t)t->model.nparams};
     for (int i = 0; i < t->opt.nstate; i++) {
         snprintf(name, sizeof name, "optimizer.%s", t->opt.state_name[i]);
-        if (copy_tensor(t->opt.state[i], c, name, 1, shape, mismatch, sizeof mismatch) != DPT_OK)
+        if (copy_tensor(copy ? t->opt.state[i] : NULL, c, name, 1, shape, mismatch, sizeof mismatch) != DPT_OK)
             return dpt_errf(e, "%s: optimizer state does not match optimizer.kind = %s: %s", path,
                             dpt_optim_kind_name(t->opt.cfg.kind), mismatch);
     }
     if (t->best_params) {
         /* Without a saved best (a warm start, or early stopping newly switched on), start from here. */
-        if (!dpt_ckpt_find(c, "early_stopping.best"))
-            memcpy(t->best_params, t->model.params, sizeof(float) * t->model.nparams);
-        else if (copy_tensor(t->best_params, c, "early_stopping.best", 1, shape, mismatch, sizeof mismatch) != DPT_OK)
+        if (!dpt_ckpt_find(c, "early_stopping.best")) {
+            if (copy)
+                memcpy(t->best_params, t->model.params, sizeof(float) * t->model.nparams);
+        } else if (copy_tensor(copy ? t->best_params : NULL, c, "early_stopping.best", 1, shape, mismatch,
+                               sizeof mismatch) != DPT_OK) {
             return dpt_errf(e, "%s: %s", path, mismatch);
+        }
     }
-    if (restore_position(t, c, path, e) != DPT_OK)
+    return DPT_OK;
+}
+
+int dpt_snapshot_restore(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
+{
+    /* Everything is checked before anything changes (restore_position checks before it sets): a
+     * resume that passes over a bad checkpoint must leave this rank as it was, like the others. */
+    if (state_tensors(t, c, path, 0, e) != DPT_OK || restore_position(t, c, path, e) != DPT_OK)
         return DPT_FAIL;
+    state_tensors(t, c, path, 1, e);
     note_config_changes(t, c, path);
     return DPT_OK;
 }

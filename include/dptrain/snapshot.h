@@ -14,10 +14,12 @@
 /* Writes t's full state to path (call on the writing rank only). */
 int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e);
 
-/* Copies the checkpoint's layer tensors into m; a mismatch lists every differing name and shape. */
+/* Copies the checkpoint's layer tensors into m; a mismatch lists every differing name and shape
+ * and leaves m untouched. */
 int dpt_snapshot_load_params(dpt_model *m, const dpt_ckpt *c, const char *path, dpt_err *e);
 
-/* Restores parameters, optimizer state and position from c into t (local, no communication). */
+/* Restores parameters, optimizer state and position from c into t (local, no communication); on
+ * failure t is untouched. */
 int dpt_snapshot_restore(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e);
 
 /* Reads the metadata value key as a number; fails naming path and key when absent or malformed. */
