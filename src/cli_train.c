@@ -124,13 +124,6 @@ static void set_threads(dpt_config *c, const dpt_comm *comm)
     c->train.threads = (int)n; /* config.ini records what was used */
 }
 
-/* The allreduce bucket that "auto" means for this job: none on one node, 4 MiB across nodes. */
-static void resolve_bucket(dpt_config *c, const dpt_comm *comm)
-{
-    if (isnan(c->train.bucket_mb))
-        c->train.bucket_mb = comm->size == comm->local_size ? 0 : 4;
-}
-
 typedef struct {
     dpt_log log;
     const dpt_comm *comm;
@@ -405,7 +398,7 @@ int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
         resolve_config(&c, comm, &a, e) != DPT_OK)
         return DPT_FAIL;
     set_threads(&c, comm);
-    resolve_bucket(&c, comm);
+    c.train.bucket_mb = dpt_trainer_bucket_mb(&c, comm); /* config.ini records what auto meant */
     if (c.data.kfold > 0) {
         if (a.resume || a.init)
             return dpt_errf(e, "train: --resume and --init do not apply to k-fold cross-validation (data.kfold)");

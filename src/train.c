@@ -116,14 +116,19 @@ static void clip_ranges(dpt_trainer *t)
     }
 }
 
+double dpt_trainer_bucket_mb(const dpt_config *c, const dpt_comm *comm)
+{
+    /* On one node there is no idle core to progress buckets behind backward (measured:
+     * one blocking allreduce is 6-20% faster there); across nodes the network does it. */
+    if (isnan(c->train.bucket_mb))
+        return comm->size == comm->local_size ? 0 : 4;
+    return c->train.bucket_mb;
+}
+
 static int plan_local(dpt_trainer *t, dpt_err *e)
 {
     const dpt_config *c = t->cfg;
-    /* On one node there is no idle core to progress buckets behind backward (measured:
-     * one blocking allreduce is 6-20% faster there); across nodes the network does it. */
-    double bucket_mb = c->train.bucket_mb;
-    if (isnan(bucket_mb))
-        bucket_mb = t->comm->size == t->comm->local_size ? 0 : 4;
+    double bucket_mb = dpt_trainer_bucket_mb(c, t->comm);
     t->buckets = dpt_bucketed_new(t->comm, t->model.grads, t->model.nparams, (size_t)(bucket_mb * 1048576.0));
     t->ranges = malloc(sizeof(dpt_range) * (size_t)t->model.nlayers);
     /* The rank's BLAS threads also share the averaging and the update: memory-bound loops one
@@ -197,7 +202,9 @@ const char *dpt_trainer_reduction(const dpt_trainer *t)
         return "optimizer shards in node-shared memory";
     if (t->sharded)
         return "optimizer shards through reduce-scatter and all-gather";
-    return t->cfg->train.bucket_mb > 0 ? "bucketed non-blocking allreduce" : "one blocking allreduce";
+    if (dpt_trainer_bucket_mb(t->cfg, t->comm) > 0)
+        return "bucketed non-blocking allreduce";
+    return "one blocking allreduce";
 }
 
 static int build(dpt_trainer *t, int fold, dpt_err *e)

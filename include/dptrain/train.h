@@ -117,6 +117,10 @@ void dpt_trainer_free(dpt_trainer *t);
  * failed. Part of dpt_trainer_init, public for tools that assemble a trainer themselves. */
 int dpt_trainer_plan_reduction(dpt_trainer *t, dpt_err *e);
 
+/* The bucket size in MiB training.bucket_mb means for this job: the setting, or for auto none
+ * (0) when one node holds every rank and 4 across nodes. */
+double dpt_trainer_bucket_mb(const dpt_config *c, const dpt_comm *comm);
+
 /* How gradients are combined, for the log: "node-shared optimizer shards", "deterministic tree", ... */
 const char *dpt_trainer_reduction(const dpt_trainer *t);
 

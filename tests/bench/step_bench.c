@@ -809,8 +809,11 @@ int main(int argc, char **argv)
         dpt_comm_finalize();
         return 0;
     }
-    if (o.bucket_mb < 0) /* as training.bucket_mb = auto resolves */
-        o.bucket_mb = comm.size == comm.local_size ? 0 : 4;
+    if (o.bucket_mb < 0) { /* as training.bucket_mb = auto resolves */
+        dpt_config d;
+        dpt_config_defaults(&d);
+        o.bucket_mb = dpt_trainer_bucket_mb(&d, &comm);
+    }
     dpt_blas_set_threads(o.threads);
     g_threads = o.threads;
     for (int m = 0; m < o.nmodels; m++)
