@@ -313,6 +313,16 @@ START_TEST(idx_errors)
     n = idx_make(buf, 0x08, 3, di, img3, sizeof img3);
     o.path = put("short-idx3-ubyte", buf, n - 1);
     expect_fail(&o, "short-idx3-ubyte", "truncated");
+
+    n = idx_make(buf, 0x08, 3, di, img3, sizeof img3);
+    buf[3] = 0; /* a header that names no dimension */
+    o.path = put("nodim-idx3-ubyte", buf, n);
+    expect_fail(&o, "nodim-idx3-ubyte", "0 dimensions");
+
+    /* A gzip stream that holds nothing is as empty as an empty file. */
+    o.path = put_gz("hollow-idx3-ubyte.gz", buf, 0);
+    expect_fail(&o, "hollow-idx3-ubyte.gz", "empty (after decompression)");
+    n = idx_make(buf, 0x08, 3, di, img3, sizeof img3); /* the whole header again for what follows */
     o.path = put("hdr-idx3-ubyte", buf, 9);
     expect_fail(&o, "hdr-idx3-ubyte", "truncated IDX header");
 
