@@ -118,6 +118,15 @@ static int gunzip_fd(dpt_blob *b, int fd, off_t fsize, const char *path, dpt_err
     return DPT_OK;
 }
 
+const char *dpt_line(const char *ls, const char *end, const char **le)
+{
+    const char *nl = memchr(ls, '\n', (size_t)(end - ls));
+    *le = nl ? nl : end;
+    if (*le > ls && (*le)[-1] == '\r')
+        (*le)--;
+    return nl ? nl + 1 : end;
+}
+
 int dpt_blob_open(dpt_blob *b, const char *path, dpt_err *e)
 {
     memset(b, 0, sizeof *b);

@@ -243,11 +243,7 @@ static int parse(dpt_dataset *ds, const char *p, const char *end, const dpt_data
     size_t line = 0;
     int found = 0;
     while (ls < end) {
-        const char *nl = memchr(ls, '\n', (size_t)(end - ls));
-        next = nl ? nl + 1 : end;
-        le = nl ? nl : end;
-        if (le > ls && le[-1] == '\r')
-            le--;
+        next = dpt_line(ls, end, &le);
         line++;
         if (!blank(ls, le)) {
             found = 1;
@@ -303,11 +299,7 @@ static int parse(dpt_dataset *ds, const char *p, const char *end, const dpt_data
 
     size_t n = 0;
     while (ls < end) {
-        const char *nl = memchr(ls, '\n', (size_t)(end - ls));
-        next = nl ? nl + 1 : end;
-        le = nl ? nl : end;
-        if (le > ls && le[-1] == '\r')
-            le--;
+        next = dpt_line(ls, end, &le);
         line++;
         if (ls == le || (is_sp(*ls) && blank(ls, le))) {
             ls = next;

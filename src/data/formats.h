@@ -24,6 +24,10 @@ typedef struct {
  * an empty file is an error naming path. */
 int dpt_blob_open(dpt_blob *b, const char *path, dpt_err *e);
 
+/* The line that starts at ls (before end): sets *le to its end, without "\n" or "\r\n", and
+ * returns where the next line starts (end after the last). */
+const char *dpt_line(const char *ls, const char *end, const char **le);
+
 /* Releases what b holds; accepts a zeroed blob. */
 void dpt_blob_close(dpt_blob *b);
 

@@ -40,13 +40,10 @@ static int pass(const char *p, const char *end, const dpt_data_opts *o, int fill
     size_t n = 0, line = 0, mx = 0;
     const char *ls = p;
     while (ls < end) {
-        const char *nl = memchr(ls, '\n', (size_t)(end - ls));
-        const char *next = nl ? nl + 1 : end, *le = nl ? nl : end;
+        const char *le, *next = dpt_line(ls, end, &le);
         const char *hash = memchr(ls, '#', (size_t)(le - ls));
         if (hash)
             le = hash;
-        if (le > ls && le[-1] == '\r')
-            le--;
         line++;
         const char *q = ls;
         while (q < le && is_sp(*q))
