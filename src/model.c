@@ -95,7 +95,9 @@ static int lay_out(dpt_model *m, dpt_err *e)
         l->b = l->w + l->nweights;
         l->dw = m->grads + l->off;
         l->db = l->dw + l->nweights;
-        if (l->ops->in_place && i > 0) {
+        /* Writing over the previous layer's output is safe only if its backward never reads it
+         * (a dense layer's does not; an activation's does). */
+        if (l->ops->in_place && i > 0 && !m->layers[i - 1].ops->needs_output) {
             m->acts[i] = m->acts[i - 1];
             continue;
         }

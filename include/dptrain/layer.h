@@ -17,6 +17,7 @@ typedef struct dpt_layer dpt_layer;
 typedef struct {
     const char *name;  /* as written in model.layers, e.g. "dense" */
     int in_place;      /* forward may write y over x, and backward dx over dy */
+    int needs_output;  /* backward reads y: nothing after this layer may write over it */
     /* Sets l->out (and l->nparams) from the input width and the spec's argument. */
     int (*configure)(dpt_layer *l, int in, const char *arg, dpt_err *e);
     /* Draws initial parameters from (seed, stream) with the given scheme. */

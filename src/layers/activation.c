@@ -1,5 +1,6 @@
-/* Element-wise activations. Each backward needs only the output y, so the
- * forward pass may overwrite its input and both passes run in place. */
+/* Element-wise activations. Each backward needs only the output y (identity not even that), so
+ * the forward pass may overwrite its input and both passes run in place, unless the layer before
+ * needs its own output for its backward (the model checks needs_output). */
 #include "dptrain/layer.h"
 
 #include <math.h>
@@ -105,13 +106,13 @@ static void sigmoid_backward(const dpt_layer *l, float *dx, const float *dy, con
             dx[i] = dy[i] * y[i] * (1.0f - y[i]);
 }
 
-#define ACTIVATION(NAME)                                                                      \
+#define ACTIVATION(NAME, NEEDS_Y)                                                             \
     const dpt_layer_ops dpt_layer_##NAME = {                                                  \
-        .name = #NAME, .in_place = 1, .configure = act_configure, .init = act_init,           \
-        .forward = NAME##_forward, .backward = NAME##_backward,                               \
+        .name = #NAME, .in_place = 1, .needs_output = NEEDS_Y, .configure = act_configure,    \
+        .init = act_init, .forward = NAME##_forward, .backward = NAME##_backward,             \
     }
 
-ACTIVATION(identity);
-ACTIVATION(relu);
-ACTIVATION(tanh);
-ACTIVATION(sigmoid);
+ACTIVATION(identity, 0);
+ACTIVATION(relu, 1);
+ACTIVATION(tanh, 1);
+ACTIVATION(sigmoid, 1);

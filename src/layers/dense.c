@@ -68,6 +68,7 @@ static void dense_backward(const dpt_layer *l, float *dx, const float *dy, const
 const dpt_layer_ops dpt_layer_dense = {
     .name = "dense",
     .in_place = 0,
+    .needs_output = 0,
     .configure = dense_configure,
     .init = dense_init,
     .forward = dense_forward,

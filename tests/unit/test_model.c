@@ -3,6 +3,7 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dptrain/loss.h"
@@ -59,6 +60,22 @@ END_TEST
 START_TEST(test_fd_relu_first) { check_mlp("tanh, dense 6, relu, dense 3"); }
 END_TEST
 
+/* Chains of activations: each backward must see its own output, not the chain's last one. */
+START_TEST(test_fd_activation_pairs)
+{
+    static const char *const acts[] = {"identity", "relu", "tanh", "sigmoid"};
+    enum { K = sizeof acts / sizeof *acts };
+    char spec[96];
+    for (int a = 0; a < K; a++)
+        for (int b = 0; b < K; b++) {
+            snprintf(spec, sizeof spec, "dense 4, %s, %s, dense 3", acts[a], acts[b]);
+            check_mlp(spec);
+        }
+    check_mlp("dense 4, sigmoid, tanh, relu, dense 3");
+    check_mlp("dense 4, tanh, identity, sigmoid, dense 3");
+}
+END_TEST
+
 START_TEST(test_layout)
 {
     dpt_model m;
@@ -71,6 +88,7 @@ START_TEST(test_layout)
     ck_assert_ptr_eq(m.layers[2].w, m.params + 15);
     ck_assert_ptr_eq(m.layers[2].db, m.grads + 21);
     ck_assert_int_eq(m.out_dim, 2);
+    ck_assert_ptr_eq(m.acts[1], m.acts[0]); /* relu runs in place over the dense layer's output */
     dpt_range r[4];
     ck_assert_int_eq(dpt_model_penalty_ranges(&m, r, 4, 0), 2);
     ck_assert_uint_eq(r[1].off, 15);
@@ -158,6 +176,7 @@ int main(void)
     tcase_add_test(tc, test_fd_tanh);
     tcase_add_test(tc, test_fd_sigmoid);
     tcase_add_test(tc, test_fd_relu_first);
+    tcase_add_test(tc, test_fd_activation_pairs);
     tcase_add_test(tc, test_layout);
     tcase_add_test(tc, test_init_depends_on_seed_only);
     tcase_add_test(tc, test_spec_errors);
