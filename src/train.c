@@ -134,7 +134,8 @@ static int plan_local(dpt_trainer *t, dpt_err *e)
     /* The rank's BLAS threads also share the averaging and the update: memory-bound loops one
      * thread would otherwise run while the others wait (784-2048-2048-10 on 1 rank x 2 threads:
      * update 7.1-8.1 -> 4.0 ms, step +11-25%; large models only, see DPT_POOL_MIN_PARAMS). */
-    int threads = c->train.threads > 1 && t->model.nparams >= DPT_POOL_MIN_PARAMS ? c->train.threads : 1;
+    int want = c->train.update_threads > 0 ? c->train.update_threads : c->train.threads;
+    int threads = want > 1 && t->model.nparams >= DPT_POOL_MIN_PARAMS ? want : 1;
     size_t th = (size_t)threads, nchunks = t->model.nparams / DPT_SHARE_CHUNK + 1;
     t->pool = threads > 1 ? dpt_pool_new(threads) : NULL;
     t->chunk_in = malloc(sizeof(float *) * th * (size_t)t->comm->size);

@@ -61,6 +61,7 @@ typedef struct {
         int blocks;                      /* deterministic mode: blocks per global batch */
         double bucket_mb;                /* gradient allreduce bucket; 0 = one blocking call */
         int threads;                     /* BLAS threads per rank; 0 = cores / ranks on the node */
+        int update_threads;              /* threads sharing the update; 0 = as many as BLAS threads */
         int shard_optimizer;             /* each rank updates one shard (with one blocking allreduce) */
         int flush_denormals;             /* subnormal floats count as zero (FTZ/DAZ) */
         int shared_memory;               /* shards meet in node-shared memory (all ranks on one node) */
