@@ -101,6 +101,7 @@ static const row rows[] = {
     {"training", "blocks", "32", AT(train.blocks)},
     {"training", "bucket_mb", "0.5", AT(train.bucket_mb)},
     {"training", "threads", "3", AT(train.threads)},
+    {"training", "update_threads", "2", AT(train.update_threads)},
     {"training", "shard_optimizer", "false", AT(train.shard_optimizer)},
     {"training", "flush_denormals", "false", AT(train.flush_denormals)},
     {"training", "shared_memory", "false", AT(train.shared_memory)},
@@ -187,6 +188,7 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_int_eq(c->train.blocks, 32);
     ck_assert_double_eq(c->train.bucket_mb, 0.5);
     ck_assert_int_eq(c->train.threads, 3);
+    ck_assert_int_eq(c->train.update_threads, 2);
     ck_assert_int_eq(c->train.shard_optimizer, 0);
     ck_assert_int_eq(c->train.flush_denormals, 0);
     ck_assert_int_eq(c->train.shared_memory, 0);
@@ -260,6 +262,7 @@ START_TEST(t_defaults)
     ck_assert_int_eq(c.train.blocks, 8);
     ck_assert(isnan(c.train.bucket_mb)); /* auto */
     ck_assert_int_eq(c.train.threads, 0);
+    ck_assert_int_eq(c.train.update_threads, 0);
     ck_assert_int_eq(c.train.shard_optimizer, 1);
     ck_assert_int_eq(c.train.flush_denormals, 1);
     ck_assert_int_eq(c.train.shared_memory, 1);
