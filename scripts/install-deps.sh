@@ -14,6 +14,7 @@ pkgs=(
   gnuplot-nox                       # plots
   dataset-fashion-mnist             # the demo's data
   python3-numpy                     # checkpoint interop test
+  iproute2                          # launch/fake-cluster.sh (network namespaces, tc)
 )
 
 missing=()
