@@ -11,12 +11,15 @@
 #   launch/fake-cluster.sh bytes               bytes each node has sent on its link
 #   launch/fake-cluster.sh down                remove all of it, also after a killed job
 #
+# FAKE_CLUSTER_LOCAL="DIR ..." with run: those directories are node-local, as a node's own disk:
+# every node but the first sees them empty (a file staged on one node only).
 # Extra mpirun options go before CMD, ended by --:  run 2 --mca btl tcp,self -- build/dptrain ...
 set -euo pipefail
 
-PREFIX=dpt
+# FAKE_CLUSTER_PREFIX names a cluster of its own (the tests use one, so a user's stays untouched).
+PREFIX=${FAKE_CLUSTER_PREFIX:-dpt}
 SUBNET=10.213.77            # a private /24 that lives only inside these namespaces
-STATE=/run/dptrain-fake-cluster
+STATE=/run/dptrain-fake-cluster-$PREFIX
 BRIDGE=${PREFIX}-br
 
 die() { echo "fake-cluster: $*" >&2; exit 1; }
@@ -66,7 +69,12 @@ EOF
 host=\$1; shift
 ns=${PREFIX}-ns-\${host#${PREFIX}-node}
 [ -e "/run/netns/\$ns" ] || { echo "fake-cluster: no node \$host" >&2; exit 1; }
-exec ip netns exec "\$ns" unshare --uts --ipc --mount sh -c 'hostname "\$0" && mount -t tmpfs -o size=50% tmpfs /dev/shm && exec "\$@"' "\$host" "\$@"
+hide=""
+[ "\$host" = "\$(head -1 $STATE/nodes)" ] || hide="\${FAKE_CLUSTER_LOCAL:-}"
+exec ip netns exec "\$ns" unshare --uts --ipc --mount sh -c '
+  hostname "\$0" && mount -t tmpfs -o size=50% tmpfs /dev/shm || exit 1
+  for d in \$1; do mount -t tmpfs -o size=1m tmpfs "\$d" || exit 1; done
+  shift; exec "\$@"' "\$host" "\$hide" "\$@"
 EOF
   chmod +x "$STATE/agent" "$STATE/enter"
 }

@@ -298,9 +298,12 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
     if (st == DPT_OK && a->init)
         st = dpt_trainer_restore(&t, a->init, 1, e);
     if (st == DPT_OK) {
-        dpt_log_printf(&s->log, "dptrain %s: %s on %d rank%s (%s), %zu parameters, %zu training samples, %lld steps",
+        char where[48] = "";
+        if (s->comm->nodes > 1)
+            snprintf(where, sizeof where, " over %d nodes", s->comm->nodes);
+        dpt_log_printf(&s->log, "dptrain %s: %s on %d rank%s%s (%s), %zu parameters, %zu training samples, %lld steps",
                        DPT_VERSION, a->experiment ? a->experiment : "built-in linear regression", s->comm->size,
-                       s->comm->size == 1 ? "" : "s", dpt_trainer_reduction(&t), t.model.nparams, t.ntrain,
+                       s->comm->size == 1 ? "" : "s", where, dpt_trainer_reduction(&t), t.model.nparams, t.ntrain,
                        (long long)t.total_steps);
         st = dpt_trainer_run(&t, e);
     }

@@ -25,6 +25,8 @@ int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e)
     MPI_Comm_rank(node, &c->local_rank);
     MPI_Comm_size(node, &c->local_size);
     MPI_Comm_free(&node);
+    int first = c->local_rank == 0;
+    MPI_Allreduce(&first, &c->nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     return DPT_OK;
 }
 

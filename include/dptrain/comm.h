@@ -11,6 +11,7 @@
 typedef struct {
     int rank, size;             /* in the whole job */
     int local_rank, local_size; /* among the ranks sharing this node */
+    int nodes;                  /* nodes the job spans */
 } dpt_comm;
 
 /* Starts MPI (a singleton when not under mpirun) and fills c. */
