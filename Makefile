@@ -107,6 +107,39 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	scripts/bench.sh
 
+# Installing like a library: the binary, the static library, the headers, a pkg-config file, the
+# launchers and scripts, built in a folder of their own for a CPU the cluster's nodes share
+# (INSTALL_MARCH, x86-64-v3 by default: see README; `make MARCH=native` stays the local default).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+INSTALL_MARCH ?= $(if $(filter x86_64,$(shell uname -m)),x86-64-v3)
+INSTALL_BUILD := build/install$(if $(INSTALL_MARCH),-$(INSTALL_MARCH))
+DEST    := $(DESTDIR)$(PREFIX)
+HEADERS := $(wildcard include/dptrain/*.h)
+SHARED  := $(wildcard launch/*.sh launch/*.sbatch launch/configs/*.ini) scripts/plot-metrics \
+           scripts/safetensors_predict.py
+INSTALLED := bin/dptrain lib/libdptrain.a lib/pkgconfig/dptrain.pc $(HEADERS:include/%=include/%) \
+             $(SHARED:%=share/dptrain/%)
+
+.PHONY: install uninstall
+install: check-deps
+	@$(MAKE) --no-print-directory BUILD=$(INSTALL_BUILD) MARCH=$(INSTALL_MARCH) \
+	  $(INSTALL_BUILD)/dptrain $(INSTALL_BUILD)/libdptrain.a
+	install -d $(DEST)/bin $(DEST)/lib/pkgconfig $(DEST)/include/dptrain
+	install -m 755 $(INSTALL_BUILD)/dptrain $(DEST)/bin/dptrain
+	install -m 644 $(INSTALL_BUILD)/libdptrain.a $(DEST)/lib/libdptrain.a
+	install -m 644 $(HEADERS) $(DEST)/include/dptrain/
+	@for f in $(SHARED); do install -D -m $$(test -x $$f && echo 755 || echo 644) $$f $(DEST)/share/dptrain/$$f; done
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*DPT_VERSION "\(.*\)"/\1/p' include/dptrain/version.h)|' \
+	  -e 's|@REQUIRES@|$(PKGS)|' scripts/dptrain.pc.in > $(DEST)/lib/pkgconfig/dptrain.pc
+	@echo "installed dptrain into $(DEST) (built with -march=$(or $(INSTALL_MARCH),baseline))"
+
+uninstall:
+	rm -f $(addprefix $(DEST)/,$(INSTALLED))
+	@# Only the folders that are dptrain's own: bin, lib and the like may be shared, even empty.
+	@for d in share/dptrain/launch/configs share/dptrain/launch share/dptrain/scripts share/dptrain \
+	  include/dptrain; do rmdir $(DEST)/$$d 2>/dev/null || true; done
+
 clean:
 	rm -rf $(BUILD)
 

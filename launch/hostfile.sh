@@ -13,6 +13,8 @@ hostfile=$1; n=$2; shift 2
 [ -r "$hostfile" ] || { echo "$0: cannot read hostfile $hostfile" >&2; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${DPTRAIN:-$here/build/dptrain}
+# Installed (make install): this script is PREFIX/share/dptrain/launch/, the binary PREFIX/bin/.
+[ -n "${DPTRAIN:-}" ] || [ -x "$bin" ] || bin=$(cd "$here/../.." && pwd)/bin/dptrain
 if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi

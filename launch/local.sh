@@ -11,6 +11,8 @@ fi
 n=$1; shift
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${DPTRAIN:-$here/build/dptrain}
+# Installed (make install): this script is PREFIX/share/dptrain/launch/, the binary PREFIX/bin/.
+[ -n "${DPTRAIN:-}" ] || [ -x "$bin" ] || bin=$(cd "$here/../.." && pwd)/bin/dptrain
 [ -x "$bin" ] || { echo "$0: $bin not built (run make)" >&2; exit 2; }
 if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
