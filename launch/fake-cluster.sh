@@ -20,6 +20,7 @@ set -euo pipefail
 PREFIX=${FAKE_CLUSTER_PREFIX:-dpt}
 SUBNET=10.213.77            # a private /24 that lives only inside these namespaces
 STATE=/run/dptrain-fake-cluster-$PREFIX
+NIC=${PREFIX}-eth           # each node's interface: the same name on every node, as on a cluster
 BRIDGE=${PREFIX}-br
 
 die() { echo "fake-cluster: $*" >&2; exit 1; }
@@ -43,14 +44,15 @@ up() {
     local node=${PREFIX}-node$i ns=${PREFIX}-ns-$i
     echo "$node" >> "$STATE/nodes"
     ip netns add "$ns"
-    ip link add "${PREFIX}-v$i" netns "$ns" type veth peer name "${PREFIX}-p$i" netns "${PREFIX}-ns-sw"
+    ip link add "$NIC" netns "$ns" type veth peer name "${PREFIX}-p$i" netns "${PREFIX}-ns-sw"
     ip -n "${PREFIX}-ns-sw" link set "${PREFIX}-p$i" master "$BRIDGE" up
-    ip -n "$ns" addr add "$SUBNET.$i/24" dev "${PREFIX}-v$i"
-    ip -n "$ns" link set "${PREFIX}-v$i" up
+    ip -n "$ns" addr add "$SUBNET.$i/24" dev "$NIC"
+    ip -n "$ns" link set "$NIC" up
     ip -n "$ns" link set lo up
     mkdir -p "/etc/netns/$ns"
     printf '%s' "$hosts" > "/etc/netns/$ns/hosts"
     echo "$node slots=64" >> "$STATE/hostfile"
+    echo "$node:64" >> "$STATE/machinefile"
   done
   write_agent
   echo "fake-cluster: $count nodes up ($(nodes | tr '\n' ' ')) on $SUBNET.0/24"
@@ -60,6 +62,7 @@ up() {
 write_agent() {
   cat > "$STATE/agent" <<EOF
 #!/bin/sh
+while [ "\${1#-}" != "\$1" ]; do shift; done   # ssh options (Hydra passes -x)
 host=\$1; shift
 exec "$STATE/enter" "\$host" sh -c "\$*"
 EOF
@@ -91,6 +94,13 @@ run() {
   fi
   local n count
   count=$(nodes | wc -l); n=$((per * count))
+  . "$(dirname "$0")/mpi-kind.sh"
+  if [ "$(mpi_kind "$(command -v "$1" || echo "$1")")" = mpich ]; then
+    "$STATE/enter" "$(nodes | head -1)" mpiexec.mpich -f "$STATE/machinefile" -launcher ssh \
+      -launcher-exec "$STATE/agent" -iface "$NIC" -ppn "$per" -n "$n" \
+      -genv OPENBLAS_NUM_THREADS "${OPENBLAS_NUM_THREADS:-1}" -genv UCX_NET_DEVICES "$NIC" "${opts[@]}" "$@"
+    return
+  fi
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   "$STATE/enter" "$(nodes | head -1)" mpirun -np "$n" --hostfile "$STATE/hostfile" \
     --mca plm_rsh_agent "$STATE/agent" --mca oob_tcp_if_include "$SUBNET.0/24" \
@@ -106,11 +116,11 @@ shape() {
   for node in $(nodes); do
     i=${node#${PREFIX}-node}
     if [ "$rate" = off ]; then
-      ip netns exec "$(ns_of "$node")" tc qdisc del dev "${PREFIX}-v$i" root 2>/dev/null || true
+      ip netns exec "$(ns_of "$node")" tc qdisc del dev "$NIC" root 2>/dev/null || true
     else
       # Bytes a link may send at once: 1 ms at the rate, at least 64 KiB (tbf needs burst >= MTU
       # and a timer tick's worth of bytes to reach its rate).
-      ip netns exec "$(ns_of "$node")" tc qdisc replace dev "${PREFIX}-v$i" root tbf rate "$rate" \
+      ip netns exec "$(ns_of "$node")" tc qdisc replace dev "$NIC" root tbf rate "$rate" \
         burst 1mb latency 50ms || die "shape: tc refused rate '$rate'"
     fi
   done
@@ -126,7 +136,7 @@ shape() {
 bytes() {
   for node in $(nodes); do
     local i=${node#${PREFIX}-node}
-    echo "$node $(ip netns exec "$(ns_of "$node")" cat "/sys/class/net/${PREFIX}-v$i/statistics/tx_bytes")"
+    echo "$node $(ip netns exec "$(ns_of "$node")" cat "/sys/class/net/$NIC/statistics/tx_bytes")"
   done
 }
 

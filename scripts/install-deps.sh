@@ -6,6 +6,7 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config
   libopenmpi-dev openmpi-bin        # MPI (pkg-config: ompi-c)
+  libmpich-dev mpich                # MPICH too (make MPI=mpich; mpirun stays Open MPI's)
   libopenblas-dev                   # BLAS (pkg-config: openblas)
   check                             # unit tests (pkg-config: check)
   libinih-dev                       # experiment files (INI)

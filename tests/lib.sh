@@ -10,15 +10,39 @@ fi
 TMP=$(mktemp -d /tmp/dptrain-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
-# mpirun with N ranks, a time limit, one BLAS thread per rank and yielding when idle.
-# Extra mpirun options go before "--": mpi N [opts...] -- cmd args...
+# The MPI the binaries were built with: Open MPI (mpirun) or MPICH (mpiexec.mpich, make test-mpich).
+MPI_IMPL=${MPI_IMPL:-openmpi}
+
+# mpirun with N ranks, a time limit, one BLAS thread per rank and (Open MPI) yielding when idle.
+# Extra launcher options go before "--": mpi N [opts...] -- cmd args...; write them with the
+# helpers below (mpi_force_tcp, mpi_allreduce_alg) so that they mean the same under either MPI.
 mpi() {
   local n=$1; shift
   local opts=()
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do opts+=("$1"); shift; done
   shift
-  timeout "${MPI_TIMEOUT:-60}" mpirun -np "$n" --oversubscribe --mca mpi_yield_when_idle 1 \
-    -x OPENBLAS_NUM_THREADS=1 "${opts[@]}" "$@"
+  if [ "$MPI_IMPL" = mpich ]; then
+    timeout "${MPI_TIMEOUT:-60}" mpiexec.mpich -n "$n" -genv OPENBLAS_NUM_THREADS 1 "${opts[@]}" "$@"
+  else
+    timeout "${MPI_TIMEOUT:-60}" mpirun -np "$n" --oversubscribe --mca mpi_yield_when_idle 1 \
+      -x OPENBLAS_NUM_THREADS=1 "${opts[@]}" "$@"
+  fi
+}
+
+# Launcher options that make ranks on one node talk over TCP, as ranks on different hosts do.
+mpi_force_tcp() {
+  if [ "$MPI_IMPL" = mpich ]; then echo -genv UCX_TLS tcp,self; else echo --mca btl tcp,self; fi
+}
+
+# Launcher options that force the MPI library's allreduce algorithm NAME: recursive_doubling or
+# reduce_scatter_allgather (which Open MPI calls rabenseifner).
+mpi_allreduce_alg() {
+  if [ "$MPI_IMPL" = mpich ]; then
+    echo -genv MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM "$1"
+  else
+    local n; case $1 in recursive_doubling) n=3 ;; reduce_scatter_allgather) n=6 ;; *) fail "mpi_allreduce_alg: unknown $1" ;; esac
+    echo --mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm "$n"
+  fi
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

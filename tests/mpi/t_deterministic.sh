@@ -72,11 +72,11 @@ run mlp-adam 8 ../mlp.ini --set optimizer.kind=adam
 same mlp-adam-1 mlp-adam-8
 for np in 1 4; do run l2 $np ../mlp.ini --set regularization.l2=0.01 --set optimizer.clip_norm=1; done
 same l2-1 l2-4
-MPI_EXTRA=(--mca btl tcp,self)
+MPI_EXTRA=($(mpi_force_tcp))
 run tcp 2 ../mlp.ini --set optimizer.kind=adam
 same mlp-adam-1 tcp-2
-for alg in 1 4; do
-  MPI_EXTRA=(--mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm $alg)
+for alg in recursive_doubling reduce_scatter_allgather; do
+  MPI_EXTRA=($(mpi_allreduce_alg $alg))
   run alg$alg 4 ../mlp.ini --set optimizer.kind=adam
   same mlp-adam-1 alg$alg-4
 done

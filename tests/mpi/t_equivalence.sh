@@ -46,7 +46,7 @@ expect_contains reg-2.log "optimizer shards in node-shared memory"
 cp -r runs/adam-1 runs/bucket-1
 check bucket 2 --set training.batch=26 --set training.bucket_mb=0.0005
 check bucket 3 --set training.batch=26 --set training.bucket_mb=0.0005
-MPI_EXTRA=(--mca btl tcp,self)
+MPI_EXTRA=($(mpi_force_tcp))
 check tcp 1 --set training.batch=26
 check tcp 2 --set training.batch=26
 # One rank whose threads share the averaging and the update (models of 1M parameters and more):

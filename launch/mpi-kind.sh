@@ -1,0 +1,7 @@
+# Sourced by the launchers: which MPI a dptrain binary was built with, so that the matching
+# launcher starts it (Open MPI's mpirun, or MPICH's mpiexec.mpich); DPTRAIN_MPI overrides.
+#   kind=$(mpi_kind BINARY)     -> openmpi | mpich
+mpi_kind() {
+  if [ -n "${DPTRAIN_MPI:-}" ]; then echo "$DPTRAIN_MPI"; return; fi
+  if ldd "$1" 2>/dev/null | grep -q 'libmpich'; then echo mpich; else echo openmpi; fi
+}
