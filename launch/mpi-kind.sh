@@ -3,5 +3,6 @@
 #   kind=$(mpi_kind BINARY)     -> openmpi | mpich
 mpi_kind() {
   if [ -n "${DPTRAIN_MPI:-}" ]; then echo "$DPTRAIN_MPI"; return; fi
-  if ldd "$1" 2>/dev/null | grep -q 'libmpich'; then echo mpich; else echo openmpi; fi
+  # Not `ldd | grep -q`: grep's early exit fails ldd with SIGPIPE, and pipefail then says "no".
+  case "$(ldd "$1" 2>/dev/null)" in *libmpich*) echo mpich ;; *) echo openmpi ;; esac
 }

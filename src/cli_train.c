@@ -270,6 +270,19 @@ static void finish(dpt_trainer *t, session *s, double t0)
         dpt_log_printf(&s->log, "run directory: %s", s->log.dir);
 }
 
+/* training.trace, written by rank 0 into the run directory unless the path is absolute (collective). */
+static int write_trace(const dpt_trainer *t, session *s, dpt_err *e)
+{
+    const char *path = t->cfg->train.trace;
+    char full[sizeof s->log.dir + DPT_PATH_MAX + 2];
+    snprintf(full, sizeof full, "%s%s%s", path[0] == '/' ? "" : s->log.dir, path[0] == '/' ? "" : "/", path);
+    if (dpt_comm_agree(s->comm, dpt_trace_write(&t->trace, s->comm, full, e), e) != DPT_OK)
+        return DPT_FAIL;
+    if (t->trace.ev)
+        dpt_log_printf(&s->log, "trace of steps %s: %s", t->cfg->train.trace_steps, full);
+    return DPT_OK;
+}
+
 static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_err *e)
 {
     dpt_trainer t;
@@ -307,6 +320,8 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
                        (long long)t.total_steps);
         st = dpt_trainer_run(&t, e);
     }
+    if (st == DPT_OK)
+        st = write_trace(&t, s, e);
     if (st == DPT_OK)
         finish(&t, s, t0);
     dpt_log_close(&s->log);

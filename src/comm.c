@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <mpi.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,59 @@ _Noreturn void dpt_comm_abort(const dpt_comm *c, const char *fmt, ...)
     va_end(ap);
     MPI_Abort(MPI_COMM_WORLD, 1);
     exit(1);
+}
+
+double dpt_comm_common_start(const dpt_comm *c)
+{
+    if (c->size > 1)
+        MPI_Barrier(MPI_COMM_WORLD);
+    return dpt_comm_time();
+}
+
+char *dpt_comm_gather_bytes(const dpt_comm *c, const void *buf, size_t n, size_t *lens)
+{
+    /* Sizes first (as 64-bit, above MPI's int counts), then the bytes rank by rank: a trace or a
+     * record is small, so point-to-point messages in chunks keep every count an int. */
+    uint64_t mine = n, *all = c->rank == 0 ? malloc(sizeof(uint64_t) * (size_t)c->size) : NULL;
+    MPI_Gather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    char *out = NULL;
+    int ok = 1;
+    if (c->rank == 0) {
+        size_t total = 0;
+        for (int r = 0; r < c->size; r++)
+            total += lens[r] = (size_t)all[r];
+        out = malloc(total ? total : 1);
+        ok = out != NULL;
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (!ok) {
+        free(all);
+        return NULL;
+    }
+    if (c->rank == 0) {
+        size_t at = 0;
+        memcpy(out, buf, n);
+        for (int r = 0; r < c->size; at += lens[r], r++)
+            for (size_t off = r ? 0 : lens[0]; off < lens[r]; off += CHUNK) {
+                size_t len = lens[r] - off < CHUNK ? lens[r] - off : CHUNK;
+                MPI_Recv(out + at + off, (int)len, MPI_BYTE, r, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            }
+    } else {
+        for (size_t off = 0; off < n; off += CHUNK) {
+            size_t len = n - off < CHUNK ? n - off : CHUNK;
+            MPI_Send((const char *)buf + off, (int)len, MPI_BYTE, 0, 7, MPI_COMM_WORLD);
+        }
+    }
+    free(all);
+    return out;
+}
+
+void dpt_comm_hostname(char *buf, size_t size)
+{
+    char name[MPI_MAX_PROCESSOR_NAME];
+    int len = 0;
+    MPI_Get_processor_name(name, &len);
+    snprintf(buf, size, "%.*s", len, name);
 }
 
 double dpt_comm_time(void)

@@ -141,6 +141,8 @@ static const keydef keys[] = {
     INT("training", "blocks", train.blocks, 1, 0, "8", "deterministic mode: blocks per global batch, a power of two; up to this many ranks (more blocks cost speed)"),
     F64("training", "bucket_mb", train.bucket_mb, 0, HUGE_VAL, AUTO, "auto", "gradient allreduce bucket in MiB; 0 = one blocking call after backward; auto = 0 on one node, 4 across nodes"),
     INT("training", "threads", train.threads, 0, 0, "0", "BLAS threads per rank, which also share the update of models of 1M parameters or more; 0 = cores / ranks on the node"),
+    STR("training", "trace", train.trace, 0, "", "write a timeline of every rank (Chrome trace JSON: Perfetto, chrome://tracing) to this file; relative to the run directory; empty = none"),
+    STR("training", "trace_steps", train.trace_steps, 0, "10-12", "the steps the trace records, A-B (1-based, inclusive) or A"),
     INT("training", "update_threads", train.update_threads, 0, 0, "0", "threads per rank sharing the averaging and the update of models of 1M parameters or more (no bit depends on it); 0 = training.threads"),
     BOOL("training", "shard_optimizer", train.shard_optimizer, "true", "each rank updates one shard of the parameters (when bucket_mb is 0); shards meet in node-shared memory or through reduce-scatter and all-gather"),
     BOOL("training", "flush_denormals", train.flush_denormals, "true", "treat subnormal floats as zero (x86 FTZ/DAZ, as TensorFlow does): Adam's moments of weights whose gradient stays zero decay into subnormals that slow the optimizer step up to 30x"),

@@ -160,12 +160,15 @@ const float *dpt_model_forward(dpt_model *m, const float *x, int n)
     const float *in = x;
     for (int i = 0; i < m->nlayers; i++) {
         const dpt_layer *l = &m->layers[i];
+        double t0 = m->trace ? dpt_trace_now(m->trace) : 0;
         /* The first layer never writes over the caller's batch. */
         if (i == 0 && l->ops->in_place)
             l->ops->forward(l, m->acts[0], x, n);
         else
             l->ops->forward(l, m->acts[i], in, n);
         in = m->acts[i];
+        if (m->trace)
+            dpt_trace_span(m->trace, l->ops->name, "forward", t0, i);
     }
     return in;
 }
@@ -180,7 +183,10 @@ void dpt_model_backward(dpt_model *m, const float *dout, int n, int accumulate, 
         const float *x = i > 0 ? m->acts[i - 1] : m->input;
         /* In-place layers let x alias y; backward only reads y then, and dx may overwrite dy. */
         float *dx = i > 0 ? m->dbuf[which] : NULL;
+        double t0 = m->trace ? dpt_trace_now(m->trace) : 0;
         l->ops->backward(l, dx, dy, x, m->acts[i], n, accumulate);
+        if (m->trace)
+            dpt_trace_span(m->trace, l->ops->name, "backward", t0, i);
         if (ready && l->nparams)
             ready(ctx, l->off, l->nparams);
         dy = dx;

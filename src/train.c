@@ -275,10 +275,14 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
     dpt_early_init(&t->early, strcmp(cfg->early.metric, "val_accuracy") == 0, cfg->early.patience,
                    cfg->early.min_delta);
     if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK || check_same_data(t, e) != DPT_OK ||
-        dpt_trainer_plan_reduction(t, e) != DPT_OK) {
+        dpt_trainer_plan_reduction(t, e) != DPT_OK ||
+        dpt_comm_agree(comm, dpt_trace_init(&t->trace, comm, cfg->train.trace, cfg->train.trace_steps, e), e) !=
+            DPT_OK) {
         dpt_trainer_free(t);
         return DPT_FAIL;
     }
+    if (t->trace.ev)
+        t->model.trace = &t->trace;
     dpt_comm_bcast(comm, t->model.params, sizeof(float) * t->model.nparams);
     if (t->best_params)
         memcpy(t->best_params, t->model.params, sizeof(float) * t->model.nparams);
@@ -312,6 +316,7 @@ void dpt_trainer_free(dpt_trainer *t)
     free(t->ranges);
     free(t->shard_scratch);
     free(t->shard_ranges);
+    dpt_trace_free(&t->trace);
     memset(t, 0, sizeof *t);
 }
 
@@ -339,7 +344,9 @@ static int early_stop_update(dpt_trainer *t, const dpt_eval_result *r)
 /* Evaluates on the validation rows, reports, and tells whether to stop early. */
 static int validate(dpt_trainer *t)
 {
+    double t0 = dpt_trace_now(&t->trace);
     dpt_eval_result r = dpt_trainer_eval(t, 0);
+    dpt_trace_span(&t->trace, "evaluate", "eval", t0, -1);
     t->last.val_loss = r.loss;
     t->last.val_accuracy = t->train.nclasses > 0 ? r.accuracy : NAN;
     return early_stop_update(t, &r);
@@ -390,8 +397,10 @@ static void after_eval(dpt_trainer *t, int logged, double samples, double t0, do
 static void periodic_checkpoint(dpt_trainer *t)
 {
     dpt_err e;
+    double t0 = dpt_trace_now(&t->trace);
     if (dpt_trainer_checkpoint(t, &e) != DPT_OK && t->on_note)
         t->on_note(t->ctx, e.msg);
+    dpt_trace_span(&t->trace, "checkpoint", "checkpoint", t0, -1);
 }
 
 /* One epoch from t->batch_in_epoch on; returns 1 when early stopping says stop. */
@@ -404,6 +413,7 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
     dpt_sampler_set_epoch(&t->sampler, t->epoch);
     for (size_t i = t->batch_in_epoch; i < per_epoch && t->step < t->total_steps; i++) {
         double loss, count;
+        dpt_trace_step(&t->trace, t->step + 1);
         if (dpt_trainer_step(t, i, &loss, &count, e) != DPT_OK) {
             *failed = 1;
             return 1;

@@ -15,8 +15,10 @@
 static void on_ready(void *ctx, size_t off, size_t len)
 {
     dpt_trainer *t = ctx;
+    double t0 = dpt_trace_now(&t->trace);
     dpt_bucketed_ready(t->buckets, off, len);
     dpt_bucketed_progress(t->buckets);
+    dpt_trace_span(&t->trace, "gradients ready: start buckets", "comm", t0, (int64_t)len);
 }
 
 /* Forward and backward of this rank's slice of every micro-batch; returns the local loss sum. */
@@ -31,7 +33,9 @@ static double compute_gradients(dpt_trainer *t, size_t i, double *count)
         *count += (double)total;
         if (n == 0)
             continue;
+        double t0 = dpt_trace_now(&t->trace);
         dpt_data_gather(t->x, t->y, &t->train, t->sampler.order + begin, n);
+        dpt_trace_span(&t->trace, "gather batch", "data", t0, (int64_t)n);
         const float *out = dpt_model_forward(&t->model, t->x, (int)n);
         loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)n, t->model.out_dim);
         /* Buckets may start only in the last micro-batch, when the gradients are final; sharded
@@ -52,20 +56,28 @@ static double sum_gradients(dpt_trainer *t, size_t i, double *count, size_t *lo,
 {
     *lo = 0;
     *hi = t->model.nparams;
-    if (t->cfg->train.deterministic)
-        return dpt_trainer_det_gradients(t, i, count, lo, hi);
+    if (t->cfg->train.deterministic) {
+        double t0 = dpt_trace_now(&t->trace);
+        double loss = dpt_trainer_det_gradients(t, i, count, lo, hi);
+        dpt_trace_span(&t->trace, "blocks and tree reduction", "comm", t0, -1);
+        return loss;
+    }
     double loss = compute_gradients(t, i, count);
     if (t->sharded) {
         *lo = t->shard_lo;
         *hi = t->shard_hi;
     }
+    double t0 = dpt_trace_now(&t->trace);
     if (t->shared) {
         dpt_shared_sync(t->shared); /* every region is final: the sum is read from them all */
+        dpt_trace_span(&t->trace, "barrier: gradients final", "comm", t0, -1);
     } else if (t->sharded) {
         dpt_comm_reduce_scatter_f(t->comm, t->model.grads, t->shard_scratch, t->model.nparams);
+        dpt_trace_span(&t->trace, "reduce-scatter", "comm", t0, (int64_t)(sizeof(float) * t->model.nparams));
     } else {
         dpt_bucketed_finish(t->buckets);
         dpt_comm_allreduce_d(t->comm, &loss, 1);
+        dpt_trace_span(&t->trace, "wait for allreduces", "comm", t0, (int64_t)(sizeof(float) * t->model.nparams));
     }
     return loss;
 }
@@ -119,12 +131,15 @@ void dpt_trainer_share_params(dpt_trainer *t)
 {
     /* After the node-shared barrier no rank reads another's memory until the next step's, so
      * parameters may change freely between steps (restore, best parameters). */
+    double t0 = dpt_trace_now(&t->trace);
     if (t->shared)
         dpt_shared_sync(t->shared);
     else if (t->sharded && t->cfg->train.deterministic)
         dpt_comm_tree_allgather_f(t->comm, t->model.params, t->model.nparams, DPT_DET_ALIGN);
     else if (t->sharded)
         dpt_comm_allgather_f(t->comm, t->model.params, t->model.nparams);
+    if (t->shared || t->sharded)
+        dpt_trace_span(&t->trace, t->shared ? "barrier: parameters shared" : "all-gather", "comm", t0, -1);
 }
 
 int dpt_trainer_fused(const dpt_trainer *t)
@@ -149,6 +164,7 @@ static void chunk_average(void *ctx, long c, int thread)
 {
     const chunk_job *j = ctx;
     dpt_trainer *t = j->t;
+    double t0 = dpt_trace_now(&t->trace);
     size_t a = j->lo + (size_t)c * DPT_SHARE_CHUNK, b = j->hi - a < DPT_SHARE_CHUNK ? j->hi : a + DPT_SHARE_CHUNK;
     const float **in = t->chunk_in + (size_t)thread * (size_t)t->comm->size;
     float *g = j->fused ? t->chunk_g + (size_t)thread * DPT_SHARE_CHUNK : t->model.grads + a;
@@ -160,6 +176,7 @@ static void chunk_average(void *ctx, long c, int thread)
         dpt_optim_update_run(&t->opt, t->model.params, g, j->lr, a, b);
         dpt_trainer_share_run(t, a, b);
     }
+    dpt_trace_span_at(&t->trace, j->fused ? "average, update, share" : "average", "optimizer", thread, t0, c);
 }
 
 double dpt_trainer_by_chunks(dpt_trainer *t, double lr, size_t lo, size_t hi, float inv, int fused)
@@ -178,11 +195,12 @@ double dpt_trainer_by_chunks(dpt_trainer *t, double lr, size_t lo, size_t hi, fl
 /* Chunk c of an update from the averaged gradients, then its copies to the other ranks. */
 static void chunk_update(void *ctx, long c, int thread)
 {
-    (void)thread;
     const chunk_job *j = ctx;
+    double t0 = dpt_trace_now(&j->t->trace);
     size_t a = j->lo + (size_t)c * DPT_SHARE_CHUNK, b = j->hi - a < DPT_SHARE_CHUNK ? j->hi : a + DPT_SHARE_CHUNK;
     dpt_optim_update(&j->t->opt, j->t->model.params, j->t->model.grads, j->lr, a, b);
     dpt_trainer_share_run(j->t, a, b);
+    dpt_trace_span_at(&j->t->trace, "update, share", "optimizer", thread, t0, c);
 }
 
 /* Updates [lo, hi) from the averaged gradients and shares it, chunk by chunk on the rank's
@@ -202,8 +220,9 @@ static double agree_norm(dpt_trainer *t, double *loss, double *penalty, double s
         return dpt_trainer_det_norm(t, lo, hi);
     if (!t->sharded)
         return sqrt(sq);
-    double v[3] = {*loss, *penalty, sq};
+    double v[3] = {*loss, *penalty, sq}, t0 = dpt_trace_now(&t->trace);
     dpt_comm_allreduce_d(t->comm, v, 3);
+    dpt_trace_span(&t->trace, "allreduce loss and norm", "comm", t0, -1);
     *loss = v[0];
     *penalty = v[1];
     return sqrt(v[2]);

@@ -29,9 +29,18 @@ mpi() {
   fi
 }
 
-# Launcher options that make ranks on one node talk over TCP, as ranks on different hosts do.
+# skipped WHAT WHY: says loudly (tests/run.sh repeats SKIPPED lines) that WHAT is not tested.
+skipped() { echo "SKIPPED: $1 is NOT tested: $2" >&2; }
+
+# Launcher options that make ranks on one node talk over TCP, as ranks on different hosts do;
+# fails (and says so) where that path cannot be tested: Debian's MPICH 4.0.2 (ch4:ucx) hangs in
+# MPI_Finalize over UCX's TCP transport about one run in four (seen on 1 node and across nodes).
 mpi_force_tcp() {
-  if [ "$MPI_IMPL" = mpich ]; then echo -genv UCX_TLS tcp,self; else echo --mca btl tcp,self; fi
+  if [ "$MPI_IMPL" = mpich ]; then
+    skipped "the TCP path under MPICH" "MPICH's UCX TCP transport hangs in MPI_Finalize now and then"
+    return 1
+  fi
+  echo --mca btl tcp,self
 }
 
 # Launcher options that force the MPI library's allreduce algorithm NAME: recursive_doubling or

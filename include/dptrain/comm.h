@@ -91,6 +91,18 @@ _Noreturn void dpt_comm_abort(const dpt_comm *c, const char *fmt, ...) __attribu
 /* Wall-clock seconds from an arbitrary origin. */
 double dpt_comm_time(void);
 
+/* dpt_comm_time() just after a barrier: a start that every rank shares to within the barrier's
+ * skew (collective). */
+double dpt_comm_common_start(const dpt_comm *c);
+
+/* Gathers each rank's n bytes on rank 0: returns there a malloc'd buffer of every rank's bytes in
+ * rank order and fills lens[size] (the caller frees it); NULL elsewhere, or on rank 0 when out of
+ * memory (collective). */
+char *dpt_comm_gather_bytes(const dpt_comm *c, const void *buf, size_t n, size_t *lens);
+
+/* This node's host name into buf (always terminated). */
+void dpt_comm_hostname(char *buf, size_t size);
+
 /* "Open MPI v4.1.4, ..." as the library reports itself. */
 const char *dpt_comm_library(void);
 

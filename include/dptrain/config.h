@@ -62,6 +62,8 @@ typedef struct {
         double bucket_mb;                /* gradient allreduce bucket; 0 = one blocking call */
         int threads;                     /* BLAS threads per rank; 0 = cores / ranks on the node */
         int update_threads;              /* threads sharing the update; 0 = as many as BLAS threads */
+        char trace[DPT_PATH_MAX];        /* Chrome trace file; "" = none; relative: in the run dir */
+        char trace_steps[32];            /* the steps traced, "A-B" (1-based) */
         int shard_optimizer;             /* each rank updates one shard (with one blocking allreduce) */
         int flush_denormals;             /* subnormal floats count as zero (FTZ/DAZ) */
         int shared_memory;               /* shards meet in node-shared memory (all ranks on one node) */

@@ -10,6 +10,7 @@
 
 #include "dptrain/error.h"
 #include "dptrain/layer.h"
+#include "dptrain/trace.h"
 #include "dptrain/optim.h"
 
 typedef struct {
@@ -24,6 +25,7 @@ typedef struct {
     const float *input;/* the batch given to the last forward */
     float **acts;      /* acts[i]: output of layer i, [max_batch][layers[i].out]; in-place layers share */
     float *dbuf[2];    /* ping-pong gradient buffers for backward */
+    dpt_trace *trace;  /* a span per layer and pass when set (training.trace), else NULL */
 } dpt_model;
 
 /* Called by backward when grads[off..off+len) are final for this batch (last layer first). */

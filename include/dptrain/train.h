@@ -96,6 +96,7 @@ struct dpt_trainer {
     double *det_loss;             /* [blocks] loss sum of each block, zero where not ours */
     double *det_sq;               /* [nparams / DPT_DET_ALIGN + 1] squared gradient norm per chunk */
     dpt_metrics last;
+    dpt_trace trace;              /* training.trace's timeline (off unless asked) */
     char ckpt_dir[DPT_PATH_MAX + DPT_NAME_MAX + 16]; /* where rank 0 saves; "" = never */
     dpt_metrics_fn on_metrics;
     dpt_progress_fn on_progress;

@@ -72,9 +72,11 @@ run mlp-adam 8 ../mlp.ini --set optimizer.kind=adam
 same mlp-adam-1 mlp-adam-8
 for np in 1 4; do run l2 $np ../mlp.ini --set regularization.l2=0.01 --set optimizer.clip_norm=1; done
 same l2-1 l2-4
-MPI_EXTRA=($(mpi_force_tcp))
-run tcp 2 ../mlp.ini --set optimizer.kind=adam
-same mlp-adam-1 tcp-2
+if tcp=$(mpi_force_tcp); then
+  MPI_EXTRA=($tcp)
+  run tcp 2 ../mlp.ini --set optimizer.kind=adam
+  same mlp-adam-1 tcp-2
+fi
 for alg in recursive_doubling reduce_scatter_allgather; do
   MPI_EXTRA=($(mpi_allreduce_alg $alg))
   run alg$alg 4 ../mlp.ini --set optimizer.kind=adam

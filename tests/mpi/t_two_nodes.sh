@@ -8,7 +8,11 @@
 export FAKE_CLUSTER_PREFIX=dptt
 FC=$ROOT/launch/fake-cluster.sh
 if [ "$(id -u)" -ne 0 ] || ! unshare --net true 2>/dev/null; then
-  echo "SKIPPED: t_two_nodes needs root and network namespaces; the multi-node path is NOT tested" >&2
+  skipped "the multi-node path" "t_two_nodes needs root and network namespaces"
+  exit 0
+fi
+if [ "$MPI_IMPL" = mpich ]; then
+  skipped "the multi-node path under MPICH" "MPICH's UCX TCP transport hangs in MPI_Finalize now and then"
   exit 0
 fi
 "$FC" down > /dev/null
