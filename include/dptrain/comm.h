@@ -91,8 +91,9 @@ _Noreturn void dpt_comm_abort(const dpt_comm *c, const char *fmt, ...) __attribu
 /* Wall-clock seconds from an arbitrary origin. */
 double dpt_comm_time(void);
 
-/* dpt_comm_time() just after a barrier: a start that every rank shares to within the barrier's
- * skew (collective). */
+/* A common start for timelines: the value of this rank's dpt_comm_time() at the moment rank 0's
+ * clock read its start, each rank's offset to rank 0's clock estimated from the fastest of a few
+ * round trips, so a rank descheduled in one of them does not skew it (collective). */
 double dpt_comm_common_start(const dpt_comm *c);
 
 /* Gathers each rank's n bytes on rank 0: returns there a malloc'd buffer of every rank's bytes in
