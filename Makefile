@@ -36,7 +36,7 @@ MPI_BIN  := $(MPI_SRC:tests/mpi/%.c=$(BUILD)/tests/mpi_%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check-deps test test-mpich unit asan demo bench clean
+.PHONY: all deps check-deps test test-mpich unit asan demo bench bench-cluster clean
 all: check-deps $(BUILD)/libdptrain.a $(BUILD)/dptrain $(UNIT_BIN) $(MPI_BIN) $(BENCH_BIN)
 
 deps:
@@ -120,6 +120,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	scripts/bench.sh
+
+# dptrain against PyTorch DDP on two emulated nodes, unshaped and at 2 Gbit/s (root only).
+bench-cluster: deps
+	@$(MAKE) --no-print-directory all
+	scripts/bench-cluster.sh
 
 # Installing like a library: the binary, the static library, the headers, a pkg-config file, the
 # launchers and scripts, built in a folder of their own for a CPU the cluster's nodes share

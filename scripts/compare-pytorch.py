@@ -115,12 +115,13 @@ def worker_single(args):
     print(json.dumps({"sps": rate}))
 
 
-def ddp_rank(rank, world, args, port, queue):
+def ddp_rank(rank, world, args, port, queue, master="127.0.0.1"):
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
-    os.sched_setaffinity(0, {rank % os.cpu_count()})  # like mpirun --bind-to core
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    if master == "127.0.0.1":
+        os.sched_setaffinity(0, {rank % os.cpu_count()})  # like mpirun --bind-to core
+    os.environ["MASTER_ADDR"] = master
     os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
@@ -136,7 +137,9 @@ def ddp_rank(rank, world, args, port, queue):
         return int(t.item())
 
     rate = timed_loop(model, opt, x, y, args.batch, rank, world, args.seconds, agree)
-    if rank == 0:
+    if rank == 0 and queue is None:
+        print(json.dumps({"sps": rate}), flush=True)
+    elif rank == 0:
         queue.put(rate)
     dist.barrier()
     # Tearing down DDP and the gloo group at exit hangs now and then (torch 1.13): skip it.
@@ -153,6 +156,12 @@ def worker_ddp(args):
     queue = ctx.SimpleQueue()
     mp.start_processes(ddp_rank, args=(2, args, port, queue), nprocs=2, join=True, start_method="spawn")
     print(json.dumps({"sps": queue.get()}))
+
+
+def worker_ddp_node(args):
+    """One DDP rank of a job across hosts (scripts/bench-cluster.sh starts one per fake node, with
+    GLOO_SOCKET_IFNAME set to the node's link); rank 0 prints the samples/s."""
+    ddp_rank(args.rank, args.world, args, args.port, None, master=args.master)
 
 
 def pytorch_run(model, batch, cfg, seconds, torch_threads, blas_threads):
@@ -219,7 +228,11 @@ def main():
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--batches", default="128,512")
     ap.add_argument("--seconds", type=float, default=1.5)
-    ap.add_argument("--worker", choices=["single", "ddp"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["single", "ddp", "ddp-node"], help=argparse.SUPPRESS)
+    ap.add_argument("--rank", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--world", type=int, default=2, help=argparse.SUPPRESS)
+    ap.add_argument("--master", default="127.0.0.1", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=29555, help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
@@ -228,6 +241,8 @@ def main():
         return worker_single(args)
     if args.worker == "ddp":
         return worker_ddp(args)
+    if args.worker == "ddp-node":
+        return worker_ddp_node(args)
 
     if not have_torch():
         debian = "/usr/bin/python3"

@@ -14,6 +14,7 @@
  *
  * Rank 0 prints one line per configuration; --results FILE appends the same
  * figures as key=value lines for scripts/bench.sh's summary table. */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,6 +432,42 @@ static double run_trainer(dpt_trainer *t, double seconds, double *step_s)
     return best;
 }
 
+/* Bytes this node has sent on its network interfaces (all but loopback), from /sys/class/net:
+ * on an emulated cluster (launch/fake-cluster.sh) each node's link to the others. */
+static double link_tx_bytes(void)
+{
+    double total = 0;
+    DIR *d = opendir("/sys/class/net");
+    for (struct dirent *de; d && (de = readdir(d));) {
+        if (de->d_name[0] == '.' || strcmp(de->d_name, "lo") == 0)
+            continue;
+        char path[300];
+        double v;
+        snprintf(path, sizeof path, "/sys/class/net/%s/statistics/tx_bytes", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (f && fscanf(f, "%lf", &v) == 1)
+            total += v;
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return total;
+}
+
+/* Link bytes this node sends per step, over a few steps (rank 0's node; collective). */
+static double link_bytes_per_step(dpt_trainer *t)
+{
+    enum { STEPS = 10 };
+    dpt_err e;
+    double loss, count, before = link_tx_bytes();
+    for (int k = 0; k < STEPS; k++)
+        if (dpt_trainer_step(t, next_batch(t), &loss, &count, &e) != DPT_OK)
+            die("dpt_trainer_step: %s", e.msg);
+    max_over_ranks(t->comm, 0); /* every rank done sending */
+    return (link_tx_bytes() - before) / STEPS;
+}
+
 /* ---------------------------------------------------------------- allreduce */
 
 typedef struct {
@@ -600,6 +637,7 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
     make_trainer(&t, &cfg, comm, dims, batch, o->bucket_mb, 0, NULL);
     double three_fwd, flops = train_flops(&t.model, &three_fwd);
     double step_s = 0, sps = run_trainer(&t, o->seconds, &step_s);
+    double link = comm->size > 1 ? link_bytes_per_step(&t) : 0;
     split s;
     run_mirrored(&t, o->seconds, &s);
     int cores = comm->size * o->threads;
@@ -703,9 +741,10 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
             fprintf(f,
                     "step model=%s batch=%ld cfg=%s sps=%.3f mirrored_sps=%.3f step_ms=%.4f fwd_ms=%.4f "
                     "bwd_ms=%.4f wait_ms=%.4f ready_ms=%.4f optim_ms=%.4f total_ms=%.4f mfu=%.5f flops=%.0f "
-                    "flops3=%.0f ceiling=%.5f\n",
+                    "flops3=%.0f ceiling=%.5f grad_bytes=%.0f bare_ms=%.4f link_bytes=%.0f nodes=%d\n",
                     dims, batch, o->label, sps, batch / s.total, step_s * ms, s.fwd * ms, s.bwd * ms,
-                    cm * ms, s.ready * ms, opt * ms, s.total * ms, mfu, flops, three_fwd, ceiling);
+                    cm * ms, s.ready * ms, opt * ms, s.total * ms, mfu, flops, three_fwd, ceiling, bytes,
+                    ar.bare * ms, link, comm->nodes);
             fclose(f);
         }
     }
