@@ -53,7 +53,9 @@ $(shell mkdir -p $(BUILD)/gen; echo '#define DPT_COMMIT "$(COMMIT)"' > $(BUILD)/
 
 # The flags the objects were compiled with, likewise: changing MARCH or OPT rebuilds them.
 $(shell echo '$(CFLAGS)' > $(BUILD)/gen/.cflags; \
-  cmp -s $(BUILD)/gen/.cflags $(BUILD)/gen/cflags || cp $(BUILD)/gen/.cflags $(BUILD)/gen/cflags)
+  cmp -s $(BUILD)/gen/.cflags $(BUILD)/gen/cflags && [ -e $(BUILD)/gen/dpt_cflags.h ] || { \
+  cp $(BUILD)/gen/.cflags $(BUILD)/gen/cflags; \
+  echo '#define DPT_CFLAGS "$(CFLAGS)"' > $(BUILD)/gen/dpt_cflags.h; })
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/gen/cflags
 	@mkdir -p $(dir $@)

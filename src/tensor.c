@@ -54,3 +54,8 @@ const char *dpt_blas_info(void)
 {
     return openblas_get_config();
 }
+
+const char *dpt_blas_core(void)
+{
+    return openblas_get_corename();
+}

@@ -25,4 +25,7 @@ int dpt_fp_flush_denormals(int on);
 /* The BLAS build's own description (OpenBLAS config string). */
 const char *dpt_blas_info(void);
 
+/* The CPU kernel set OpenBLAS runs ("Haswell", "SkylakeX", ...): OPENBLAS_CORETYPE or its pick. */
+const char *dpt_blas_core(void);
+
 #endif
