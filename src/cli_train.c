@@ -32,11 +32,13 @@ static const char train_help[] =
     "usage: dptrain train [EXPERIMENT.ini] [--set section.key=value]... [--resume auto|PATH] [--init PATH]\n"
     "Trains the experiment (the built-in linear regression when none is given).\n"
     "  --set s.k=v     override one key of the experiment (wins over the file)\n"
-    "  --resume auto   continue from the newest valid checkpoint of the run (fresh start if none)\n"
+    "  --resume auto   continue from the newest valid checkpoint of the run (a fresh run if none\n"
+    "                  reads; refused if it is another model's or optimizer's)\n"
     "  --resume PATH   continue from that checkpoint\n"
     "  --init PATH     start from a checkpoint's parameters with a fresh optimizer\n"
     "Outputs go to RUN_DIR/NAME/ (run.dir, run.name): config.ini, metrics.jsonl, summary.json,\n"
-    "checkpoints/step-N.safetensors and checkpoints/best.safetensors.\n";
+    "checkpoints/step-N.safetensors and checkpoints/best.safetensors; a fresh run first moves an\n"
+    "earlier run there into previous-N/. One run at a time holds the directory (run.lock).\n";
 
 /* The value of an option written "--opt VALUE" or "--opt=VALUE", or NULL if argv[*i] is not it. */
 static const char *option(int argc, char **argv, int *i, const char *name, int *missing)
