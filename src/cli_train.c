@@ -315,9 +315,10 @@ static void print_line_fit(dpt_trainer *t, session *s)
 static void tell_stop(dpt_trainer *t, session *s, int restored)
 {
     const dpt_config *c = t->cfg;
+    long long epoch = (long long)t->epoch + (t->batch_in_epoch > 0); /* 1-based, mid-epoch or not */
     if (t->stopped)
         dpt_log_printf(&s->log, "stopped early at step %lld (epoch %lld of %lld): %s did not improve by more than %g "
-                       "in %lld validations", (long long)t->step, (long long)t->epoch, (long long)c->train.epochs,
+                       "in %lld validations", (long long)t->step, epoch, (long long)c->train.epochs,
                        c->early.metric, c->early.min_delta, (long long)c->early.patience);
     if (restored)
         dpt_log_printf(&s->log, "restored the model of step %lld (best %s %.6g, best.safetensors); the last step's "
@@ -332,10 +333,10 @@ static void finish(dpt_trainer *t, session *s, double t0)
     tell_stop(t, s, restored);
     long long of = (long long)(restored ? t->early.best_step : t->step);
     if (t->test.n && t->test.nclasses > 0)
-        dpt_log_printf(&s->log, "test (model of step %lld): loss %.6g  accuracy %.4f (%.0f samples)", of, test.loss,
-                       test.accuracy, test.count);
+        dpt_log_printf(&s->log, "test: loss %.6g  accuracy %.4f (%.0f samples, model of step %lld)", test.loss,
+                       test.accuracy, test.count, of);
     else if (t->test.n)
-        dpt_log_printf(&s->log, "test (model of step %lld): loss %.6g (%.0f samples)", of, test.loss, test.count);
+        dpt_log_printf(&s->log, "test: loss %.6g (%.0f samples, model of step %lld)", test.loss, test.count, of);
     print_line_fit(t, s);
     if (s->comm->rank == 0)
         dpt_log_printf(&s->log, "run directory: %s", s->log.dir);

@@ -41,7 +41,7 @@ PYEOF
 # Rank 0 says that training stopped early and which step's model it restored.
 expect_contains es.log "stopped early at step 24 (epoch 3 of 20): val_loss did not improve"
 expect_contains es.log "restored the model of step 8"
-expect_contains es.log "test (model of step 8): loss"
+expect_contains es.log "samples, model of step 8)"
 # summary.json: "final" is the last step's model (the newest checkpoint), "best" the restored one
 # (best.safetensors); each object's metrics are its own model's, as eval of its checkpoint says.
 "$DPTRAIN" eval runs/es/checkpoints/best.safetensors > eval-best.txt
