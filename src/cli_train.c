@@ -368,12 +368,13 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
          * here (read already, so setting the earlier run aside cannot move it from under us). */
         append = resumed && s->comm->rank == 0 && in_dir(path, t.ckpt_dir);
     }
+    /* A warm start's file too is read before an earlier run (it may be in it) moves aside. */
+    if (st == DPT_OK && a->init)
+        st = dpt_trainer_restore(&t, a->init, 1, e);
     if (st == DPT_OK)
         st = start_run(&t, s, c, append, e);
     if (st == DPT_OK && resumed)
         dpt_log_printf(&s->log, "resumed from %s at step %lld", path, (long long)t.step);
-    if (st == DPT_OK && a->init)
-        st = dpt_trainer_restore(&t, a->init, 1, e);
     if (st == DPT_OK) {
         dpt_log_printf(&s->log, "dptrain %s: %s on %d rank%s (%s), %zu parameters, %zu training samples, %lld steps",
                        DPT_VERSION, a->experiment ? a->experiment : "built-in linear regression", s->comm->size,

@@ -52,6 +52,11 @@ grep -q '^epochs = 3$' runs/again/previous-1/config.ini || fail "the first run's
 grep -q '"steps":	3' runs/again/previous-1/summary.json || fail "the first run's summary.json was overwritten"
 test -e runs/again/previous-1/checkpoints/step-0000000003.safetensors || fail "the first run's checkpoints were lost"
 test "$(ls runs/again/checkpoints)" = "$(printf 'step-%010d.safetensors\n' 1 2 3 4 5)" || fail "checkpoints mixed"
+# A warm start from the earlier run's own checkpoint is read before that run moves aside.
+short --set run.name=warm --set training.epochs=2 > w1.log
+short --set run.name=warm --set training.epochs=2 --init runs/warm/checkpoints/step-0000000002.safetensors > w2.log \
+  || fail "--init from the run directory's own checkpoint"
+test -e runs/warm/previous-1/checkpoints/step-0000000002.safetensors || fail "the warm start's source was lost"
 
 # --- Leftovers of a killed writer go at the next start of the run.
 touch runs/again/checkpoints/step-0000000006.safetensors.tmp.4242 runs/again/summary.json.tmp.77
