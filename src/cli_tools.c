@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dptrain/cli.h"
 #include "dptrain/config.h"
@@ -194,11 +195,25 @@ static int write_predictions(const loaded *l, dpt_model *m, const dpt_dataset *d
     return DPT_OK;
 }
 
+/* Refuses an output that is one of the inputs: the same file by device and inode, whatever its
+ * name (a link, a relative path), would be truncated before it was read. */
+static int check_not_input(const char *out, const char *const *inputs, int n, dpt_err *e)
+{
+    struct stat o, in;
+    if (!out || stat(out, &o) != 0)
+        return DPT_OK; /* a new file is no input */
+    for (int i = 0; i < n; i++)
+        if (stat(inputs[i], &in) == 0 && in.st_dev == o.st_dev && in.st_ino == o.st_ino)
+            return dpt_errf(e, "predict: -o %s is the input %s: refusing to write over it", out, inputs[i]);
+    return DPT_OK;
+}
+
 static int predict_local(const char *ckpt, const char *input, const char *outpath, dpt_err *e)
 {
     loaded l;
     dpt_dataset ds = {0};
-    if (load_local(&l, ckpt, e) != DPT_OK)
+    const char *inputs[] = {ckpt, input};
+    if (check_not_input(outpath, inputs, 2, e) != DPT_OK || load_local(&l, ckpt, e) != DPT_OK)
         return DPT_FAIL;
     dpt_data_opts o = {.format = "auto", .path = input, .targets = "", .label = "", .header = -1,
                        .task = DPT_TASK_REGRESS, .nfeatures = (size_t)l.in_dim};

@@ -32,11 +32,13 @@ static const char train_help[] =
     "usage: dptrain train [EXPERIMENT.ini] [--set section.key=value]... [--resume auto|PATH] [--init PATH]\n"
     "Trains the experiment (the built-in linear regression when none is given).\n"
     "  --set s.k=v     override one key of the experiment (wins over the file)\n"
-    "  --resume auto   continue from the newest valid checkpoint of the run (fresh start if none)\n"
+    "  --resume auto   continue from the newest valid checkpoint of the run (a fresh run if none\n"
+    "                  reads; refused if it is another model's or optimizer's)\n"
     "  --resume PATH   continue from that checkpoint\n"
     "  --init PATH     start from a checkpoint's parameters with a fresh optimizer\n"
     "Outputs go to RUN_DIR/NAME/ (run.dir, run.name): config.ini, metrics.jsonl, summary.json,\n"
-    "checkpoints/step-N.safetensors and checkpoints/best.safetensors.\n";
+    "checkpoints/step-N.safetensors and checkpoints/best.safetensors; a fresh run first moves an\n"
+    "earlier run there into previous-N/. One run at a time holds the directory (run.lock).\n";
 
 /* The value of an option written "--opt VALUE" or "--opt=VALUE", or NULL if argv[*i] is not it. */
 static const char *option(int argc, char **argv, int *i, const char *name, int *missing)
@@ -145,39 +147,46 @@ static void on_note(void *ctx, const char *line)
     fprintf(stderr, "dptrain: rank %d: %s\n", s->comm->rank, line);
 }
 
-/* Renames an earlier run's checkpoint folder to DIR.before-YYYYmmdd-HHMMSS and makes a new one. */
-static int set_aside(const char *dir, dpt_log *log, dpt_err *e)
+/* Locks the run directory and clears what an interrupted write left there (rank 0, agreed);
+ * names the checkpoint folder on rank 0, the only rank that writes. */
+static int open_run(dpt_trainer *t, session *s, const dpt_config *c, dpt_err *e)
 {
-    char aside[DPT_PATH_MAX + DPT_NAME_MAX + 128], stamp[32];
-    time_t now = time(NULL);
-    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
-    snprintf(aside, sizeof aside, "%s.before-%s", dir, stamp);
-    for (int k = 2; access(aside, F_OK) == 0 && k < 100; k++)
-        snprintf(aside, sizeof aside, "%s.before-%s-%d", dir, stamp, k);
-    if (rename(dir, aside) != 0 || mkdir(dir, 0777) != 0)
-        return dpt_errf(e, "%s: cannot move an earlier run's checkpoints aside: %s", dir, strerror(errno));
-    dpt_log_printf(log, "starting fresh: the earlier run's checkpoints are now in %s (use --resume auto to "
-                        "continue a run)", aside);
-    return DPT_OK;
+    int st = dpt_log_open(&s->log, c, s->comm->rank == 0, e);
+    if (s->comm->rank == 0)
+        snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", s->log.dir);
+    return dpt_comm_agree(s->comm, st, e);
 }
 
-/* Prepares the run directory and the checkpoint folder on rank 0 (agreed). */
-static int open_run(dpt_trainer *t, session *s, const dpt_config *c, int append, dpt_err *e)
+/* Starts the run's files on rank 0 (agreed). A run that does not continue this directory's own
+ * timeline first moves the earlier run's files, all of them, into previous-N/: nothing of it is
+ * lost, and --resume auto (which looks only in checkpoints/) never mixes two runs. */
+static int start_run(dpt_trainer *t, session *s, const dpt_config *c, int append, dpt_err *e)
 {
     dpt_log_env env = {s->comm->size, dpt_blas_info(), dpt_comm_library()};
-    int st = dpt_log_open(&s->log, c, &env, s->comm->rank == 0, append, e);
-    snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/checkpoints", s->log.dir);
+    char moved[sizeof s->log.dir + 32] = "";
     struct stat sb;
+    int st = DPT_OK;
+    if (s->comm->rank == 0 && !append && (st = dpt_log_set_aside(&s->log, moved, sizeof moved, e)) == DPT_OK &&
+        moved[0])
+        dpt_log_printf(&s->log, "starting fresh: the earlier run in %s is now in %s (--resume auto continues a run)",
+                       s->log.dir, moved);
     if (st == DPT_OK && s->comm->rank == 0 && mkdir(t->ckpt_dir, 0777) != 0 &&
         (stat(t->ckpt_dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(t->ckpt_dir, W_OK) != 0))
         st = dpt_errf(e, "%s: cannot create the checkpoint directory", t->ckpt_dir);
-    /* A fresh run must not mix its checkpoints with an earlier run's (resume would pick theirs):
-     * the earlier ones move aside, kept, under a name that says when. */
-    if (st == DPT_OK && s->comm->rank == 0 && !append && dpt_trainer_has_checkpoints(t))
-        st = set_aside(t->ckpt_dir, &s->log, e);
-    if (s->comm->rank != 0)
-        t->ckpt_dir[0] = '\0';
+    if (st == DPT_OK)
+        st = dpt_log_start(&s->log, c, &env, append, t->step, e);
     return dpt_comm_agree(s->comm, st, e);
+}
+
+/* Whether path lies in directory dir (the same directory, by device and inode, not by name). */
+static int in_dir(const char *path, const char *dir)
+{
+    char parent[DPT_PATH_MAX + DPT_NAME_MAX + 64];
+    const char *slash = strrchr(path, '/');
+    int n = slash ? (slash == path ? 1 : (int)(slash - path)) : 1;
+    snprintf(parent, sizeof parent, "%.*s", n, slash ? path : ".");
+    struct stat a, b;
+    return stat(parent, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 static void add_metric(cJSON *o, const char *key, double v)
@@ -211,33 +220,83 @@ static void save_summary(session *s, cJSON *o)
     cJSON_Delete(o);
 }
 
-/* summary.json: where the run ended, its best validation point, test metrics, wall time and
- * the largest peak memory of any rank. */
-static void write_summary(dpt_trainer *t, session *s, const dpt_eval_result *test, double wall)
+/* Validation and test metrics of the model's current parameters into o; the test result in
+ * *test when there is a test set (collective). */
+static void model_metrics(dpt_trainer *t, cJSON *o, dpt_eval_result *test)
+{
+    if (t->nval) {
+        dpt_eval_result r = dpt_trainer_eval(t, 0);
+        add_metric(o, "val_loss", r.loss);
+        if (t->train.nclasses > 0)
+            add_metric(o, "val_accuracy", r.accuracy);
+    }
+    if (t->test.n) {
+        *test = dpt_trainer_eval(t, 1);
+        add_metric(o, "test_loss", test->loss);
+        if (t->test.nclasses > 0)
+            add_metric(o, "test_accuracy", test->accuracy);
+    }
+}
+
+/* summary.json's "best": the best validation point, and the metrics of its parameters (evaluated
+ * in place of the last step's, which come back after). */
+static cJSON *best_summary(dpt_trainer *t, const cJSON *fin, dpt_eval_result *test)
+{
+    cJSON *best = cJSON_CreateObject();
+    cJSON_AddStringToObject(best, "metric", t->cfg->early.metric);
+    cJSON_AddNumberToObject(best, "value", t->early.best);
+    cJSON_AddNumberToObject(best, "step", (double)t->early.best_step);
+    if (!t->best_params)
+        return best;
+    if (t->early.best_step == t->step) { /* the last step was the best */
+        const char *keys[] = {"val_loss", "val_accuracy", "test_loss", "test_accuracy"};
+        for (int i = 0; i < 4; i++)
+            if (cJSON_GetObjectItemCaseSensitive(fin, keys[i]))
+                cJSON_AddItemToObject(best, keys[i], cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(fin, keys[i]), 1));
+        return best;
+    }
+    size_t bytes = sizeof(float) * t->model.nparams;
+    float *last = malloc(bytes);
+    if (!last)
+        dpt_comm_abort(t->comm, "summary: out of memory for %zu parameters", t->model.nparams);
+    memcpy(last, t->model.params, bytes);
+    memcpy(t->model.params, t->best_params, bytes);
+    model_metrics(t, best, test);
+    memcpy(t->model.params, last, bytes);
+    free(last);
+    return best;
+}
+
+/* summary.json: "final" holds the last step's model (its checkpoint is the newest step-N),
+ * "best" the best validation point's (best.safetensors), each with its own validation and test
+ * metrics; "model" says which one the run ends with. Also the wall time and the largest peak
+ * memory of any rank. Returns the test result of the model the run ends with (collective). */
+static int write_summary(dpt_trainer *t, session *s, double wall, dpt_eval_result *test)
 {
     double rss = dpt_comm_max_d(s->comm, peak_rss_mib());
-    cJSON *o = cJSON_CreateObject(), *fin = cJSON_AddObjectToObject(o, "final");
+    dpt_eval_result final_test = {0}, best_test = {0};
+    cJSON *o = cJSON_CreateObject(), *fin = cJSON_CreateObject(), *best = NULL;
+    cJSON_AddNumberToObject(fin, "step", (double)t->step);
+    cJSON_AddNumberToObject(fin, "epoch", (double)t->epoch);
+    add_metric(fin, "train_loss", t->last.train_loss);
+    model_metrics(t, fin, &final_test);
+    if (!isnan(t->early.best))
+        best = best_summary(t, fin, &best_test);
+    int restored = dpt_trainer_use_best(t);
+    *test = restored ? best_test : final_test;
     cJSON_AddNumberToObject(o, "steps", (double)t->step);
     cJSON_AddNumberToObject(o, "epochs", (double)t->epoch);
     cJSON_AddNumberToObject(o, "skipped_steps", (double)t->skipped);
+    cJSON_AddBoolToObject(o, "stopped_early", t->stopped);
+    cJSON_AddStringToObject(o, "model", restored ? "best" : "final");
     cJSON_AddNumberToObject(o, "ranks", s->comm->size);
     cJSON_AddNumberToObject(o, "wall_s", wall);
     cJSON_AddNumberToObject(o, "peak_rss_mib_per_rank", rss);
-    add_metric(fin, "train_loss", t->last.train_loss);
-    add_metric(fin, "val_loss", t->last.val_loss);
-    add_metric(fin, "val_accuracy", t->last.val_accuracy);
-    if (test) {
-        add_metric(fin, "test_loss", test->loss);
-        if (t->test.nclasses > 0)
-            add_metric(fin, "test_accuracy", test->accuracy);
-    }
-    if (!isnan(t->early.best)) {
-        cJSON *best = cJSON_AddObjectToObject(o, "best");
-        cJSON_AddStringToObject(best, "metric", t->cfg->early.metric);
-        cJSON_AddNumberToObject(best, "value", t->early.best);
-        cJSON_AddNumberToObject(best, "step", (double)t->early.best_step);
-    }
+    cJSON_AddItemToObject(o, "final", fin);
+    if (best)
+        cJSON_AddItemToObject(o, "best", best);
     save_summary(s, o);
+    return restored;
 }
 
 /* The classic closing lines of the linear regression: the fitted line and a few predictions. */
@@ -252,20 +311,33 @@ static void print_line_fit(dpt_trainer *t, session *s)
     }
 }
 
+/* Says how early stopping ended the run and which model the run ends with. */
+static void tell_stop(dpt_trainer *t, session *s, int restored)
+{
+    const dpt_config *c = t->cfg;
+    long long epoch = (long long)t->epoch + (t->batch_in_epoch > 0); /* 1-based, mid-epoch or not */
+    if (t->stopped)
+        dpt_log_printf(&s->log, "stopped early at step %lld (epoch %lld of %lld): %s did not improve by more than %g "
+                       "in %lld validations", (long long)t->step, epoch, (long long)c->train.epochs,
+                       c->early.metric, c->early.min_delta, (long long)c->early.patience);
+    if (restored)
+        dpt_log_printf(&s->log, "restored the model of step %lld (best %s %.6g, best.safetensors); the last step's "
+                       "model stays in the newest checkpoint", (long long)t->early.best_step, c->early.metric,
+                       t->early.best);
+}
+
 static void finish(dpt_trainer *t, session *s, double t0)
 {
-    dpt_eval_result test, *tp = NULL;
-    if (t->test.n) {
-        test = dpt_trainer_eval(t, 1);
-        tp = &test;
-        if (t->test.nclasses > 0)
-            dpt_log_printf(&s->log, "test: loss %.6g  accuracy %.4f (%.0f samples)", test.loss, test.accuracy,
-                           test.count);
-        else
-            dpt_log_printf(&s->log, "test: loss %.6g (%.0f samples)", test.loss, test.count);
-    }
+    dpt_eval_result test;
+    int restored = write_summary(t, s, dpt_comm_time() - t0, &test);
+    tell_stop(t, s, restored);
+    long long of = (long long)(restored ? t->early.best_step : t->step);
+    if (t->test.n && t->test.nclasses > 0)
+        dpt_log_printf(&s->log, "test: loss %.6g  accuracy %.4f (%.0f samples, model of step %lld)", test.loss,
+                       test.accuracy, test.count, of);
+    else if (t->test.n)
+        dpt_log_printf(&s->log, "test: loss %.6g (%.0f samples, model of step %lld)", test.loss, test.count, of);
     print_line_fit(t, s);
-    write_summary(t, s, tp, dpt_comm_time() - t0);
     if (s->comm->rank == 0)
         dpt_log_printf(&s->log, "run directory: %s", s->log.dir);
 }
@@ -294,22 +366,28 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
     t.on_note = on_note;
     t.ctx = s;
     char path[sizeof t.ckpt_dir + 64] = "";
-    int st = open_run(&t, s, c, a->resume != NULL, e), resumed = 0;
+    int st = open_run(&t, s, c, e), resumed = 0, append = 0;
     if (st == DPT_OK && a->resume && strcmp(a->resume, "auto") == 0) {
-        resumed = dpt_trainer_resume_auto(&t, path, sizeof path, e);
-        if (!resumed)
-            dpt_log_printf(&s->log, "no checkpoint in %s: starting fresh", s->log.dir);
+        int r = dpt_trainer_resume_auto(&t, path, sizeof path, e);
+        st = r < 0 ? DPT_FAIL : DPT_OK;
+        resumed = append = r == 1;
+        if (r == 0)
+            dpt_log_printf(&s->log, "no usable checkpoint in %s: starting fresh", t.ckpt_dir);
     } else if (st == DPT_OK && a->resume) {
         snprintf(path, sizeof path, "%s", a->resume);
         st = dpt_trainer_restore(&t, path, 0, e);
         resumed = st == DPT_OK;
+        /* Only a checkpoint of this run directory continues its timeline; any other starts a new run
+         * here (read already, so setting the earlier run aside cannot move it from under us). */
+        append = resumed && s->comm->rank == 0 && in_dir(path, t.ckpt_dir);
     }
-    if (resumed) {
-        dpt_log_printf(&s->log, "resumed from %s at step %lld", path, (long long)t.step);
-        dpt_log_trim(&s->log, t.step);
-    }
+    /* A warm start's file too is read before an earlier run (it may be in it) moves aside. */
     if (st == DPT_OK && a->init)
         st = dpt_trainer_restore(&t, a->init, 1, e);
+    if (st == DPT_OK)
+        st = start_run(&t, s, c, append, e);
+    if (st == DPT_OK && resumed)
+        dpt_log_printf(&s->log, "resumed from %s at step %lld", path, (long long)t.step);
     if (st == DPT_OK) {
         char where[48] = "";
         if (s->comm->nodes > 1)
@@ -365,10 +443,15 @@ static int cross_validate(const dpt_config *c, session *s, dpt_err *e)
     int k = c->data.kfold, classify = 0, st = DPT_OK;
     double *loss = calloc((size_t)k, sizeof(double)), *acc = calloc((size_t)k, sizeof(double));
     dpt_log_env env = {s->comm->size, dpt_blas_info(), dpt_comm_library()};
+    char moved[sizeof s->log.dir + 32] = "";
     if (!loss || !acc)
         dpt_comm_abort(s->comm, "out of memory for %d folds", k);
-    if (dpt_comm_agree(s->comm, dpt_log_open(&s->log, c, &env, s->comm->rank == 0, 0, e), e) != DPT_OK)
-        st = DPT_FAIL;
+    st = dpt_log_open(&s->log, c, s->comm->rank == 0, e);
+    if (st == DPT_OK && (st = dpt_log_set_aside(&s->log, moved, sizeof moved, e)) == DPT_OK && moved[0])
+        dpt_log_printf(&s->log, "starting fresh: the earlier run in %s is now in %s", s->log.dir, moved);
+    if (st == DPT_OK)
+        st = dpt_log_start(&s->log, c, &env, 0, 0, e);
+    st = dpt_comm_agree(s->comm, st, e);
     for (int f = 0; st == DPT_OK && f < k; f++) {
         dpt_trainer t;
         s->log.fold = f + 1;
@@ -383,6 +466,7 @@ static int cross_validate(const dpt_config *c, session *s, dpt_err *e)
             st = DPT_FAIL;
             break;
         }
+        dpt_trainer_use_best(&t);
         dpt_eval_result r = dpt_trainer_eval(&t, 0);
         classify = t.train.nclasses > 0;
         loss[f] = r.loss;

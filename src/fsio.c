@@ -2,6 +2,7 @@
  * a mixture, and a crash at any point leaves one of the two on disk. */
 #include "dptrain/fsio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -91,4 +92,31 @@ int dpt_write_atomic_parts(const char *path, const void *const *parts, const siz
 int dpt_write_atomic(const char *path, const void *data, size_t len, dpt_err *e)
 {
     return dpt_write_atomic_parts(path, &data, &len, 1, e);
+}
+
+/* The suffix dpt_write_atomic_parts gives its temporary files: ".tmp." and a pid. */
+static int is_temporary(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    while (t && strstr(t + 1, ".tmp."))
+        t = strstr(t + 1, ".tmp.");
+    if (!t || t == name || !t[5])
+        return 0;
+    return strspn(t + 5, "0123456789") == strlen(t + 5);
+}
+
+int dpt_remove_temporaries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d)
+        return 0;
+    char path[4096];
+    for (struct dirent *de; (de = readdir(d));) {
+        if (!is_temporary(de->d_name) || snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
+            continue;
+        n += unlink(path) == 0;
+    }
+    closedir(d);
+    return n;
 }

@@ -2,11 +2,15 @@
 #include "dptrain/log.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,21 +78,137 @@ static int watched(void)
     return strncmp(target, "/dev/pts/", 9) == 0 || strncmp(target, "/dev/tty", 8) == 0;
 }
 
-int dpt_log_open(dpt_log *l, const dpt_config *c, const dpt_log_env *env, int writer, int append, dpt_err *e)
+/* The lock file's text: who holds the run directory. */
+static void lock_text(char *buf, size_t size)
+{
+    char host[256] = "?";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    snprintf(buf, size, "host %s pid %ld\n", host, (long)getpid());
+}
+
+/* A lock file that still names a holder, though nobody holds the lock, is a run that died; a
+ * holder on this host whose pid is gone proves it. */
+static void note_stale(dpt_log *l, const char *old, const char *path)
+{
+    char host[256] = "", mine[256] = "";
+    long pid = 0;
+    if (sscanf(old, "host %255s pid %ld", host, &pid) != 2)
+        return;
+    gethostname(mine, sizeof mine - 1);
+    int dead = strcmp(host, mine) == 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    dpt_log_printf(l, "%s: taking over a stale lock of host %s pid %ld (%s)", path, host, pid,
+                   dead ? "no longer running" : "no longer held");
+}
+
+/* flock(2) on RUN/run.lock, kept for the life of the run: the kernel releases it when the process
+ * dies, however it dies. The file is never removed (removing it would let two runs lock two
+ * different files of one name); a clean end empties it. */
+static int lock_dir(dpt_log *l, dpt_err *e)
+{
+    char path[sizeof l->dir + 16], old[600] = "", mine[300];
+    snprintf(path, sizeof path, "%s/run.lock", l->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return dpt_errf(e, "%s: cannot open the run directory's lock: %s", path, strerror(errno));
+    ssize_t n = pread(fd, old, sizeof old - 1, 0);
+    old[n > 0 ? n : 0] = '\0';
+    old[strcspn(old, "\n")] = '\0';
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        close(fd);
+        if (err != EWOULDBLOCK)
+            return dpt_errf(e, "%s: cannot lock: %s", path, strerror(err));
+        return dpt_errf(e, "%s: another run is using this run directory (%s; lock %s): wait for it to end or "
+                           "choose another run.name", l->dir, old[0] ? old : "holder not yet written", path);
+    }
+    l->lock_fd = fd;
+    l->locked = 1;
+    if (old[0])
+        note_stale(l, old, path);
+    lock_text(mine, sizeof mine);
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, mine, strlen(mine), 0) != (ssize_t)strlen(mine))
+        return dpt_errf(e, "%s: cannot write the lock's holder: %s", path, strerror(errno));
+    return DPT_OK;
+}
+
+int dpt_log_open(dpt_log *l, const dpt_config *c, int writer, dpt_err *e)
 {
     memset(l, 0, sizeof *l);
+    l->last_step = -1;
     if (!writer)
         return DPT_OK;
     l->active = 1;
     l->tty = watched();
     snprintf(l->dir, sizeof l->dir, "%s/%s", c->run.dir, c->run.name);
-    if (mkdir_p(l->dir, e) != DPT_OK || write_config(l, c, env, e) != DPT_OK)
+    if (mkdir_p(l->dir, e) != DPT_OK || lock_dir(l, e) != DPT_OK)
+        return DPT_FAIL;
+    char ckpt[sizeof l->dir + 16];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoints", l->dir);
+    int n = dpt_remove_temporaries(l->dir) + dpt_remove_temporaries(ckpt);
+    if (n)
+        dpt_log_printf(l, "%s: removed %d temporary file%s left by an interrupted write", l->dir, n,
+                       n == 1 ? "" : "s");
+    return DPT_OK;
+}
+
+/* What belongs to the run directory itself rather than to one run. */
+static int kept_in_place(const char *name)
+{
+    return strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strcmp(name, "run.lock") == 0 ||
+           strncmp(name, "previous-", 9) == 0;
+}
+
+/* Creates DIR/previous-N for the smallest N not taken (mkdir fails on an existing one). */
+static int make_previous(const dpt_log *l, char *out, size_t size, dpt_err *e)
+{
+    for (int k = 1; k < 100000; k++) {
+        snprintf(out, size, "%s/previous-%d", l->dir, k);
+        if (mkdir(out, 0777) == 0)
+            return DPT_OK;
+        if (errno != EEXIST)
+            return dpt_errf(e, "%s: cannot create: %s", out, strerror(errno));
+    }
+    return dpt_errf(e, "%s: too many earlier runs set aside", l->dir);
+}
+
+int dpt_log_set_aside(dpt_log *l, char *moved, size_t size, dpt_err *e)
+{
+    moved[0] = '\0';
+    if (!l->active)
+        return DPT_OK;
+    DIR *d = opendir(l->dir);
+    if (!d)
+        return dpt_errf(e, "%s: cannot read: %s", l->dir, strerror(errno));
+    int st = DPT_OK;
+    char from[sizeof l->dir + 300], to[sizeof l->dir + 340];
+    for (struct dirent *de; st == DPT_OK && (de = readdir(d));) {
+        if (kept_in_place(de->d_name))
+            continue;
+        if (!moved[0])
+            st = make_previous(l, moved, size, e);
+        snprintf(from, sizeof from, "%s/%s", l->dir, de->d_name);
+        snprintf(to, sizeof to, "%s/%s", moved, de->d_name);
+        if (st == DPT_OK && rename(from, to) != 0)
+            st = dpt_errf(e, "%s: cannot move the earlier run's %s aside: %s", l->dir, de->d_name, strerror(errno));
+    }
+    closedir(d);
+    return st;
+}
+
+int dpt_log_start(dpt_log *l, const dpt_config *c, const dpt_log_env *env, int append, int64_t step, dpt_err *e)
+{
+    if (!l->active)
+        return DPT_OK;
+    if (write_config(l, c, env, e) != DPT_OK)
         return DPT_FAIL;
     char path[sizeof l->dir + 16];
     snprintf(path, sizeof path, "%s/metrics.jsonl", l->dir);
     l->metrics = fopen(path, append ? "a" : "w");
     if (!l->metrics)
         return dpt_errf(e, "%s: cannot open: %s", path, strerror(errno));
+    if (append)
+        dpt_log_trim(l, step);
     return DPT_OK;
 }
 
@@ -112,6 +232,13 @@ void dpt_log_metrics(dpt_log *l, const dpt_trainer *t, const dpt_metrics *m)
 {
     if (!l->active)
         return;
+    /* One line per step: a report at a step already reported (an evaluation that falls on an
+     * epoch's last step reports it twice) would break the series' order. */
+    if (l->fold != l->last_fold)
+        l->last_fold = l->fold, l->last_step = -1;
+    if (m->step <= l->last_step)
+        return;
+    l->last_step = m->step;
     cJSON *o = cJSON_CreateObject();
     if (l->fold)
         cJSON_AddNumberToObject(o, "fold", l->fold);
@@ -132,6 +259,8 @@ void dpt_log_metrics(dpt_log *l, const dpt_trainer *t, const dpt_metrics *m)
     }
     free(line);
     cJSON_Delete(o);
+    if (!m->console)
+        return;
     end_live_line(l);
     printf("epoch %lld  step %lld/%lld  loss %.5g", (long long)m->epoch, (long long)m->step,
            (long long)t->total_steps, m->train_loss);
@@ -197,8 +326,11 @@ void dpt_log_trim(dpt_log *l, int64_t step)
     while (in && out && getline(&line, &cap, in) > 0) {
         cJSON *o = cJSON_Parse(line);
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "step");
-        if (cJSON_IsNumber(s) && s->valuedouble <= (double)step)
+        /* Only a strictly increasing series up to step survives, whatever the file held. */
+        if (cJSON_IsNumber(s) && s->valuedouble <= (double)step && s->valuedouble > (double)l->last_step) {
             fputs(line, out);
+            l->last_step = (int64_t)s->valuedouble;
+        }
         cJSON_Delete(o);
     }
     if (in)
@@ -219,4 +351,12 @@ void dpt_log_close(dpt_log *l)
     if (l->metrics)
         fclose(l->metrics);
     l->metrics = NULL;
+    if (l->locked) {
+        /* An empty lock file tells the next run that this one ended cleanly (if this fails, the
+         * next run only reports a stale lock). */
+        int emptied = ftruncate(l->lock_fd, 0) == 0;
+        (void)emptied;
+        close(l->lock_fd);
+        l->locked = 0;
+    }
 }

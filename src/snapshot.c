@@ -286,15 +286,16 @@ static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path,
     return DPT_OK;
 }
 
-/* Tells the user which settings differ from the checkpoint's own (a resume with another
- * learning rate is allowed, but should never be silent). */
-static void note_config_changes(const dpt_trainer *t, const dpt_ckpt *c, const char *path)
+/* The settings (section.key) whose lines differ between t's configuration and the checkpoint's,
+ * comma separated into out; "" when none or unknown. */
+static void changed_settings(const dpt_trainer *t, const dpt_ckpt *c, char *out, size_t size)
 {
     const char *old = dpt_ckpt_meta_get(c, "config");
-    char *cur = NULL, *line, *save = NULL, section[64] = "", changed[600] = "";
+    char *cur = NULL, *line, *save = NULL, section[64] = "";
     size_t len = 0;
-    FILE *f = open_memstream(&cur, &len);
-    if (!old || !t->on_note || !f)
+    out[0] = '\0';
+    FILE *f = old ? open_memstream(&cur, &len) : NULL;
+    if (!f)
         return;
     dpt_config_write(f, t->cfg);
     fclose(f);
@@ -304,13 +305,22 @@ static void note_config_changes(const dpt_trainer *t, const dpt_ckpt *c, const c
         const char *at = strstr(old, line);
         size_t n = strlen(line);
         int whole = at && (at == old || at[-1] == '\n') && (at[n] == '\n' || at[n] == '\0');
-        if (line[0] == '#' || line[0] == '[' || whole || strlen(changed) > sizeof changed - 80)
+        if (line[0] == '#' || line[0] == '[' || whole || strlen(out) + 80 > size)
             continue;
         size_t k = strcspn(line, " =");
-        snprintf(changed + strlen(changed), sizeof changed - strlen(changed), "%s%s.%.*s", changed[0] ? ", " : "",
-                 section, (int)k, line);
+        snprintf(out + strlen(out), size - strlen(out), "%s%s.%.*s", out[0] ? ", " : "", section, (int)k, line);
     }
     free(cur);
+}
+
+/* Tells the user which settings differ from the checkpoint's own (a resume with another
+ * learning rate is allowed, but should never be silent). */
+static void note_config_changes(const dpt_trainer *t, const dpt_ckpt *c, const char *path)
+{
+    char changed[600];
+    if (!t->on_note)
+        return;
+    changed_settings(t, c, changed, sizeof changed);
     if (changed[0]) {
         char msg[800];
         snprintf(msg, sizeof msg, "%.100s: resuming with settings that differ from the checkpoint's: %s", path,
@@ -332,6 +342,13 @@ static int state_tensors(dpt_trainer *t, const dpt_ckpt *c, const char *path, in
             return dpt_errf(e, "%s: optimizer state does not match optimizer.kind = %s: %s", path,
                             dpt_optim_kind_name(t->opt.cfg.kind), mismatch);
     }
+    /* State this optimizer would leave unused is another optimizer's (or momentum's) history. */
+    int held = 0;
+    for (int i = 0; i < c->nt; i++)
+        held += strncmp(c->t[i].name, "optimizer.", 10) == 0;
+    if (held != t->opt.nstate)
+        return dpt_errf(e, "%s: holds %d optimizer state tensors, but optimizer.kind = %s with these settings "
+                           "keeps %d", path, held, dpt_optim_kind_name(t->opt.cfg.kind), t->opt.nstate);
     if (t->best_params) {
         /* Without a saved best (a warm start, or early stopping newly switched on), start from here. */
         if (!dpt_ckpt_find(c, "early_stopping.best")) {
@@ -345,11 +362,34 @@ static int state_tensors(dpt_trainer *t, const dpt_ckpt *c, const char *path, in
     return DPT_OK;
 }
 
+int dpt_snapshot_fits(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
+{
+    double batch = 0;
+    size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
+    int fits = state_tensors(t, c, path, 0, e) == DPT_OK;
+    /* A position past this experiment's epoch is another batch size or dataset, not damage. */
+    if (fits && dpt_snapshot_meta_number(c, path, "batch_in_epoch", &batch, NULL) == DPT_OK && batch > (double)per_epoch)
+        fits = dpt_errf(e, "%s: stopped at batch %.0f of an epoch, but this experiment's epochs have %zu batches",
+                        path, batch, per_epoch) == DPT_OK;
+    char changed[300], why[sizeof e->msg];
+    changed_settings(t, c, changed, sizeof changed);
+    /* Adam's moments are no AdamW's, though they share names and shapes. */
+    const char *kind = strstr(changed, "optimizer.kind");
+    if (fits && kind && (kind == changed || kind[-1] == ' ') && (kind[14] == ',' || kind[14] == '\0'))
+        fits = dpt_errf(e, "%s: was saved by another optimizer.kind than %s", path,
+                        dpt_optim_kind_name(t->opt.cfg.kind)) == DPT_OK;
+    if (fits)
+        return DPT_OK;
+    snprintf(why, sizeof why, "%s", e->msg);
+    return dpt_errf(e, "%s (this experiment differs from the checkpoint's in: %s); resume with the checkpoint's "
+                       "settings, or train afresh without --resume", why, changed[0] ? changed : "no setting");
+}
+
 int dpt_snapshot_restore(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
 {
     /* Everything is checked before anything changes (restore_position checks before it sets): a
      * resume that passes over a bad checkpoint must leave this rank as it was, like the others. */
-    if (state_tensors(t, c, path, 0, e) != DPT_OK || restore_position(t, c, path, e) != DPT_OK)
+    if (dpt_snapshot_fits(t, c, path, e) != DPT_OK || restore_position(t, c, path, e) != DPT_OK)
         return DPT_FAIL;
     state_tensors(t, c, path, 1, e);
     note_config_changes(t, c, path);

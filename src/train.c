@@ -352,9 +352,10 @@ static int validate(dpt_trainer *t)
     return early_stop_update(t, &r);
 }
 
-static void report(dpt_trainer *t, double samples, double t0, double tstart)
+static void report(dpt_trainer *t, int console, double samples, double t0, double tstart)
 {
     double now = dpt_comm_time();
+    t->last.console = console;
     t->last.step = t->step;
     t->last.epoch = t->epoch + 1;
     t->last.train_loss = t->epoch_loss / t->epoch_count;
@@ -374,11 +375,10 @@ static void progress(dpt_trainer *t, double samples, double t0)
     t->on_progress(t->ctx, t, rate, eta);
 }
 
-/* After an evaluation or an epoch: report if asked, then save a new best. */
-static void after_eval(dpt_trainer *t, int logged, double samples, double t0, double tstart)
+/* After an evaluation or an epoch: report (on the console too when asked), then save a new best. */
+static void after_eval(dpt_trainer *t, int console, double samples, double t0, double tstart)
 {
-    if (logged)
-        report(t, samples, t0, tstart);
+    report(t, console, samples, t0, tstart);
     if (t->best_params && !t->best_saved && t->cfg->ckpt.keep_best && t->early.best_step == t->step) {
         t->best_saved = 1;
         dpt_trainer_sync_state(t);
@@ -465,11 +465,15 @@ int dpt_trainer_run(dpt_trainer *t, dpt_err *e)
     if (failed)
         return DPT_FAIL;
     /* The last checkpoint holds the true final state (resumable, marked stopped); the best
-     * parameters live in best.safetensors and become the model the run returns. A run whose
-     * final state is lost fails, on every rank, though its earlier checkpoints stay. */
-    if (dpt_comm_agree(t->comm, dpt_trainer_checkpoint(t, e), e) != DPT_OK)
-        return DPT_FAIL;
-    if (t->cfg->early.patience > 0 && t->best_params && !isnan(t->early.best) && t->early.best_step != t->step)
-        memcpy(t->model.params, t->best_params, sizeof(float) * t->model.nparams);
-    return DPT_OK;
+     * parameters live in best.safetensors (dpt_trainer_use_best). A run whose final state is
+     * lost fails, on every rank, though its earlier checkpoints stay. */
+    return dpt_comm_agree(t->comm, dpt_trainer_checkpoint(t, e), e);
+}
+
+int dpt_trainer_use_best(dpt_trainer *t)
+{
+    if (t->cfg->early.patience <= 0 || !t->best_params || isnan(t->early.best) || t->early.best_step == t->step)
+        return 0;
+    memcpy(t->model.params, t->best_params, sizeof(float) * t->model.nparams);
+    return 1;
 }

@@ -96,26 +96,71 @@ static int read_on_root(dpt_trainer *t, const char *path, int params_only, posit
     return st;
 }
 
-/* Newest first, the first checkpoint of dir that reads, validates and fits the model; each one
- * that does not is told through on_note and renamed *.damaged so it never shadows good ones. */
+/* What a checkpoint is to a resume. */
+enum { USABLE, DAMAGED, MISFIT };
+
+/* Reads path and, when it is usable, restores it on this rank and fills p; why says what is wrong
+ * otherwise: damaged (unreadable, checksum, corrupt metadata) or valid but not this experiment's. */
+static int classify(dpt_trainer *t, const char *path, position *p, dpt_err *why)
+{
+    dpt_ckpt c;
+    if (dpt_ckpt_read(&c, path, why) != DPT_OK)
+        return DAMAGED;
+    int r = dpt_snapshot_fits(t, &c, path, why) != DPT_OK      ? MISFIT
+          : dpt_snapshot_restore(t, &c, path, why) != DPT_OK ? DAMAGED
+                                                             : USABLE;
+    dpt_ckpt_free(&c);
+    *p = (position){t->step, t->epoch, (int64_t)t->batch_in_epoch, t->opt.t, t->skipped, t->early.best_step,
+                    t->early.bad, t->stopped, t->epoch_loss, t->epoch_count, t->early.best, t->last};
+    return r;
+}
+
+/* Renames a damaged checkpoint to PATH.damaged, or PATH.damaged.N when that is taken (link(2)
+ * never replaces a file, as rename(2) would), and tells why. */
+static void set_damaged_aside(const dpt_trainer *t, const char *path, const char *why)
+{
+    char aside[DPT_PATH_MAX + DPT_NAME_MAX + 96], line[900];
+    int moved = 0;
+    for (int k = 1; !moved && k < 10000; k++) {
+        snprintf(aside, sizeof aside, k == 1 ? "%s.damaged" : "%s.damaged.%d", path, k);
+        if (link(path, aside) == 0)
+            moved = unlink(path) == 0 || 1; /* a failed unlink leaves two names of one damaged file */
+        else if (errno != EEXIST)
+            break;
+    }
+    if (moved)
+        snprintf(line, sizeof line, "skipping damaged checkpoint (kept as %.250s): %.500s", aside, why);
+    else
+        snprintf(line, sizeof line, "skipping damaged checkpoint %.250s (cannot rename it: %s): %.400s", path,
+                 strerror(errno), why);
+    if (t->on_note)
+        t->on_note(t->ctx, line);
+}
+
+/* Newest first, the first checkpoint of dir that reads and passes its checksum: restored when it
+ * fits this experiment (returns 1, the damaged newer ones then set aside), refused with nothing
+ * renamed when it does not (DPT_FAIL); 0 when none reads (all set aside). */
 static int newest_usable(dpt_trainer *t, char *path, size_t size, position *p, dpt_err *e)
 {
     static long long steps[MAX_CKPTS];
-    int n = list_steps(t->ckpt_dir, steps, MAX_CKPTS);
-    for (int i = 0; i < n; i++) {
-        dpt_err why;
-        step_path(path, size, t->ckpt_dir, steps[i]);
-        if (read_on_root(t, path, 0, p, &why) == DPT_OK)
-            return DPT_OK;
-        char line[800], aside[DPT_PATH_MAX + DPT_NAME_MAX + 80];
-        snprintf(aside, sizeof aside, "%s.damaged", path);
-        rename(path, aside);
-        snprintf(line, sizeof line, "skipping damaged checkpoint (kept as %.200s): %.500s", aside, why.msg);
-        if (t->on_note)
-            t->on_note(t->ctx, line);
+    int n = list_steps(t->ckpt_dir, steps, MAX_CKPTS), k = 0, r = DAMAGED;
+    for (; k < n && r == DAMAGED; k++) {
+        step_path(path, size, t->ckpt_dir, steps[k]);
+        r = classify(t, path, p, e);
     }
-    path[0] = '\0';
-    return dpt_errf(e, "%s: no valid checkpoint", t->ckpt_dir);
+    if (r == MISFIT)
+        return DPT_FAIL;
+    for (int i = 0; i < (r == USABLE ? k - 1 : n); i++) {
+        char damaged[sizeof t->ckpt_dir + 48];
+        position ignored;
+        dpt_err why;
+        step_path(damaged, sizeof damaged, t->ckpt_dir, steps[i]);
+        classify(t, damaged, &ignored, &why);
+        set_damaged_aside(t, damaged, why.msg);
+    }
+    if (r != USABLE)
+        path[0] = '\0';
+    return r == USABLE;
 }
 
 /* Gives every rank rank 0's parameters, and for a resume its optimizer state and position. */
@@ -159,15 +204,11 @@ int dpt_trainer_restore(dpt_trainer *t, const char *path, int params_only, dpt_e
 int dpt_trainer_resume_auto(dpt_trainer *t, char *path, size_t size, dpt_err *e)
 {
     position p = {0};
-    int found = t->comm->rank == 0 && newest_usable(t, path, size, &p, e) == DPT_OK;
-    found = dpt_comm_any(t->comm, found);
+    int r = t->comm->rank == 0 ? newest_usable(t, path, size, &p, e) : 0;
+    if (dpt_comm_agree(t->comm, r < 0 ? DPT_FAIL : DPT_OK, e) != DPT_OK)
+        return DPT_FAIL;
+    int found = dpt_comm_any(t->comm, r == 1);
     if (found)
         share_state(t, 0, &p);
     return found;
-}
-
-int dpt_trainer_has_checkpoints(const dpt_trainer *t)
-{
-    static long long steps[1];
-    return t->ckpt_dir[0] && list_steps(t->ckpt_dir, steps, 1) > 0;
 }

@@ -16,4 +16,8 @@ int dpt_write_atomic_parts(const char *path, const void *const *parts, const siz
 /* dpt_write_atomic_parts with one part. */
 int dpt_write_atomic(const char *path, const void *data, size_t len, dpt_err *e);
 
+/* Removes the temporary files (NAME.tmp.PID) that writers killed mid-write left in dir; call only
+ * while no writer can be active there. Returns how many it removed. */
+int dpt_remove_temporaries(const char *dir);
+
 #endif

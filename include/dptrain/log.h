@@ -20,6 +20,9 @@ typedef struct {
     FILE *metrics;
     double last_draw;
     int fold;             /* cross-validation fold (1-based) recorded in metrics.jsonl; 0 = none */
+    int last_fold;        /* the fold of last_step */
+    int64_t last_step;    /* the last step in metrics.jsonl; -1 = none */
+    int locked, lock_fd;  /* this process holds the run directory's lock (flock on lock_fd) */
 } dpt_log;
 
 /* Facts about the job recorded beside the configuration. */
@@ -28,11 +31,23 @@ typedef struct {
     const char *blas, *mpi;
 } dpt_log_env;
 
-/* On the writing rank: creates runs/NAME/ (truncating metrics.jsonl unless append) and writes
- * config.ini; elsewhere only zeroes l. */
-int dpt_log_open(dpt_log *l, const dpt_config *c, const dpt_log_env *env, int writer, int append, dpt_err *e);
+/* On the writing rank: creates RUN_DIR/NAME/ and locks it (flock on run.lock, which names host
+ * and pid) for the life of the process, failing at once with the holder's name when another run
+ * has it; then removes temporary files an interrupted write left there. Elsewhere only zeroes l. */
+int dpt_log_open(dpt_log *l, const dpt_config *c, int writer, dpt_err *e);
 
-/* Appends m to metrics.jsonl and prints a plain line (or ends the live line). */
+/* Moves everything an earlier run left in the locked run directory (all but run.lock and
+ * previous-N/) into a new previous-N/, never over an existing one; moved gets its path, or ""
+ * when there was nothing to move. */
+int dpt_log_set_aside(dpt_log *l, char *moved, size_t size, dpt_err *e);
+
+/* Writes config.ini and opens metrics.jsonl: when append, keeps its lines up to step (a strictly
+ * increasing series) and appends; else starts it empty. */
+int dpt_log_start(dpt_log *l, const dpt_config *c, const dpt_log_env *env, int append, int64_t step,
+                  dpt_err *e);
+
+/* Appends m to metrics.jsonl unless its step is not after the last one there (every report,
+ * whatever training.log_every says); prints a plain line (or ends the live line) when m->console. */
 void dpt_log_metrics(dpt_log *l, const dpt_trainer *t, const dpt_metrics *m);
 
 /* Redraws the live progress line (terminal only, at most a few times a second). */
@@ -44,10 +59,11 @@ void dpt_log_printf(dpt_log *l, const char *fmt, ...) __attribute__((format(prin
 /* Writes summary.json atomically from a JSON object text. */
 int dpt_log_summary(dpt_log *l, const char *json, dpt_err *e);
 
-/* Drops metrics.jsonl lines after step (a resumed run logs them again). */
+/* Drops metrics.jsonl lines after step (a resumed run logs them again) and any that do not
+ * increase the step. */
 void dpt_log_trim(dpt_log *l, int64_t step);
 
-/* Closes files; accepts a zeroed log. */
+/* Closes files and releases the run directory's lock; accepts a zeroed log. */
 void dpt_log_close(dpt_log *l);
 
 #endif

@@ -18,6 +18,10 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e);
  * and leaves m untouched. */
 int dpt_snapshot_load_params(dpt_model *m, const dpt_ckpt *c, const char *path, dpt_err *e);
 
+/* Whether c's tensors fit t's model and optimizer (no change to t); a misfit names the differing
+ * tensors with their shapes and the settings that differ from the checkpoint's configuration. */
+int dpt_snapshot_fits(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e);
+
 /* Restores parameters, optimizer state and position from c into t (local, no communication); on
  * failure t is untouched. */
 int dpt_snapshot_restore(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e);

@@ -37,6 +37,7 @@ typedef struct {
     double lr, train_loss, penalty, grad_norm;
     double val_loss, val_accuracy;
     double samples_per_s, elapsed;
+    int console;      /* worth a line on the console (training.log_every); metrics.jsonl gets all */
 } dpt_metrics;
 
 typedef struct dpt_trainer dpt_trainer;
@@ -154,9 +155,14 @@ void dpt_trainer_share_params(dpt_trainer *t);
  * parameters it spoils are never saved), so it need not be caught before the update. */
 int dpt_trainer_fused(const dpt_trainer *t);
 
-/* Trains to the configured end (collective), saves the final checkpoint, then puts the best
- * validation parameters (if early stopping kept any) into the model. */
+/* Trains to the configured end (collective) and saves the final checkpoint; the model holds the
+ * last step's parameters (see dpt_trainer_use_best). */
 int dpt_trainer_run(dpt_trainer *t, dpt_err *e);
+
+/* After dpt_trainer_run: with early stopping on, puts the best validation parameters into the
+ * model when they differ from the last step's; returns 1 when it did (local, the same on every
+ * rank). */
+int dpt_trainer_use_best(dpt_trainer *t);
 
 /* Restores the state saved at path (read by rank 0, broadcast): everything for a resume, only the
  * parameters for a warm start. Collective; fails on every rank if the file is bad. */
@@ -170,13 +176,12 @@ void dpt_trainer_sync_state(dpt_trainer *t);
  * (e set); every other rank returns DPT_OK. */
 int dpt_trainer_checkpoint(dpt_trainer *t, dpt_err *e);
 
-/* Resumes from the newest checkpoint in ckpt_dir that reads, validates and fits (rank 0 reads,
- * every rank receives); damaged newer ones are told through on_note and renamed *.damaged.
- * Returns 1 when it resumed (path names the file on rank 0), 0 when there was none (collective). */
+/* Resumes from the newest checkpoint in ckpt_dir that reads and passes its checksum (rank 0
+ * reads, every rank receives); damaged newer ones are told through on_note and renamed
+ * *.damaged (*.damaged.N when taken). Returns 1 when it resumed (path names the file on rank 0),
+ * 0 when no checkpoint reads; DPT_FAIL with nothing renamed when the newest readable one does
+ * not fit this experiment (e names the differing settings, tensors and shapes). Collective. */
 int dpt_trainer_resume_auto(dpt_trainer *t, char *path, size_t size, dpt_err *e);
-
-/* Whether ckpt_dir already holds step checkpoints (rank 0's view). */
-int dpt_trainer_has_checkpoints(const dpt_trainer *t);
 
 /* Deterministic mode (train_det.c): whether the rank count can share the blocks' tree. */
 int dpt_trainer_det_check(const dpt_config *c, int ranks, dpt_err *e);

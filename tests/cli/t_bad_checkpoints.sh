@@ -69,11 +69,11 @@ check "metadata 'step' = nan is not an integer" "$DPTRAIN" train --set run.name=
 expect_contains meta.err "skipping damaged checkpoint"
 expect_contains meta.log "resumed from runs/meta/checkpoints/step-0000000005.safetensors at step 5"
 test -e "$bad.damaged" || fail "the bad checkpoint was not set aside"
-# A fresh run into a directory with an earlier run's checkpoints moves them aside, kept, so that
+# A fresh run into a directory with an earlier run moves that run aside, whole and kept, so that
 # a later --resume auto cannot mix the two runs; running the same command twice just works.
 "$DPTRAIN" train --set run.name=meta --set training.epochs=3 > fresh.log
-expect_contains fresh.log "starting fresh: the earlier run's checkpoints are now in runs/meta/checkpoints.before-"
-ls runs/meta/checkpoints.before-*/step-0000000005.safetensors > /dev/null || fail "earlier checkpoints lost"
+expect_contains fresh.log "starting fresh: the earlier run in runs/meta is now in runs/meta/previous-1"
+ls runs/meta/previous-1/checkpoints/step-0000000005.safetensors > /dev/null || fail "earlier checkpoints lost"
 test "$(ls runs/meta/checkpoints)" = "step-0000000003.safetensors" || fail "new run mixed with the old one"
 "$DPTRAIN" train --set run.name=meta --set training.epochs=3 > again.log || fail "the same run twice failed"
 # Tiny batches: the closing predictions never overrun the model's buffers (checked under ASan).

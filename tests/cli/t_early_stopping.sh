@@ -1,8 +1,9 @@
 # Early stopping on a validation curve we control: with min_delta too large to
 # ever beat, the first evaluation stays best and patience 2 stops after epoch 3.
-# best.safetensors holds epoch 1; the run's final model (its test metrics) is that
-# best one; the last step checkpoint keeps the true final state, marked stopped,
-# so resuming the finished run trains nothing more.
+# best.safetensors holds epoch 1 and becomes the run's model; summary.json keeps the
+# last step's model and the best one apart, each with its own metrics; the last step
+# checkpoint keeps the true final state, marked stopped, so resuming the finished
+# run trains nothing more.
 . tests/lib.sh
 cd "$TMP"
 make_blobs train.csv 200
@@ -37,13 +38,26 @@ assert s["epochs"] == 3 and s["best"]["step"] == 8, s
 PYEOF
 "$CKPTDIFF" runs/es/checkpoints/best.safetensors runs/es/checkpoints/step-0000000008.safetensors bitwise \
   || fail "best.safetensors is not epoch 1"
-# The final model is the best one: its test loss in summary.json equals eval of best.safetensors.
-"$DPTRAIN" eval runs/es/checkpoints/best.safetensors > eval.txt
-$PY - runs/es/summary.json eval.txt <<'PYEOF'
+# Rank 0 says that training stopped early and which step's model it restored.
+expect_contains es.log "stopped early at step 24 (epoch 3 of 20): val_loss did not improve"
+expect_contains es.log "restored the model of step 8"
+expect_contains es.log "samples, model of step 8)"
+# summary.json: "final" is the last step's model (the newest checkpoint), "best" the restored one
+# (best.safetensors); each object's metrics are its own model's, as eval of its checkpoint says.
+"$DPTRAIN" eval runs/es/checkpoints/best.safetensors > eval-best.txt
+"$DPTRAIN" eval "$(last_ckpt runs/es)" > eval-final.txt
+$PY - runs/es/summary.json eval-best.txt eval-final.txt <<'PYEOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
-ev = dict(l.split() for l in open(sys.argv[2]))
-assert abs(s["final"]["test_loss"] - float(ev["loss"])) <= 1e-6 * abs(float(ev["loss"])), (s, ev)
+best = dict(l.split() for l in open(sys.argv[2]))
+final = dict(l.split() for l in open(sys.argv[3]))
+close = lambda a, b: abs(a - float(b)) <= 1e-6 * abs(float(b))
+assert s["stopped_early"] is True and s["model"] == "best", s
+assert s["final"]["step"] == 24 and s["best"]["step"] == 8, s
+assert close(s["best"]["test_loss"], best["loss"]) and close(s["best"]["test_accuracy"], best["accuracy"]), (s, best)
+assert close(s["final"]["test_loss"], final["loss"]) and close(s["final"]["test_accuracy"], final["accuracy"]), (s, final)
+assert s["best"]["value"] == s["best"]["val_loss"], s
+assert s["final"]["test_loss"] != s["best"]["test_loss"], s
 PYEOF
 "$CKPTDIFF" runs/es/checkpoints/best.safetensors "$(last_ckpt runs/es)" bitwise && fail "final state lost"
 "$DPTRAIN" info "$(last_ckpt runs/es)" > /dev/null

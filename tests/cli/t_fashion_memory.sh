@@ -7,7 +7,7 @@ cd "$TMP"
 mpi 2 -- "$DPTRAIN" train "$ROOT/launch/configs/default.ini" --set training.steps=30 > log.txt \
   || { cat log.txt; fail "training failed"; }
 expect_contains log.txt "54000 training samples"
-expect_contains log.txt "(10000 samples)"
+expect_contains log.txt "(10000 samples, model of step 30)"
 # AddressSanitizer's shadow memory and redzones double a process's footprint (74 MiB -> 150).
 limit=150
 case $BUILD in *asan*) limit=300 ;; esac

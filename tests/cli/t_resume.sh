@@ -65,14 +65,19 @@ diff <(strip 40 runs/full1/metrics.jsonl) <(strip 40 runs/path/metrics.jsonl) ||
 "$DPTRAIN" train exp.ini --set run.name=warm --set training.epochs=1 --init "$(last_ckpt runs/full1)" > warm.log
 expect_contains warm.log "step 8/8"
 # Resuming with another optimizer: the parameters of every checkpoint fit, its optimizer state
-# does not, so each is set aside and the run starts fresh on every rank alike (rank 0 once kept
-# the parameters it had copied before the state check failed, and trained apart from the others).
-mpi 2 -- "$DPTRAIN" train exp.ini --set optimizer.kind=rmsprop --set run.name=rms > rms.log || { cat rms.log; fail "rmsprop run"; }
+# does not. That is the user's mistake, not damage: every rank stops with one line naming the
+# setting and the tensors, and no checkpoint is renamed or replaced.
 mkdir -p runs/switch/checkpoints
 cp runs/full2/checkpoints/step-0000000020.safetensors runs/full2/checkpoints/step-0000000040.safetensors \
   runs/switch/checkpoints/
-mpi 2 -- "$DPTRAIN" train exp.ini --set optimizer.kind=rmsprop --set run.name=switch --resume auto > switch.log 2> switch.err \
-  || { cat switch.log switch.err; fail "resume with another optimizer"; }
+set +e
+mpi 2 -- "$DPTRAIN" train exp.ini --set optimizer.kind=rmsprop --set run.name=switch --resume auto > switch.log 2> switch.err
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || { cat switch.log switch.err; fail "resume with another optimizer: status $rc"; }
 expect_contains switch.err "optimizer state does not match optimizer.kind = rmsprop"
-expect_contains switch.log "starting fresh"
-"$CKPTDIFF" "$(last_ckpt runs/rms)" "$(last_ckpt runs/switch)" bitwise || fail "a fresh start after skipped checkpoints differs"
+expect_contains switch.err "differs from the checkpoint's in: optimizer.kind"
+test "$(grep -c '^dptrain: rank' switch.err)" -eq 1 || { cat switch.err; fail "expected one error line"; }
+test "$(ls runs/switch/checkpoints)" = "$(printf 'step-%010d.safetensors\n' 20 40)" || fail "checkpoints touched"
+cmp runs/switch/checkpoints/step-0000000040.safetensors runs/full2/checkpoints/step-0000000040.safetensors \
+  || fail "a checkpoint changed"
