@@ -85,6 +85,7 @@ struct dpt_trainer {
     double epoch_loss, epoch_count; /* sums over the current epoch's batches so far */
     int64_t total_steps;
     int64_t skipped;              /* steps skipped on non-finite values */
+    int64_t skipped_run;          /* of which the latest ones in a row (training.max_skipped) */
     int stopped;                  /* early stopping ended the run */
     dpt_early early;              /* the watched validation metric */
     float *best_params;           /* early stopping's best parameters, or NULL */
