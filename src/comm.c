@@ -85,6 +85,14 @@ int dpt_comm_same(const dpt_comm *c, const double *v, int n)
     return 1;
 }
 
+void dpt_comm_allgather_u64(const dpt_comm *c, const uint64_t *v, int n, uint64_t *all)
+{
+    if (c->size == 1)
+        memcpy(all, v, sizeof(uint64_t) * (size_t)n);
+    else
+        MPI_Allgather(v, n, MPI_UINT64_T, all, n, MPI_UINT64_T, MPI_COMM_WORLD);
+}
+
 int dpt_comm_any(const dpt_comm *c, int flag)
 {
     int any = flag != 0;

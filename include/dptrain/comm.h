@@ -5,6 +5,7 @@
 #define DPTRAIN_COMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dptrain/error.h"
 
@@ -75,6 +76,9 @@ void dpt_shared_sync(const dpt_shared *s);
 
 /* Frees the regions (collective; NULL allowed, then not collective). */
 void dpt_shared_free(dpt_shared *s);
+
+/* Every rank's v[0..n) into all [size][n], in rank order (collective). */
+void dpt_comm_allgather_u64(const dpt_comm *c, const uint64_t *v, int n, uint64_t *all);
 
 /* Logical OR of flag over all ranks (collective). */
 int dpt_comm_any(const dpt_comm *c, int flag);

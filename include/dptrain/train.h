@@ -55,6 +55,7 @@ struct dpt_trainer {
     const dpt_comm *comm;
     dpt_dataset train, test;
     size_t *train_idx, ntrain, *val_idx, nval;  /* NULL index list = all samples */
+    uint64_t data_sum[4];         /* dpt_data_checksum of train features, targets, test features, targets */
     dpt_model model;
     dpt_optim opt;
     dpt_sampler sampler;
