@@ -367,9 +367,22 @@ void dpt_trainer_free(dpt_trainer *t)
 dpt_eval_result dpt_trainer_eval(dpt_trainer *t, int test)
 {
     int det = t->cfg->train.deterministic;
+    dpt_eval_result r;
+    dpt_comm_watch("the evaluation after step", t->step);
     if (test)
-        return dpt_eval(t->comm, &t->model, t->loss, &t->test, NULL, t->test.n, t->x, t->y, det);
-    return dpt_eval(t->comm, &t->model, t->loss, &t->train, t->val_idx, t->nval, t->x, t->y, det);
+        r = dpt_eval(t->comm, &t->model, t->loss, &t->test, NULL, t->test.n, t->x, t->y, det);
+    else
+        r = dpt_eval(t->comm, &t->model, t->loss, &t->train, t->val_idx, t->nval, t->x, t->y, det);
+    dpt_comm_unwatch();
+    return r;
+}
+
+/* Rank 0 may have written files (metrics, a checkpoint): with the watchdog on, the others wait
+ * for it here, unwatched, so a slow disk does not count against their next step. */
+static void after_writes(dpt_trainer *t)
+{
+    if (t->cfg->train.timeout > 0)
+        dpt_comm_barrier(t->comm);
 }
 
 /* Records a validation result; returns 1 when early stopping says stop. */
@@ -432,6 +445,7 @@ static void after_eval(dpt_trainer *t, int logged, double samples, double t0, do
                 t->on_note(t->ctx, e.msg);
         }
     }
+    after_writes(t);
 }
 
 /* A checkpoint on the way: a failed save is told (rank 0) and training goes on, since the next
@@ -441,6 +455,7 @@ static void periodic_checkpoint(dpt_trainer *t)
     dpt_err e;
     if (dpt_trainer_checkpoint(t, &e) != DPT_OK && t->on_note)
         t->on_note(t->ctx, e.msg);
+    after_writes(t);
 }
 
 /* One epoch from t->batch_in_epoch on; returns 1 when early stopping says stop. */
@@ -453,7 +468,10 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
     dpt_sampler_set_epoch(&t->sampler, t->epoch);
     for (size_t i = t->batch_in_epoch; i < per_epoch && t->step < t->total_steps; i++) {
         double loss, count;
-        if (dpt_trainer_step(t, i, &loss, &count, e) != DPT_OK) {
+        dpt_comm_watch("step", t->step + 1);
+        int st = dpt_trainer_step(t, i, &loss, &count, e);
+        dpt_comm_unwatch();
+        if (st != DPT_OK) {
             *failed = 1;
             return 1;
         }
