@@ -91,10 +91,10 @@ static void *watchdog_main(void *arg)
                         "(training.timeout)\n", wd.rank, wd.seconds, atomic_load(&wd.phase),
                 (long long)atomic_load(&wd.step), what ? what : "this rank's own computation");
         fflush(stderr);
-        /* The main thread may be inside an MPI call: Open MPI's abort only asks the launcher to
-         * end the job (through its runtime's own thread) and exits, touching none of the
-         * communication state the main thread uses, so it works at MPI_THREAD_FUNNELED (tested
-         * in tests/mpi/t_watchdog.sh). */
+        /* MPI_THREAD_FUNNELED (kept: the step's calls take no locks) reserves MPI to the main
+         * thread, which may be spinning in a collective now; Open MPI's abort only asks the
+         * launcher to kill the job and exits, and does so from this thread (Open MPI 4.1,
+         * tests/mpi/t_watchdog.sh); _exit in case it ever returns. */
         MPI_Abort(MPI_COMM_WORLD, 1);
         _exit(1);
     }
