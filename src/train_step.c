@@ -224,7 +224,7 @@ static int skip_step(dpt_trainer *t, const char *what, dpt_err *e)
     t->step++;
     if (c->train.max_skipped > 0 && t->skipped_run >= c->train.max_skipped)
         return dpt_errf(e, "non-finite %s at step %lld (epoch %lld): %lld steps in a row skipped "
-                        "(training.max_skipped = %lld); stopping: lower optimizer.lr or set optimizer.clip_norm",
+                        "(training.max_skipped = %lld); stopping: lower optimizer.lr, or look for extreme values in the data",
                         what, (long long)t->step, (long long)t->epoch + 1, (long long)t->skipped_run,
                         (long long)c->train.max_skipped);
     if (t->comm->rank == 0 && t->on_note && (t->skipped <= SKIP_TELL_FIRST || t->skipped % SKIP_TELL_EVERY == 0)) {
