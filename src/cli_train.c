@@ -500,6 +500,8 @@ int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
         resolve_config(&c, comm, &a, e) != DPT_OK)
         return DPT_FAIL;
     set_threads(&c, comm);
+    if (dpt_comm_agree(comm, dpt_comm_watchdog_start(comm, c.train.timeout, e), e) != DPT_OK)
+        return DPT_FAIL;
     c.train.bucket_mb = dpt_trainer_bucket_mb(&c, comm); /* config.ini records what auto meant */
     if (c.data.kfold > 0) {
         if (a.resume || a.init)

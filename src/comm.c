@@ -6,13 +6,37 @@
 #include <limits.h>
 #include <math.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
+
+/* The watchdog's view of this rank: what it is doing and until when it may take. The training
+ * thread writes it (atomics, no lock: a step must not wait for the watchdog); the watchdog
+ * thread only reads it, and on expiry prints and calls MPI_Abort, its one MPI call. */
+static struct {
+    pthread_t thread;
+    int running, rank;
+    double seconds;
+    long long ns;                   /* seconds, in nanoseconds */
+    atomic_int stop;
+    atomic_llong deadline_ns;       /* 0 = nothing watched */
+    atomic_llong step;
+    _Atomic(const char *) phase;    /* "step", "the evaluation after step" */
+    _Atomic(const char *) waiting;  /* the collective under way, or NULL: this rank's own work */
+} wd;
+
+/* Names what this rank waits for from here on, for the watchdog's message (NULL: nothing). */
+static void waiting_for(const char *what)
+{
+    atomic_store_explicit(&wd.waiting, what, memory_order_relaxed);
+}
 
 int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e)
 {
@@ -34,7 +58,95 @@ int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e)
 
 void dpt_comm_finalize(void)
 {
+    dpt_comm_watchdog_stop();
     MPI_Finalize();
+}
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Polls the deadline a few times a second. A rank stopped (SIGSTOP) or cut off never answers,
+ * and Open MPI's blocking calls spin forever on the ranks that wait for it: only a thread of
+ * their own can notice and end the job. */
+static void *watchdog_main(void *arg)
+{
+    (void)arg;
+    const struct timespec tick = {0, 100 * 1000000L};
+    long long last = now_ns();
+    while (!atomic_load(&wd.stop)) {
+        nanosleep(&tick, NULL);
+        long long now = now_ns(), gap = now - last - 100 * 1000000LL, deadline = atomic_load(&wd.deadline_ns);
+        last = now;
+        /* A tick that came a second late means this process itself was stopped (Ctrl-Z, a
+         * debugger, SIGSTOP): that time is not the others' fault, so the clock moves on by it.
+         * A rank left waiting for a stopped one still ends the job. */
+        if (deadline && gap > 1000000000LL &&
+            atomic_compare_exchange_strong(&wd.deadline_ns, &deadline, deadline + gap))
+            deadline += gap; /* else the training thread has just moved it itself */
+        if (!deadline || now < deadline)
+            continue;
+        const char *what = atomic_load(&wd.waiting);
+        fprintf(stderr, "dptrain: rank %d: no progress for %g s in %s %lld (waiting for %s); ending the job "
+                        "(training.timeout)\n", wd.rank, wd.seconds, atomic_load(&wd.phase),
+                (long long)atomic_load(&wd.step), what ? what : "this rank's own computation");
+        fflush(stderr);
+        /* MPI_THREAD_FUNNELED (kept: the step's calls take no locks) reserves MPI to the main
+         * thread, which may be spinning in a collective now; Open MPI's abort only asks the
+         * launcher to kill the job and exits, and does so from this thread (Open MPI 4.1,
+         * tests/mpi/t_watchdog.sh); _exit in case it ever returns. */
+        MPI_Abort(MPI_COMM_WORLD, 1);
+        _exit(1);
+    }
+    return NULL;
+}
+
+int dpt_comm_watchdog_start(const dpt_comm *c, double seconds, dpt_err *e)
+{
+    if (seconds <= 0 || wd.running)
+        return DPT_OK;
+    wd.rank = c->rank;
+    wd.seconds = seconds;
+    double ns = seconds * 1e9; /* a timeout of centuries (or inf) is no timeout, and must not overflow */
+    wd.ns = ns < 4e18 ? (long long)ns : 4000000000000000000LL;
+    atomic_store(&wd.stop, 0);
+    atomic_store(&wd.deadline_ns, 0);
+    if (pthread_create(&wd.thread, NULL, watchdog_main, NULL) != 0)
+        return dpt_errf(e, "training.timeout: cannot start the watchdog thread");
+    wd.running = 1;
+    return DPT_OK;
+}
+
+void dpt_comm_watchdog_stop(void)
+{
+    if (!wd.running)
+        return;
+    atomic_store(&wd.stop, 1);
+    pthread_join(wd.thread, NULL);
+    wd.running = 0;
+}
+
+void dpt_comm_watch(const char *phase, int64_t step)
+{
+    if (!wd.running)
+        return;
+    atomic_store_explicit(&wd.phase, phase, memory_order_relaxed);
+    atomic_store_explicit(&wd.step, (long long)step, memory_order_relaxed);
+    atomic_store_explicit(&wd.deadline_ns, now_ns() + wd.ns, memory_order_release);
+}
+
+void dpt_comm_unwatch(void)
+{
+    atomic_store_explicit(&wd.deadline_ns, 0, memory_order_release);
+}
+
+void dpt_comm_barrier(const dpt_comm *c)
+{
+    if (c->size > 1)
+        MPI_Barrier(MPI_COMM_WORLD); /* never watched: see the header */
 }
 
 /* MPI counts are int: large buffers go in chunks. */
@@ -44,33 +156,41 @@ void dpt_comm_bcast(const dpt_comm *c, void *buf, size_t bytes)
 {
     if (c->size == 1)
         return;
+    waiting_for("the other ranks in MPI_Bcast");
     for (size_t off = 0; off < bytes; off += CHUNK) {
         size_t len = bytes - off < CHUNK ? bytes - off : CHUNK;
         MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, 0, MPI_COMM_WORLD);
     }
+    waiting_for(NULL);
 }
 
 void dpt_comm_allreduce_f(const dpt_comm *c, float *buf, size_t n)
 {
     if (c->size == 1)
         return;
+    waiting_for("the other ranks in MPI_Allreduce");
     for (size_t off = 0; off < n; off += CHUNK / 4) {
         size_t len = n - off < CHUNK / 4 ? n - off : CHUNK / 4;
         MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
     }
+    waiting_for(NULL);
 }
 
 void dpt_comm_allreduce_d(const dpt_comm *c, double *buf, size_t n)
 {
     if (c->size == 1)
         return;
+    waiting_for("the other ranks in MPI_Allreduce");
     MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    waiting_for(NULL);
 }
 
 double dpt_comm_max_d(const dpt_comm *c, double v)
 {
+    waiting_for("the other ranks in MPI_Allreduce");
     if (c->size > 1)
         MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    waiting_for(NULL);
     return v;
 }
 
@@ -81,27 +201,41 @@ int dpt_comm_same(const dpt_comm *c, const double *v, int n)
     double lo[16], hi[16];
     for (int i = 0; i < n && i < 16; i++)
         lo[i] = -v[i], hi[i] = v[i];
+    waiting_for("the other ranks in MPI_Allreduce");
     MPI_Allreduce(MPI_IN_PLACE, lo, n < 16 ? n : 16, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, hi, n < 16 ? n : 16, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    waiting_for(NULL);
     for (int i = 0; i < n && i < 16; i++)
         if (-lo[i] != hi[i])
             return 0;
     return 1;
 }
 
+void dpt_comm_allgather_u64(const dpt_comm *c, const uint64_t *v, int n, uint64_t *all)
+{
+    if (c->size == 1)
+        memcpy(all, v, sizeof(uint64_t) * (size_t)n);
+    else
+        MPI_Allgather(v, n, MPI_UINT64_T, all, n, MPI_UINT64_T, MPI_COMM_WORLD);
+}
+
 int dpt_comm_any(const dpt_comm *c, int flag)
 {
     int any = flag != 0;
+    waiting_for("the other ranks in MPI_Allreduce");
     if (c->size > 1)
         MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
+    waiting_for(NULL);
     return any;
 }
 
 int dpt_comm_agree(const dpt_comm *c, int status, dpt_err *e)
 {
     int failed = status != DPT_OK;
+    waiting_for("the other ranks in MPI_Allreduce");
     if (c->size > 1)
         MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    waiting_for(NULL);
     if (!failed)
         return DPT_OK;
     /* When every rank met the error (a file missing everywhere), rank 0 speaks for all. */
@@ -309,7 +443,9 @@ void dpt_bucketed_finish(dpt_bucketed *b)
     } else if (b->c->size > 1) {
         b->ready_from = 0;
         start_ready(b);
+        waiting_for("the other ranks in MPI_Waitall (the bucketed gradient allreduce)");
         MPI_Waitall(b->started, b->req, MPI_STATUSES_IGNORE);
+        waiting_for(NULL);
     }
     b->started = 0;
     b->ready_from = b->n;
@@ -325,8 +461,10 @@ void dpt_comm_tree_sum_f(const dpt_comm *c, float *buf, float *scratch, size_t n
         int partner = c->rank ^ mask;
         for (size_t off = 0; off < n; off += CHUNK / 4) {
             int len = (int)(n - off < CHUNK / 4 ? n - off : CHUNK / 4);
+            waiting_for("the partner rank in MPI_Sendrecv (deterministic tree)");
             MPI_Sendrecv(buf + off, len, MPI_FLOAT, partner, mask, scratch + off, len, MPI_FLOAT, partner, mask,
                          MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            waiting_for(NULL);
         }
         for (size_t i = 0; i < n; i++)
             buf[i] += scratch[i];
@@ -349,8 +487,10 @@ void dpt_comm_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, si
         size_t slo, shi, rlo, rhi;
         dpt_comm_shard(c, n, (r - k - 1 + 2 * p) % p, &slo, &shi);
         dpt_comm_shard(c, n, (r - k - 2 + 2 * p) % p, &rlo, &rhi);
+        waiting_for("ranks next to this one in MPI_Sendrecv (reduce-scatter)");
         MPI_Sendrecv(buf + slo, (int)(shi - slo), MPI_FLOAT, right, 7, scratch, (int)(rhi - rlo), MPI_FLOAT, left,
                      7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        waiting_for(NULL);
         for (size_t j = 0; j < rhi - rlo; j++)
             buf[rlo + j] += scratch[j];
     }
@@ -384,7 +524,9 @@ static void gather_shards(const dpt_comm *c, float *buf, size_t n, size_t align)
         cached_n = n;
         cached_align = align;
     }
+    waiting_for("the other ranks in MPI_Allgatherv");
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
+    waiting_for(NULL);
 }
 
 void dpt_comm_allgather_f(const dpt_comm *c, float *buf, size_t n)
@@ -414,8 +556,10 @@ void dpt_comm_tree_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratc
         int partner = c->rank ^ mask, upper = (c->rank & mask) != 0;
         size_t mid = lo + (hi - lo) / 2 / align * align;
         size_t klo = upper ? mid : lo, khi = upper ? hi : mid, slo = upper ? lo : mid, shi = upper ? mid : hi;
+        waiting_for("the partner rank in MPI_Sendrecv (deterministic tree)");
         MPI_Sendrecv(buf + slo, (int)(shi - slo), MPI_FLOAT, partner, mask, scratch, (int)(khi - klo), MPI_FLOAT,
                      partner, mask, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        waiting_for(NULL);
         for (size_t i = klo; i < khi; i++)
             buf[i] += scratch[i - klo];
         lo = klo;
@@ -484,9 +628,11 @@ float *dpt_shared_region(const dpt_shared *s, int rank)
 
 void dpt_shared_sync(const dpt_shared *s)
 {
+    waiting_for("the other ranks in the node-shared barrier");
     MPI_Win_sync(s->win);
     MPI_Barrier(s->node);
     MPI_Win_sync(s->win);
+    waiting_for(NULL);
 }
 
 void dpt_shared_free(dpt_shared *s)

@@ -137,6 +137,8 @@ static const keydef keys[] = {
     I64("training", "eval_every", train.eval_every, 0, "0", "steps between validations; 0 = once per epoch"),
     I64("training", "log_every", train.log_every, 1, "1", "epochs between progress lines"),
     PICK("training", "nonfinite", train.nonfinite, p_nonfinite, "stop", "on a NaN or infinite loss or gradient: stop the run or skip the step"),
+    I64("training", "max_skipped", train.max_skipped, 0, "10", "nonfinite = skip: stop the run after this many consecutive skipped steps; 0 = no limit"),
+    F64("training", "timeout", train.timeout, 0, HUGE_VAL, 0, "600", "seconds a step, evaluation or collective may take before the job is ended (a rank stopped or cut off); 0 = no watchdog"),
     BOOL("training", "deterministic", train.deterministic, "false", "bitwise-identical results for any number of ranks"),
     INT("training", "blocks", train.blocks, 1, 0, "8", "deterministic mode: blocks per global batch, a power of two; up to this many ranks (more blocks cost speed)"),
     F64("training", "bucket_mb", train.bucket_mb, 0, HUGE_VAL, AUTO, "auto", "gradient allreduce bucket in MiB; 0 = one blocking call after backward; auto = 0 on one node, 4 across nodes"),

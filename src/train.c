@@ -254,17 +254,67 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
     return DPT_OK;
 }
 
+/* The setting that names the file behind checksum k of t->data_sum. */
+static const char *sum_source(const dpt_config *c, int k, const char **path)
+{
+    static const char *const keys[4] = {"data.train", "data.train_targets", "data.test", "data.test_targets"};
+    const char *const paths[4] = {c->data.train, c->data.train_targets, c->data.test, c->data.test_targets};
+    if (k < 2 && strcmp(c->data.synthetic, "none") != 0) {
+        *path = c->data.synthetic;
+        return "data.synthetic";
+    }
+    if ((k == 1 || k == 3) && !paths[k][0]) /* csv, libsvm: the targets come from the features file */
+        k--;
+    *path = paths[k];
+    return keys[k];
+}
+
+/* The contents each rank loaded, by checksum: a file of the same shape but other contents on one
+ * node would train the ranks on different data without a word. Names the file and the ranks that
+ * differ from rank 0 (the same message on every rank; rank 0 tells it). */
+static int check_same_contents(dpt_trainer *t, dpt_err *e)
+{
+    int ranks = t->comm->size;
+    t->data_sum[0] = dpt_data_checksum(&t->train, 0);
+    t->data_sum[1] = dpt_data_checksum(&t->train, 1);
+    t->data_sum[2] = t->test.n ? dpt_data_checksum(&t->test, 0) : 0;
+    t->data_sum[3] = t->test.n ? dpt_data_checksum(&t->test, 1) : 0;
+    uint64_t *all = malloc(sizeof(uint64_t) * 4 * (size_t)ranks);
+    if (dpt_comm_any(t->comm, !all)) {
+        free(all);
+        return dpt_errf(e, "data: out of memory for %d ranks' checksums", ranks);
+    }
+    dpt_comm_allgather_u64(t->comm, t->data_sum, 4, all);
+    for (int k = 0; k < 4; k++) {
+        char list[96] = "";
+        int differ = 0;
+        for (int r = 1; r < ranks; r++)
+            if (all[4 * r + k] != all[k] && differ++ < 8)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", differ > 1 ? ", " : "", r);
+        if (!differ)
+            continue;
+        const char *path, *key = sum_source(t->cfg, k, &path);
+        free(all);
+        return dpt_errf(e, "%s = '%s': rank%s %s%s loaded other contents than rank 0 (same shape, checksum "
+                        "differs): is the same file at that path on every node?", key, path, differ > 1 ? "s" : "",
+                        list, differ > 8 ? ", ..." : "");
+    }
+    free(all);
+    return DPT_OK;
+}
+
 /* Every rank loads the data itself: a file that differs between nodes would give the ranks
- * different batch counts, and so different sequences of collectives. Compare first. */
+ * different batch counts, and so different sequences of collectives. Compare the counts first,
+ * then the contents. */
 static int check_same_data(dpt_trainer *t, dpt_err *e)
 {
     double v[7] = {(double)t->ntrain, (double)t->nval, (double)t->train.d, (double)t->train.tdim,
                    t->train.nclasses, (double)t->test.n, (double)t->train.n};
-    if (dpt_comm_same(t->comm, v, 7))
-        return DPT_OK;
     e->reported = 0;
-    return dpt_errf(e, "the ranks loaded different data (sample, feature or class counts differ): "
-                       "is the same data.train at the same path on every node?");
+    if (!dpt_comm_same(t->comm, v, 7))
+        return dpt_errf(e, "the ranks loaded different data (sample, feature or class counts differ): "
+                           "is the same data.train at the same path on every node?");
+    return check_same_contents(t, e);
 }
 
 int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm, int fold, dpt_err *e)
@@ -323,9 +373,22 @@ void dpt_trainer_free(dpt_trainer *t)
 dpt_eval_result dpt_trainer_eval(dpt_trainer *t, int test)
 {
     int det = t->cfg->train.deterministic;
+    dpt_eval_result r;
+    dpt_comm_watch("the evaluation after step", t->step);
     if (test)
-        return dpt_eval(t->comm, &t->model, t->loss, &t->test, NULL, t->test.n, t->x, t->y, det);
-    return dpt_eval(t->comm, &t->model, t->loss, &t->train, t->val_idx, t->nval, t->x, t->y, det);
+        r = dpt_eval(t->comm, &t->model, t->loss, &t->test, NULL, t->test.n, t->x, t->y, det);
+    else
+        r = dpt_eval(t->comm, &t->model, t->loss, &t->train, t->val_idx, t->nval, t->x, t->y, det);
+    dpt_comm_unwatch();
+    return r;
+}
+
+/* Rank 0 may have written files (metrics, a checkpoint): with the watchdog on, the others wait
+ * for it here, unwatched, so a slow disk does not count against their next step. */
+static void after_writes(dpt_trainer *t)
+{
+    if (t->cfg->train.timeout > 0)
+        dpt_comm_barrier(t->comm);
 }
 
 /* Records a validation result; returns 1 when early stopping says stop. */
@@ -390,6 +453,7 @@ static void after_eval(dpt_trainer *t, int console, double samples, double t0, d
                 t->on_note(t->ctx, e.msg);
         }
     }
+    after_writes(t);
 }
 
 /* A checkpoint on the way: a failed save is told (rank 0) and training goes on, since the next
@@ -401,6 +465,7 @@ static void periodic_checkpoint(dpt_trainer *t)
     if (dpt_trainer_checkpoint(t, &e) != DPT_OK && t->on_note)
         t->on_note(t->ctx, e.msg);
     dpt_trace_span(&t->trace, "checkpoint", "checkpoint", t0, -1);
+    after_writes(t);
 }
 
 /* One epoch from t->batch_in_epoch on; returns 1 when early stopping says stop. */
@@ -414,7 +479,10 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
     for (size_t i = t->batch_in_epoch; i < per_epoch && t->step < t->total_steps; i++) {
         double loss, count;
         dpt_trace_step(&t->trace, t->step + 1);
-        if (dpt_trainer_step(t, i, &loss, &count, e) != DPT_OK) {
+        dpt_comm_watch("step", t->step + 1);
+        int st = dpt_trainer_step(t, i, &loss, &count, e);
+        dpt_comm_unwatch();
+        if (st != DPT_OK) {
             *failed = 1;
             return 1;
         }

@@ -45,12 +45,15 @@ void dpt_trainer_sync_state(dpt_trainer *t)
 {
     if (!t->sharded)
         return;
+    /* Watched like a step; rank 0's file write that follows is not (a slow disk is no hang). */
+    dpt_comm_watch("the checkpoint after step", t->step);
     for (int i = 0; i < t->opt.nstate; i++) {
         if (t->cfg->train.deterministic)
             dpt_comm_tree_allgather_f(t->comm, t->opt.state[i], t->model.nparams, DPT_DET_ALIGN);
         else
             dpt_comm_allgather_f(t->comm, t->opt.state[i], t->model.nparams);
     }
+    dpt_comm_unwatch();
 }
 
 int dpt_trainer_checkpoint(dpt_trainer *t, dpt_err *e)

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -228,6 +229,33 @@ static double agree_norm(dpt_trainer *t, double *loss, double *penalty, double s
     return sqrt(v[2]);
 }
 
+/* Skipped steps are told (rank 0): each of the first few, then every SKIP_TELL_EVERY-th; a run that skips
+ * must say so, without flooding stderr. */
+enum { SKIP_TELL_FIRST = 10, SKIP_TELL_EVERY = 100 };
+
+/* Counts a skipped step and tells it; too many in a row (training.max_skipped) means the run has
+ * diverged rather than met a bad batch, and stops it on every rank alike. */
+static int skip_step(dpt_trainer *t, const char *what, dpt_err *e)
+{
+    const dpt_config *c = t->cfg;
+    t->skipped++;
+    t->skipped_run++;
+    t->step++;
+    if (c->train.max_skipped > 0 && t->skipped_run >= c->train.max_skipped)
+        return dpt_errf(e, "non-finite %s at step %lld (epoch %lld): %lld steps in a row skipped "
+                        "(training.max_skipped = %lld); stopping: lower optimizer.lr, or look for extreme values in the data",
+                        what, (long long)t->step, (long long)t->epoch + 1, (long long)t->skipped_run,
+                        (long long)c->train.max_skipped);
+    if (t->comm->rank == 0 && t->on_note && (t->skipped <= SKIP_TELL_FIRST || t->skipped % SKIP_TELL_EVERY == 0)) {
+        char line[256];
+        snprintf(line, sizeof line, "non-finite %s at step %lld (epoch %lld): step skipped (%lld skipped so far%s)",
+                 what, (long long)t->step, (long long)t->epoch + 1, (long long)t->skipped,
+                 t->skipped == SKIP_TELL_FIRST ? "; from now on every 100th is told" : "");
+        t->on_note(t->ctx, line);
+    }
+    return DPT_OK;
+}
+
 int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, dpt_err *e)
 {
     const dpt_config *c = t->cfg;
@@ -263,11 +291,10 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
                             (long long)t->epoch + 1);
         if (t->shared) /* as after an update: no rank reads another's region past this point */
             dpt_shared_sync(t->shared);
-        t->skipped++;
-        t->step++;
         *loss_sum = *count = 0; /* a skipped step adds nothing to the epoch's loss */
-        return DPT_OK;
+        return skip_step(t, isfinite(loss) ? "gradient norm" : "loss", e);
     }
+    t->skipped_run = 0;
     t->last.lr = lr;
     if (!fused) {
         if (c->clip_norm > 0)

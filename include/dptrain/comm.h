@@ -5,6 +5,7 @@
 #define DPTRAIN_COMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dptrain/error.h"
 
@@ -77,6 +78,9 @@ void dpt_shared_sync(const dpt_shared *s);
 /* Frees the regions (collective; NULL allowed, then not collective). */
 void dpt_shared_free(dpt_shared *s);
 
+/* Every rank's v[0..n) into all [size][n], in rank order (collective). */
+void dpt_comm_allgather_u64(const dpt_comm *c, const uint64_t *v, int n, uint64_t *all);
+
 /* Logical OR of flag over all ranks (collective). */
 int dpt_comm_any(const dpt_comm *c, int flag);
 
@@ -87,6 +91,25 @@ int dpt_comm_agree(const dpt_comm *c, int status, dpt_err *e);
 
 /* Prints "dptrain: rank R: msg" and ends the whole job with a non-zero status. */
 _Noreturn void dpt_comm_abort(const dpt_comm *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The watchdog (training.timeout): a thread of this rank that ends the whole job, after printing
+ * "dptrain: rank R: no progress for T s in step S (waiting for ...)", when a watched phase lasts
+ * longer than seconds: a rank stopped or cut off never answers, and the others would wait in a
+ * collective forever. Starts it (0 seconds: none); call after dpt_comm_init. */
+int dpt_comm_watchdog_start(const dpt_comm *c, double seconds, dpt_err *e);
+
+/* Stops and joins the watchdog (none running: nothing); dpt_comm_finalize calls it. */
+void dpt_comm_watchdog_stop(void);
+
+/* Starts the clock on a phase, named "PHASE STEP" in the message (phase is a string literal). */
+void dpt_comm_watch(const char *phase, int64_t step);
+
+/* Stops the clock: what follows is not watched. */
+void dpt_comm_unwatch(void);
+
+/* Waits for every rank, never watched: after rank 0's file writes, which a slow disk may stretch
+ * past training.timeout, so that the others' next watched phase starts after them (collective). */
+void dpt_comm_barrier(const dpt_comm *c);
 
 /* Wall-clock seconds from an arbitrary origin. */
 double dpt_comm_time(void);

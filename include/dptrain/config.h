@@ -57,6 +57,8 @@ typedef struct {
         int64_t eval_every;              /* steps between validations; 0 = each epoch */
         int64_t log_every;               /* epochs between progress lines */
         char nonfinite[8];               /* stop | skip */
+        int64_t max_skipped;             /* skip: consecutive skipped steps that stop the run; 0 = no limit */
+        double timeout;                  /* watchdog seconds per step or collective; 0 = off */
         int deterministic;               /* bitwise-identical results for any rank count */
         int blocks;                      /* deterministic mode: blocks per global batch */
         double bucket_mb;                /* gradient allreduce bucket; 0 = one blocking call */

@@ -68,6 +68,10 @@ int dpt_data_kfold(size_t **train, size_t *ntrain, size_t **val, size_t *nval,
 /* Synthetic regression y = 2x + 0.5 eps, x ~ N(0,1): the classic default experiment. */
 int dpt_data_linreg(dpt_dataset *ds, size_t n, uint64_t seed, dpt_err *e);
 
+/* A 64-bit hash of the features as stored (targets != 0: of the targets) and their shape, the
+ * same on every machine that loaded the same file; cheap enough to take once per run. */
+uint64_t dpt_data_checksum(const dpt_dataset *ds, int targets);
+
 /* Size in bytes of one stored element of t. */
 size_t dpt_dtype_size(dpt_dtype t);
 

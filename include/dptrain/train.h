@@ -56,6 +56,7 @@ struct dpt_trainer {
     const dpt_comm *comm;
     dpt_dataset train, test;
     size_t *train_idx, ntrain, *val_idx, nval;  /* NULL index list = all samples */
+    uint64_t data_sum[4];         /* dpt_data_checksum of train features, targets, test features, targets */
     dpt_model model;
     dpt_optim opt;
     dpt_sampler sampler;
@@ -86,6 +87,7 @@ struct dpt_trainer {
     double epoch_loss, epoch_count; /* sums over the current epoch's batches so far */
     int64_t total_steps;
     int64_t skipped;              /* steps skipped on non-finite values */
+    int64_t skipped_run;          /* of which the latest ones in a row (training.max_skipped) */
     int stopped;                  /* early stopping ended the run */
     dpt_early early;              /* the watched validation metric */
     float *best_params;           /* early stopping's best parameters, or NULL */

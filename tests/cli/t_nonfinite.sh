@@ -30,14 +30,56 @@ for k, t in h.items():
     if k.startswith("layers."):
         b, e = t["data_offsets"]; assert np.all(np.isfinite(np.frombuffer(data[b:e], "<f4"))), k
 PYEOF
-# Skip mode: every rank skips the same steps and the run reaches its last step. Here the first
-# update already overflowed the weights (lr 1e30), so every save is refused and told, and the run
-# fails at the end because its final state cannot be kept.
+# Skip mode: every rank skips the same steps, and says so. Here the first update already
+# overflowed the weights (lr 1e30), so every later step is skipped: after training.max_skipped
+# (default 10) in a row the run stops, naming the bound, instead of skipping to its end.
 set +e
 mpi 2 -- "$DPTRAIN" "${args[@]}" --set training.nonfinite=skip --set run.name=skip > skip.txt 2> skip.err
 rc=$?
 set -e
-[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { cat skip.err; fail "skip mode: expected a failure at the end, got $rc"; }
-expect_contains skip.txt "step 50/50"
-expect_contains skip.err "step-0000000050.safetensors: not saved: parameter 0 is not finite at step 50"
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { cat skip.err; fail "skip mode: expected a failure, got $rc"; }
+expect_contains skip.err "steps in a row skipped (training.max_skipped = 10); stopping"
+expect_contains skip.err "step skipped (1 skipped so far)"
+test "$(grep -c 'training.max_skipped' skip.err)" -eq 1 || { cat skip.err; fail "expected the stop told once"; }
 ! grep -q "^dptrain: rank 1" skip.err || { cat skip.err; fail "rank 1 spoke: the ranks did not agree"; }
+for ck in runs/skip/checkpoints/step-*.safetensors; do
+  [ -e "$ck" ] || continue
+  "$DPTRAIN" info "$ck" > /dev/null || fail "a spoilt checkpoint was written: $ck"
+done
+
+# A row whose huge feature overflows the gradient: with the full batch every step meets it.
+printf 'a,b,y\n' > bad.csv
+for i in $(seq 1 40); do echo "0.$i,0.$((i % 7)),$i" >> bad.csv; done
+echo "1e30,0.5,1" >> bad.csv
+bad=(train --set data.synthetic=none --set data.train=bad.csv --set data.task=regress
+     --set training.nonfinite=skip --set training.epochs=30)
+# No bound (0): all 30 steps skipped, told at most 10 times (rate-limited), counted in summary.json.
+set +e
+mpi 2 -- "$DPTRAIN" "${bad[@]}" --set training.batch=0 --set training.max_skipped=0 --set run.name=nolimit \
+  > nolimit.txt 2> nolimit.err
+rc=$?
+set -e
+[ "$rc" -eq 0 ] || { cat nolimit.err; fail "max_skipped = 0: expected success, got $rc"; }
+n=$(grep -c 'step skipped' nolimit.err || true)
+[ "$n" -eq 10 ] || { cat nolimit.err; fail "expected the first 10 skips told, got $n lines"; }
+expect_contains nolimit.err "from now on every 100th is told"
+expect_contains runs/nolimit/summary.json '"skipped_steps":	30'
+# Batches of 8: only the batch holding the bad row is skipped (one a epoch), never 10 in a row,
+# so the default bound lets the run finish; each skip is told and counted.
+set +e
+mpi 2 -- "$DPTRAIN" "${bad[@]}" --set training.epochs=5 --set training.batch=8 --set run.name=some \
+  > some.txt 2> some.err
+rc=$?
+set -e
+[ "$rc" -eq 0 ] || { cat some.err; fail "isolated skips: expected success, got $rc"; }
+test "$(grep -c '^dptrain: rank 0: non-finite gradient norm at step .*: step skipped' some.err)" -eq 5 \
+  || { cat some.err; fail "expected 5 skips told"; }
+expect_contains runs/some/summary.json '"skipped_steps":	5'
+# The full batch with the default bound: stops at step 10, exit 1.
+set +e
+mpi 2 -- "$DPTRAIN" "${bad[@]}" --set training.batch=0 --set run.name=bound > bound.txt 2> bound.err
+rc=$?
+set -e
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { cat bound.err; fail "expected the bound to stop the run, got $rc"; }
+expect_contains bound.err "at step 10 (epoch 10): 10 steps in a row skipped (training.max_skipped = 10)"
+[ ! -e runs/bound/summary.json ] || fail "a failed run wrote summary.json"

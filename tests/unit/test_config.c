@@ -97,6 +97,8 @@ static const row rows[] = {
     {"training", "eval_every", "50", AT(train.eval_every)},
     {"training", "log_every", "7", AT(train.log_every)},
     {"training", "nonfinite", "skip", AT(train.nonfinite)},
+    {"training", "max_skipped", "3", AT(train.max_skipped)},
+    {"training", "timeout", "45.5", AT(train.timeout)},
     {"training", "deterministic", "true", AT(train.deterministic)},
     {"training", "blocks", "32", AT(train.blocks)},
     {"training", "bucket_mb", "0.5", AT(train.bucket_mb)},
@@ -184,6 +186,8 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_int_eq(c->train.eval_every, 50);
     ck_assert_int_eq(c->train.log_every, 7);
     ck_assert_str_eq(c->train.nonfinite, "skip");
+    ck_assert_int_eq(c->train.max_skipped, 3);
+    ck_assert_double_eq(c->train.timeout, 45.5);
     ck_assert_int_eq(c->train.deterministic, 1);
     ck_assert_int_eq(c->train.blocks, 32);
     ck_assert_double_eq(c->train.bucket_mb, 0.5);
@@ -258,6 +262,8 @@ START_TEST(t_defaults)
     ck_assert_int_eq(c.train.eval_every, 0);
     ck_assert_int_eq(c.train.log_every, 1);
     ck_assert_str_eq(c.train.nonfinite, "stop");
+    ck_assert_int_eq(c.train.max_skipped, 10);
+    ck_assert_double_eq(c.train.timeout, 600);
     ck_assert_int_eq(c.train.deterministic, 0);
     ck_assert_int_eq(c.train.blocks, 8);
     ck_assert(isnan(c.train.bucket_mb)); /* auto */

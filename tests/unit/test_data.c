@@ -1113,6 +1113,32 @@ END_TEST
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
 
+/* The checksums the ranks compare: equal for equal contents, and a change of one value in the
+ * features or the targets changes that one alone. */
+START_TEST(checksum_sees_one_value)
+{
+    dpt_dataset a, b;
+    dpt_err e;
+    ck_assert_int_eq(dpt_data_linreg(&a, 100, 7, &e), DPT_OK);
+    ck_assert_int_eq(dpt_data_linreg(&b, 100, 7, &e), DPT_OK);
+    ck_assert_uint_eq(dpt_data_checksum(&a, 0), dpt_data_checksum(&b, 0));
+    ck_assert_uint_eq(dpt_data_checksum(&a, 1), dpt_data_checksum(&b, 1));
+    float keep = ((float *)b.xbuf)[99];
+    ((float *)b.xbuf)[99] = keep + 1.0f;
+    ck_assert_uint_ne(dpt_data_checksum(&a, 0), dpt_data_checksum(&b, 0));
+    ck_assert_uint_eq(dpt_data_checksum(&a, 1), dpt_data_checksum(&b, 1));
+    ((float *)b.xbuf)[99] = keep;
+    b.y[0] = -b.y[0];
+    ck_assert_uint_eq(dpt_data_checksum(&a, 0), dpt_data_checksum(&b, 0));
+    ck_assert_uint_ne(dpt_data_checksum(&a, 1), dpt_data_checksum(&b, 1));
+    b.n = 99; /* a shorter set, whatever its bytes */
+    ck_assert_uint_ne(dpt_data_checksum(&a, 0), dpt_data_checksum(&b, 0));
+    b.n = 100;
+    dpt_data_free(&a);
+    dpt_data_free(&b);
+}
+END_TEST
+
 START_TEST(fashion_mnist)
 {
     if (access(FMNIST "train-images-idx3-ubyte.gz", R_OK) != 0 ||
@@ -1187,6 +1213,7 @@ int main(void)
     tcase_add_test(tc, split_regression);
     tcase_add_test(tc, split_stratified);
     tcase_add_test(tc, kfold_cover_and_balance);
+    tcase_add_test(tc, checksum_sees_one_value);
     tcase_add_test(tc, fashion_mnist);
     suite_add_tcase(s, tc);
     int status = dpt_test_run(s);
