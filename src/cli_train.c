@@ -129,6 +129,7 @@ static void set_threads(dpt_config *c, const dpt_comm *comm)
 typedef struct {
     dpt_log log;
     const dpt_comm *comm;
+    dpt_record record;    /* what produced the run (rank 0's; empty elsewhere) */
 } session;
 
 static void on_metrics(void *ctx, const dpt_trainer *t, const dpt_metrics *m)
@@ -162,7 +163,7 @@ static int open_run(dpt_trainer *t, session *s, const dpt_config *c, dpt_err *e)
  * lost, and --resume auto (which looks only in checkpoints/) never mixes two runs. */
 static int start_run(dpt_trainer *t, session *s, const dpt_config *c, int append, dpt_err *e)
 {
-    dpt_log_env env = {s->comm->size, dpt_blas_info(), dpt_comm_library()};
+    dpt_log_env env = {s->comm->size, &s->record};
     char moved[sizeof s->log.dir + 32] = "";
     struct stat sb;
     int st = DPT_OK;
@@ -365,6 +366,8 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
     t.on_progress = on_progress;
     t.on_note = on_note;
     t.ctx = s;
+    dpt_trainer_record_data(&t, &s->record);
+    t.record = &s->record;
     char path[sizeof t.ckpt_dir + 64] = "";
     int st = open_run(&t, s, c, e), resumed = 0, append = 0;
     if (st == DPT_OK && a->resume && strcmp(a->resume, "auto") == 0) {
@@ -442,7 +445,7 @@ static int cross_validate(const dpt_config *c, session *s, dpt_err *e)
 {
     int k = c->data.kfold, classify = 0, st = DPT_OK;
     double *loss = calloc((size_t)k, sizeof(double)), *acc = calloc((size_t)k, sizeof(double));
-    dpt_log_env env = {s->comm->size, dpt_blas_info(), dpt_comm_library()};
+    dpt_log_env env = {s->comm->size, &s->record};
     char moved[sizeof s->log.dir + 32] = "";
     if (!loss || !acc)
         dpt_comm_abort(s->comm, "out of memory for %d folds", k);
@@ -495,7 +498,8 @@ int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
         }
     train_args a;
     static dpt_config c; /* large; one per process */
-    session s = {.comm = comm};
+    static session s;    /* likewise */
+    s.comm = comm;
     if (dpt_comm_agree(comm, parse_args(&a, argc, argv, e), e) != DPT_OK ||
         resolve_config(&c, comm, &a, e) != DPT_OK)
         return DPT_FAIL;
@@ -503,6 +507,7 @@ int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     if (dpt_comm_agree(comm, dpt_comm_watchdog_start(comm, c.train.timeout, e), e) != DPT_OK)
         return DPT_FAIL;
     c.train.bucket_mb = dpt_trainer_bucket_mb(&c, comm); /* config.ini records what auto meant */
+    dpt_record_collect(&s.record, comm);
     if (c.data.kfold > 0) {
         if (a.resume || a.init)
             return dpt_errf(e, "train: --resume and --init do not apply to k-fold cross-validation (data.kfold)");

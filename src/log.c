@@ -46,8 +46,14 @@ static int write_config(const dpt_log *l, const dpt_config *c, const dpt_log_env
         return dpt_errf(e, "out of memory");
     fprintf(f, "# Resolved by dptrain %s (commit %s) for %d rank%s.\n", DPT_VERSION, DPT_COMMIT, env->ranks,
             env->ranks == 1 ? "" : "s");
-    fprintf(f, "# BLAS: %s\n# MPI: %s\n", env->blas, env->mpi);
-    fprintf(f, "# Every key is listed; `dptrain train` on this file repeats the run.\n\n");
+    fprintf(f, "# Every key is listed; `dptrain train` on this file repeats the run.\n#\n");
+    fprintf(f, "# What produced it (a record, not settings):\n");
+    for (const char *p = env->record->text; *p;) {
+        size_t n = strcspn(p, "\n");
+        fprintf(f, "#   %.*s\n", (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+    fputc('\n', f);
     dpt_config_write(f, c);
     fclose(f);
     char path[sizeof l->dir + 16];

@@ -44,11 +44,14 @@ static void join_words(char *out, size_t size, int argc, char **argv)
     }
 }
 
-/* The command line of rank 0's parent (mpirun, or the shell when run alone), from /proc. */
-static void launcher(char *out, size_t size)
+/* The command line of a process (self, or rank 0's parent: mpirun, or the shell), from /proc. */
+static void cmdline(char *out, size_t size, long pid)
 {
     char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)getppid());
+    if (pid)
+        snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/cmdline");
     FILE *f = fopen(path, "r");
     size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
     if (f)
@@ -103,18 +106,17 @@ static void hosts(char *out, size_t size, const dpt_comm *comm)
         free(l);
 }
 
-void dpt_record_collect(dpt_record *r, const dpt_comm *comm, int argc, char **argv)
+void dpt_record_collect(dpt_record *r, const dpt_comm *comm)
 {
-    char buf[2048];
+    char buf[2048], line[1024];
     memset(r, 0, sizeof *r);
     hosts(buf, sizeof buf, comm); /* collective: before anything only rank 0 does */
     if (comm->rank != 0)
         return;
-    join_words(buf + 1024, 1024, argc, argv);
-    dpt_record_add(r, "command", "%s", buf + 1024);
-    char la[1024];
-    launcher(la, sizeof la);
-    dpt_record_add(r, "launched by", "%s", la);
+    cmdline(line, sizeof line, 0);
+    dpt_record_add(r, "command", "%s", line);
+    cmdline(line, sizeof line, (long)getppid());
+    dpt_record_add(r, "launched by", "%s", line);
     dpt_record_add(r, "hosts", "%s; %d rank%s on %d node%s", buf, comm->size, comm->size == 1 ? "" : "s",
                    comm->nodes, comm->nodes == 1 ? "" : "s");
     cpu_model(buf, sizeof buf);

@@ -269,6 +269,23 @@ static const char *sum_source(const dpt_config *c, int k, const char **path)
     return keys[k];
 }
 
+void dpt_trainer_record_data(const dpt_trainer *t, dpt_record *r)
+{
+    static const char *const names[4] = {"train", "train targets", "test", "test targets"};
+    const char *prev = NULL;
+    for (int k = 0; k < 4; k++) {
+        const char *path;
+        sum_source(t->cfg, k, &path);
+        if (!path[0] || (k >= 2 && !t->test.n))
+            continue;
+        /* csv and libsvm keep the targets in the features' file: one line, its checksum covering both */
+        if (prev && strcmp(prev, path) == 0 && (k == 1 || k == 3))
+            continue;
+        dpt_record_data(r, names[k], path, t->data_sum[k]);
+        prev = path;
+    }
+}
+
 /* The contents each rank loaded, by checksum: a file of the same shape but other contents on one
  * node would train the ranks on different data without a word. Names the file and the ranks that
  * differ from rank 0 (the same message on every rank; rank 0 tells it). */

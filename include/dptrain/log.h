@@ -10,6 +10,7 @@
 
 #include "dptrain/config.h"
 #include "dptrain/error.h"
+#include "dptrain/record.h"
 #include "dptrain/train.h"
 
 typedef struct {
@@ -28,7 +29,7 @@ typedef struct {
 /* Facts about the job recorded beside the configuration. */
 typedef struct {
     int ranks;
-    const char *blas, *mpi;
+    const dpt_record *record; /* what produced the run (commented lines in config.ini) */
 } dpt_log_env;
 
 /* On the writing rank: creates RUN_DIR/NAME/ and locks it (flock on run.lock, which names host

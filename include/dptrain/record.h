@@ -18,8 +18,9 @@ typedef struct {
     size_t len;
 } dpt_record;
 
-/* Fills r with the facts above but the data (collective: the host names are gathered). */
-void dpt_record_collect(dpt_record *r, const dpt_comm *comm, int argc, char **argv);
+/* Fills r on rank 0 with the facts above but the data (collective: the host names are gathered);
+ * elsewhere leaves it empty. */
+void dpt_record_collect(dpt_record *r, const dpt_comm *comm);
 
 /* Appends "data NAME: PATH, BYTES bytes, checksum SUM" (name e.g. "train"). */
 void dpt_record_data(dpt_record *r, const char *name, const char *path, uint64_t checksum);

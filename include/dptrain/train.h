@@ -15,6 +15,7 @@
 #include "dptrain/loss.h"
 #include "dptrain/model.h"
 #include "dptrain/optim.h"
+#include "dptrain/record.h"
 #include "dptrain/pool.h"
 #include "dptrain/sampler.h"
 
@@ -100,6 +101,7 @@ struct dpt_trainer {
     double *det_sq;               /* [nparams / DPT_DET_ALIGN + 1] squared gradient norm per chunk */
     dpt_metrics last;
     dpt_trace trace;              /* training.trace's timeline (off unless asked) */
+    const dpt_record *record;     /* what produced the run, saved in checkpoints; NULL = none */
     char ckpt_dir[DPT_PATH_MAX + DPT_NAME_MAX + 16]; /* where rank 0 saves; "" = never */
     dpt_metrics_fn on_metrics;
     dpt_progress_fn on_progress;
@@ -111,6 +113,9 @@ struct dpt_trainer {
  * sampler; fold >= 0 picks a k-fold split. Collective; on failure every rank returns DPT_FAIL
  * with e reported where it failed. */
 int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm, int fold, dpt_err *e);
+
+/* Adds each data file's path, size and checksum (as the ranks compared them) to r. */
+void dpt_trainer_record_data(const dpt_trainer *t, dpt_record *r);
 
 /* Frees everything; accepts a zeroed or half-built trainer. */
 void dpt_trainer_free(dpt_trainer *t);
