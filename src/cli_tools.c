@@ -280,6 +280,9 @@ static int info_local(const char *path, dpt_err *e)
         printf("]\n");
     }
     printf("metrics: %s\n", dpt_ckpt_meta_get(&c, "metrics") ? dpt_ckpt_meta_get(&c, "metrics") : "{}");
+    const char *record = dpt_ckpt_meta_get(&c, "record");
+    if (record)
+        printf("what produced it:\n%s", record);
     printf("configuration:\n%s", dpt_ckpt_meta_get(&c, "config")); /* load_local required it */
     loaded_free(&l);
     dpt_ckpt_free(&c);

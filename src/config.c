@@ -92,6 +92,7 @@ static const keydef keys[] = {
     BOOL("data", "standardize", data.standardize, "false", "scale features to zero mean and unit variance, fit on the training split"),
     F64("data", "val_fraction", data.val_fraction, 0, 1, HI_OPEN, "0", "fraction of the training set held out for validation"),
     INT("data", "kfold", data.kfold, 0, NOT_ONE, "0", "k-fold cross-validation over the training set; 0 = off"),
+    BOOL("data", "allow_changed", data.allow_changed, "false", "let --resume continue on data whose contents differ from the checkpoint's (checksums)"),
     BOOL("data", "shuffle", data.shuffle, "true", "new sample order every epoch"),
     BOOL("data", "drop_last", data.drop_last, "false", "drop an epoch's last incomplete batch"),
     PICK("data", "synthetic", data.synthetic, p_synth, "none", "generated data instead of files; linreg: y = 2x + 0.5 noise"),

@@ -120,6 +120,12 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
     b.m[b.nm++] = (dpt_ckpt_meta){"layers", t->cfg->model.layers};
     b.m[b.nm++] = (dpt_ckpt_meta){"config", config ? config : ""};
     b.m[b.nm++] = (dpt_ckpt_meta){"metrics", metrics ? metrics : "{}"};
+    char sums[4 * 17 + 1];
+    snprintf(sums, sizeof sums, "%016llx,%016llx,%016llx,%016llx", (unsigned long long)t->data_sum[0],
+             (unsigned long long)t->data_sum[1], (unsigned long long)t->data_sum[2], (unsigned long long)t->data_sum[3]);
+    b.m[b.nm++] = (dpt_ckpt_meta){"data_checksums", sums};
+    if (t->record)
+        b.m[b.nm++] = (dpt_ckpt_meta){"record", t->record->text};
     int st = dpt_ckpt_write(path, b.t, b.nt, b.m, b.nm, e);
     free(config);
     free(metrics);
@@ -362,11 +368,30 @@ static int state_tensors(dpt_trainer *t, const dpt_ckpt *c, const char *path, in
     return DPT_OK;
 }
 
+/* Whether the data this run loaded is what the checkpoint was trained on, file by file (the
+ * checksums the ranks compare); a checkpoint from before they were kept passes. */
+static int same_data(const dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
+{
+    static const char *const keys[4] = {"data.train", "data.train_targets", "data.test", "data.test_targets"};
+    const char *sums = dpt_ckpt_meta_get(c, "data_checksums");
+    unsigned long long saved[4];
+    if (!sums || t->cfg->data.allow_changed)
+        return DPT_OK;
+    if (sscanf(sums, "%llx,%llx,%llx,%llx", &saved[0], &saved[1], &saved[2], &saved[3]) != 4)
+        return dpt_errf(e, "%s: metadata data_checksums = '%.80s' is not 4 checksums", path, sums);
+    for (int k = 0; k < 4; k++)
+        if (saved[k] != t->data_sum[k])
+            return dpt_errf(e, "%s: was trained on other data: %s now has checksum %016llx, the checkpoint's %016llx "
+                            "(set data.allow_changed = true to resume anyway)", path, keys[k],
+                            (unsigned long long)t->data_sum[k], saved[k]);
+    return DPT_OK;
+}
+
 int dpt_snapshot_fits(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
 {
     double batch = 0;
     size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
-    int fits = state_tensors(t, c, path, 0, e) == DPT_OK;
+    int fits = state_tensors(t, c, path, 0, e) == DPT_OK && same_data(t, c, path, e) == DPT_OK;
     /* A position past this experiment's epoch is another batch size or dataset, not damage. */
     if (fits && dpt_snapshot_meta_number(c, path, "batch_in_epoch", &batch, NULL) == DPT_OK && batch > (double)per_epoch)
         fits = dpt_errf(e, "%s: stopped at batch %.0f of an epoch, but this experiment's epochs have %zu batches",

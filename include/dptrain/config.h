@@ -30,6 +30,7 @@ typedef struct {
         int standardize;
         double val_fraction;
         int kfold;                       /* 0 = no cross-validation */
+        int allow_changed;               /* --resume may go on with data whose checksum changed */
         int shuffle;
         int drop_last;
         char synthetic[16];              /* none | linreg: a generated dataset instead of files */
