@@ -58,6 +58,7 @@ static const row rows[] = {
     {"data", "standardize", "yes", AT(data.standardize)},
     {"data", "val_fraction", "0.25", AT(data.val_fraction)},
     {"data", "kfold", "5", AT(data.kfold)},
+    {"data", "allow_changed", "true", AT(data.allow_changed)},
     {"data", "shuffle", "off", AT(data.shuffle)},
     {"data", "drop_last", "1", AT(data.drop_last)},
     {"data", "synthetic", "linreg", AT(data.synthetic)},
@@ -104,6 +105,8 @@ static const row rows[] = {
     {"training", "bucket_mb", "0.5", AT(train.bucket_mb)},
     {"training", "threads", "3", AT(train.threads)},
     {"training", "update_threads", "2", AT(train.update_threads)},
+    {"training", "trace", "t.json", AT(train.trace)},
+    {"training", "trace_steps", "3-4", AT(train.trace_steps)},
     {"training", "shard_optimizer", "false", AT(train.shard_optimizer)},
     {"training", "flush_denormals", "false", AT(train.flush_denormals)},
     {"training", "shared_memory", "false", AT(train.shared_memory)},
@@ -147,6 +150,7 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_int_eq(c->data.standardize, 1);
     ck_assert_double_eq(c->data.val_fraction, 0.25);
     ck_assert_int_eq(c->data.kfold, 5);
+    ck_assert_int_eq(c->data.allow_changed, 1);
     ck_assert_int_eq(c->data.shuffle, 0);
     ck_assert_int_eq(c->data.drop_last, 1);
     ck_assert_str_eq(c->data.synthetic, "linreg");
@@ -193,6 +197,8 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_double_eq(c->train.bucket_mb, 0.5);
     ck_assert_int_eq(c->train.threads, 3);
     ck_assert_int_eq(c->train.update_threads, 2);
+    ck_assert_str_eq(c->train.trace, "t.json");
+    ck_assert_str_eq(c->train.trace_steps, "3-4");
     ck_assert_int_eq(c->train.shard_optimizer, 0);
     ck_assert_int_eq(c->train.flush_denormals, 0);
     ck_assert_int_eq(c->train.shared_memory, 0);
@@ -225,6 +231,7 @@ START_TEST(t_defaults)
     ck_assert_int_eq(c.data.standardize, 0);
     ck_assert_double_eq(c.data.val_fraction, 0);
     ck_assert_int_eq(c.data.kfold, 0);
+    ck_assert_int_eq(c.data.allow_changed, 0);
     ck_assert_int_eq(c.data.shuffle, 1);
     ck_assert_int_eq(c.data.drop_last, 0);
     ck_assert_str_eq(c.data.synthetic, "none");
@@ -269,6 +276,8 @@ START_TEST(t_defaults)
     ck_assert(isnan(c.train.bucket_mb)); /* auto */
     ck_assert_int_eq(c.train.threads, 0);
     ck_assert_int_eq(c.train.update_threads, 0);
+    ck_assert_str_eq(c.train.trace, "");
+    ck_assert_str_eq(c.train.trace_steps, "10-12");
     ck_assert_int_eq(c.train.shard_optimizer, 1);
     ck_assert_int_eq(c.train.flush_denormals, 1);
     ck_assert_int_eq(c.train.shared_memory, 1);
