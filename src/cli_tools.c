@@ -10,7 +10,7 @@
 #include "dptrain/snapshot.h"
 #include "dptrain/tensor.h"
 
-enum { CHUNK = 256 };
+enum { CHUNK = DPT_EVAL_ROWS };
 
 /* A checkpoint's model with the configuration it was trained with. */
 typedef struct {
@@ -60,10 +60,19 @@ static int load_local(loaded *l, const char *path, dpt_err *e)
         st = dpt_snapshot_meta_number(&c, path, "in_dim", &in_dim, e);
     if (st == DPT_OK && (in_dim < 1 || in_dim > 1e8))
         st = dpt_errf(e, "%s: metadata in_dim = %g is out of range", path, in_dim);
+    /* in_dim and model.layers are metadata, outside the checksum: the model they describe is
+     * weighed against the tensors the file really holds before any of its buffers exist. A model
+     * with a parameter layer then has every width bounded by a stored tensor. */
     if (st == DPT_OK) {
         l->in_dim = (int)in_dim;
-        st = dpt_model_init(&l->model, l->cfg.model.layers, l->in_dim, CHUNK, e);
+        st = dpt_model_plan(&l->model, l->cfg.model.layers, l->in_dim, DPT_EVAL_ROWS, e);
     }
+    if (st == DPT_OK)
+        st = dpt_snapshot_check_params(&l->model, &c, path, e);
+    if (st == DPT_OK && l->model.nparams == 0)
+        st = dpt_errf(e, "%s: model.layers = '%s' has no parameters to load", path, l->cfg.model.layers);
+    if (st == DPT_OK)
+        st = dpt_model_alloc(&l->model, e);
     if (st == DPT_OK)
         st = dpt_snapshot_load_params(&l->model, &c, path, e);
     if (st == DPT_OK)
