@@ -441,7 +441,7 @@ void dpt_data_gather(float *x, float *y, const dpt_dataset *ds, const size_t *id
 #define ACCUM(T, EXPR)                                              \
     do {                                                            \
         for (size_t r = 0; r < count; r++) {                        \
-            const T *s = (const T *)ds->x + idx[r] * d;             \
+            const T *s = (const T *)ds->x + (idx ? idx[r] : r) * d; \
             for (size_t j = 0; j < d; j++) {                        \
                 double v = (double)s[j];                            \
                 acc[j] += (EXPR);                                   \
@@ -468,8 +468,8 @@ int dpt_data_fit_standardize(dpt_dataset *ds, const size_t *idx, size_t count, d
     if (d == 0 || !ds->x)
         return dpt_errf(e, "standardize: dataset has no features");
     for (size_t r = 0; r < count; r++)
-        if (idx[r] >= ds->n)
-            return dpt_errf(e, "standardize: index %zu is beyond the %zu samples", idx[r], ds->n);
+        if ((idx ? idx[r] : r) >= ds->n)
+            return dpt_errf(e, "standardize: index %zu is beyond the %zu samples", idx ? idx[r] : r, ds->n);
     double *acc = calloc(d, sizeof *acc), *mu = calloc(d, sizeof *mu);
     float *mean = malloc(d * sizeof *mean), *sdev = malloc(d * sizeof *sdev);
     if (!acc || !mu || !mean || !sdev) {

@@ -977,6 +977,14 @@ START_TEST(standardize_on_train_rows_only)
     size_t beyond = N;
     ck_assert_int_eq(dpt_data_fit_standardize(&ds, &beyond, 1, &e), DPT_FAIL);
     ck_assert_ptr_nonnull(strstr(e.msg, "beyond"));
+    /* No index list (data.val_fraction = 0: the trainer holds nothing out) means the first count rows. */
+    ck_assert_int_eq(dpt_data_fit_standardize(&ds, NULL, 5, &e), DPT_OK);
+    float m5 = ds.mean[0];
+    ck_assert_int_eq(dpt_data_fit_standardize(&ds, tr, 5, &e), DPT_OK);
+    size_t first5[5] = {0, 1, 2, 3, 4};
+    ck_assert_int_eq(dpt_data_fit_standardize(&ds, first5, 5, &e), DPT_OK);
+    ck_assert_float_eq(ds.mean[0], m5);
+    ck_assert_int_eq(dpt_data_fit_standardize(&ds, NULL, N + 1, &e), DPT_FAIL);
     dpt_data_free(&ds);
 }
 END_TEST
