@@ -6,6 +6,8 @@
 #include "dptrain/cli.h"
 #include "fuzz.h"
 
+static volatile float sink; /* reads of the tensors that the compiler may not drop */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = dpt_fuzz_file(data, size, ".safetensors");
@@ -13,7 +15,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dpt_err e = {0};
     if (dpt_ckpt_read(&c, path, &e) != DPT_OK)
         return 0;
-    volatile float sink = 0;
     for (int i = 0; i < c.nt; i++) {
         size_t n = 1;
         for (int d = 0; d < c.t[i].ndim; d++)
