@@ -36,7 +36,7 @@ MPI_BIN  := $(MPI_SRC:tests/mpi/%.c=$(BUILD)/tests/mpi_%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check-deps test test-mpich unit asan demo bench bench-cluster clean
+.PHONY: all deps check-deps test test-mpich unit asan demo bench bench-cluster clean fuzz fuzz-run fuzz-replay
 all: check-deps $(BUILD)/libdptrain.a $(BUILD)/dptrain $(UNIT_BIN) $(MPI_BIN) $(BENCH_BIN)
 
 deps:
@@ -112,7 +112,38 @@ asan: check-deps
 	@fail=0; \
 	ASAN_OPTIONS=detect_leaks=0 tests/run.sh mpi BUILD=$(ASAN_BUILD) || fail=1; \
 	ASAN_OPTIONS=detect_leaks=0 tests/run.sh cli BUILD=$(ASAN_BUILD) || fail=1; \
+	$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" fuzz-replay || fail=1; \
 	exit $$fail
+
+# Fuzzing: one harness per parser of untrusted input (tests/fuzz/fuzz_NAME.c), seeds and every
+# input that ever found a defect in tests/fuzz/NAME/. `make fuzz` builds them with clang and
+# libFuzzer (installing clang first) and runs each for FUZZ_SECONDS; `make asan` (so `make test`)
+# replays the committed inputs through the same harnesses built with gcc and tests/fuzz/replay.c.
+FUZZ_NAMES   := config idx npy csv libsvm checkpoint
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build/fuzz
+FUZZ_DEPS    := tests/fuzz/fuzz_file.c $(wildcard tests/fuzz/*.h)
+
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	@$(MAKE) --no-print-directory check-deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 FUZZ_LINK=-fsanitize=fuzzer \
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" fuzz-run
+
+fuzz-run: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+	@tests/fuzz/run.sh fuzz $(BUILD) $(FUZZ_SECONDS)
+
+fuzz-replay: $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
+	@tests/fuzz/run.sh replay $(BUILD)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) $(BUILD)/libdptrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(FUZZ_LINK) $< tests/fuzz/fuzz_file.c $(BUILD)/libdptrain.a -o $@ $(LDFLAGS) $(DEP_LIBS)
+
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_DEPS) $(BUILD)/libdptrain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $< tests/fuzz/replay.c tests/fuzz/fuzz_file.c $(BUILD)/libdptrain.a -o $@ $(LDFLAGS) $(DEP_LIBS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -18,6 +18,12 @@ pkgs=(
   iproute2                          # launch/fake-cluster.sh (network namespaces, tc)
 )
 
+# `install-deps.sh --fuzz` (make fuzz): clang and its libFuzzer runtime as well; `make test` does
+# not need them (it replays the fuzz corpus with gcc).
+if [ "${1:-}" = "--fuzz" ]; then
+  pkgs+=(clang libclang-rt-dev)
+fi
+
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

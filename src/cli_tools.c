@@ -11,21 +11,14 @@
 #include "dptrain/snapshot.h"
 #include "dptrain/tensor.h"
 
-enum { CHUNK = 256 };
+enum { CHUNK = DPT_EVAL_ROWS };
 
-/* A checkpoint's model with the configuration it was trained with. */
-typedef struct {
-    dpt_config cfg;
-    dpt_model model;
-    float *mean, *std; /* standardization, or NULL */
-    int in_dim;
-} loaded;
-
-static void loaded_free(loaded *l)
+void dpt_cli_model_free(dpt_cli_model *l)
 {
     dpt_model_free(&l->model);
     free(l->mean);
     free(l->std);
+    l->mean = l->std = NULL; /* a failed load frees, and eval's error path frees again */
 }
 
 static int copy_vector(float **dst, const dpt_ckpt *c, const char *name, int n, const char *path, dpt_err *e)
@@ -42,8 +35,7 @@ static int copy_vector(float **dst, const dpt_ckpt *c, const char *name, int n, 
     return DPT_OK;
 }
 
-/* Reads path on this rank: configuration from the metadata, then the model and its parameters. */
-static int load_local(loaded *l, const char *path, dpt_err *e)
+int dpt_cli_model_load(dpt_cli_model *l, const char *path, dpt_err *e)
 {
     dpt_ckpt c;
     double in_dim;
@@ -61,10 +53,19 @@ static int load_local(loaded *l, const char *path, dpt_err *e)
         st = dpt_snapshot_meta_number(&c, path, "in_dim", &in_dim, e);
     if (st == DPT_OK && (in_dim < 1 || in_dim > 1e8))
         st = dpt_errf(e, "%s: metadata in_dim = %g is out of range", path, in_dim);
+    /* in_dim and model.layers are metadata, outside the checksum: the model they describe is
+     * weighed against the tensors the file really holds before any of its buffers exist. A model
+     * with a parameter layer then has every width bounded by a stored tensor. */
     if (st == DPT_OK) {
         l->in_dim = (int)in_dim;
-        st = dpt_model_init(&l->model, l->cfg.model.layers, l->in_dim, CHUNK, e);
+        st = dpt_model_plan(&l->model, l->cfg.model.layers, l->in_dim, DPT_EVAL_ROWS, e);
     }
+    if (st == DPT_OK)
+        st = dpt_snapshot_check_params(&l->model, &c, path, e);
+    if (st == DPT_OK && l->model.nparams == 0)
+        st = dpt_errf(e, "%s: model.layers = '%s' has no parameters to load", path, l->cfg.model.layers);
+    if (st == DPT_OK)
+        st = dpt_model_alloc(&l->model, e);
     if (st == DPT_OK)
         st = dpt_snapshot_load_params(&l->model, &c, path, e);
     if (st == DPT_OK)
@@ -73,7 +74,7 @@ static int load_local(loaded *l, const char *path, dpt_err *e)
         st = copy_vector(&l->std, &c, "data.std", l->in_dim, path, e);
     dpt_ckpt_free(&c);
     if (st != DPT_OK)
-        loaded_free(l);
+        dpt_cli_model_free(l);
     return st;
 }
 
@@ -89,7 +90,7 @@ static int want_help(int argc, char **argv, const dpt_comm *comm, const char *he
 }
 
 /* Loads a dataset the way the checkpoint's experiment describes, or from --data/--targets. */
-static int load_eval_set(dpt_dataset *ds, const loaded *l, const char *data, const char *targets, dpt_err *e)
+static int load_eval_set(dpt_dataset *ds, const dpt_cli_model *l, const char *data, const char *targets, dpt_err *e)
 {
     const dpt_config *c = &l->cfg;
     if (!data && strcmp(c->data.synthetic, "linreg") == 0)
@@ -137,14 +138,14 @@ int dpt_cli_eval(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     if (st == DPT_OK && !ckpt)
         st = dpt_errf(e, "eval: which checkpoint? (see dptrain eval --help)");
     /* Every rank reads the checkpoint and its slice of the data, then one reduction. */
-    loaded l = {0};
+    dpt_cli_model l = {0};
     dpt_dataset ds = {0};
     if (st == DPT_OK)
-        st = load_local(&l, ckpt, e);
+        st = dpt_cli_model_load(&l, ckpt, e);
     if (st == DPT_OK)
         st = load_eval_set(&ds, &l, data, targets, e);
     if (dpt_comm_agree(comm, st, e) != DPT_OK) {
-        loaded_free(&l);
+        dpt_cli_model_free(&l);
         dpt_data_free(&ds);
         return DPT_FAIL;
     }
@@ -164,7 +165,7 @@ int dpt_cli_eval(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     free(x);
     free(y);
     dpt_data_free(&ds);
-    loaded_free(&l);
+    dpt_cli_model_free(&l);
     return DPT_OK;
 }
 
@@ -173,7 +174,7 @@ static const char predict_help[] =
     "Runs the checkpoint's model on every row of INPUT (CSV of features, no label column,\n"
     "or NPY) and writes one CSV line of outputs per row (standard output by default).\n";
 
-static int write_predictions(const loaded *l, dpt_model *m, const dpt_dataset *ds, FILE *out)
+static int write_predictions(const dpt_cli_model *l, dpt_model *m, const dpt_dataset *ds, FILE *out)
 {
     float *x = malloc(sizeof(float) * CHUNK * ds->d);
     size_t idx[CHUNK];
@@ -210,10 +211,10 @@ static int check_not_input(const char *out, const char *const *inputs, int n, dp
 
 static int predict_local(const char *ckpt, const char *input, const char *outpath, dpt_err *e)
 {
-    loaded l;
+    dpt_cli_model l;
     dpt_dataset ds = {0};
     const char *inputs[] = {ckpt, input};
-    if (check_not_input(outpath, inputs, 2, e) != DPT_OK || load_local(&l, ckpt, e) != DPT_OK)
+    if (check_not_input(outpath, inputs, 2, e) != DPT_OK || dpt_cli_model_load(&l, ckpt, e) != DPT_OK)
         return DPT_FAIL;
     dpt_data_opts o = {.format = "auto", .path = input, .targets = "", .label = "", .header = -1,
                        .task = DPT_TASK_REGRESS, .nfeatures = (size_t)l.in_dim};
@@ -228,7 +229,7 @@ static int predict_local(const char *ckpt, const char *input, const char *outpat
     if (out && out != stdout && fclose(out) != 0 && st == DPT_OK)
         st = dpt_errf(e, "%s: cannot write", outpath);
     dpt_data_free(&ds);
-    loaded_free(&l);
+    dpt_cli_model_free(&l);
     return st;
 }
 
@@ -262,8 +263,8 @@ static int info_local(const char *path, dpt_err *e)
     dpt_ckpt c;
     if (dpt_ckpt_read(&c, path, e) != DPT_OK)
         return DPT_FAIL;
-    loaded l;
-    if (load_local(&l, path, e) != DPT_OK) {
+    dpt_cli_model l;
+    if (dpt_cli_model_load(&l, path, e) != DPT_OK) {
         dpt_ckpt_free(&c);
         return DPT_FAIL;
     }
@@ -283,8 +284,8 @@ static int info_local(const char *path, dpt_err *e)
     const char *record = dpt_ckpt_meta_get(&c, "record");
     if (record)
         printf("what produced it:\n%s", record);
-    printf("configuration:\n%s", dpt_ckpt_meta_get(&c, "config")); /* load_local required it */
-    loaded_free(&l);
+    printf("configuration:\n%s", dpt_ckpt_meta_get(&c, "config")); /* dpt_cli_model_load required it */
+    dpt_cli_model_free(&l);
     dpt_ckpt_free(&c);
     return DPT_OK;
 }

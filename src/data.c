@@ -43,14 +43,28 @@ int dpt_mul_ok(size_t a, size_t b, size_t *out)
 
 /* ---- files in memory ---- */
 
+/* Deflate expands at most about 1032:1 (258-byte matches coded in 2 bits), and every gzip member
+ * has an 18-byte frame: more output than this from fsize bytes is impossible. */
+static size_t gunzip_bound(off_t fsize)
+{
+    size_t bound;
+    if (!dpt_mul_ok((size_t)fsize, 1032, &bound) || bound > SIZE_MAX - 65536)
+        return SIZE_MAX - 65536;
+    return bound + 65536;
+}
+
 /* Gunzips fd into a malloc'd buffer; fd is consumed. The gzip trailer's size
- * (mod 2^32) sizes the first buffer so a typical file needs no realloc. */
+ * (mod 2^32, and written by whoever made the file) sizes the first buffer only
+ * as far as the compressed size could hold it, so a short file cannot ask for
+ * gigabytes; the buffer then grows as the data really inflates. */
 static int gunzip_fd(dpt_blob *b, int fd, off_t fsize, const char *path, dpt_err *e)
 {
     unsigned char tail[4];
-    size_t cap = 0;
+    size_t cap = 0, bound = gunzip_bound(fsize);
     if (fsize >= 18 && pread(fd, tail, 4, fsize - 4) == 4)
         cap = (size_t)tail[0] | (size_t)tail[1] << 8 | (size_t)tail[2] << 16 | (size_t)tail[3] << 24;
+    if (cap > bound)
+        cap = bound;
     if (cap < 65536)
         cap = 65536;
     cap += 1; /* one spare byte lets the loop see EOF without growing */
@@ -69,11 +83,13 @@ static int gunzip_fd(dpt_blob *b, int fd, off_t fsize, const char *path, dpt_err
     for (;;) {
         if (len == cap) {
             size_t ncap;
-            if (!dpt_mul_ok(cap, 2, &ncap)) {
+            if (cap > bound) { /* zlib would have failed first: defence, not a path */
                 free(buf);
                 gzclose(gz);
-                return dpt_errf(e, "%s: decompressed size overflows", path);
+                return dpt_errf(e, "%s: gzip data inflates past %zu bytes, more than deflate allows", path, bound);
             }
+            if (!dpt_mul_ok(cap, 2, &ncap) || ncap > bound + 1)
+                ncap = bound + 1;
             unsigned char *nb = realloc(buf, ncap);
             if (!nb) {
                 free(buf);
@@ -425,7 +441,7 @@ void dpt_data_gather(float *x, float *y, const dpt_dataset *ds, const size_t *id
 #define ACCUM(T, EXPR)                                              \
     do {                                                            \
         for (size_t r = 0; r < count; r++) {                        \
-            const T *s = (const T *)ds->x + idx[r] * d;             \
+            const T *s = (const T *)ds->x + (idx ? idx[r] : r) * d; \
             for (size_t j = 0; j < d; j++) {                        \
                 double v = (double)s[j];                            \
                 acc[j] += (EXPR);                                   \
@@ -452,8 +468,8 @@ int dpt_data_fit_standardize(dpt_dataset *ds, const size_t *idx, size_t count, d
     if (d == 0 || !ds->x)
         return dpt_errf(e, "standardize: dataset has no features");
     for (size_t r = 0; r < count; r++)
-        if (idx[r] >= ds->n)
-            return dpt_errf(e, "standardize: index %zu is beyond the %zu samples", idx[r], ds->n);
+        if ((idx ? idx[r] : r) >= ds->n)
+            return dpt_errf(e, "standardize: index %zu is beyond the %zu samples", idx ? idx[r] : r, ds->n);
     double *acc = calloc(d, sizeof *acc), *mu = calloc(d, sizeof *mu);
     float *mean = malloc(d * sizeof *mean), *sdev = malloc(d * sizeof *sdev);
     if (!acc || !mu || !mean || !sdev) {

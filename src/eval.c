@@ -1,5 +1,6 @@
 /* Distributed evaluation: slices like the sampler's, one reduction of sums.
- * In deterministic mode the data is cut into chunks of max_batch rows that do
+ * Chunks are DPT_EVAL_ROWS rows (the trainer sizes its model for them), not
+ * the training batch. In deterministic mode the data is cut into chunks that do
  * not depend on the rank count; each chunk's sums travel in their own slot
  * (one allreduce fills every slot exactly) and are added in chunk order. */
 #include "dptrain/eval.h"
@@ -29,6 +30,11 @@ static void eval_chunk(double sums[2], dpt_model *m, dpt_loss_kind loss, const d
             sums[1] += dpt_argmax(out + i * (size_t)m->out_dim, m->out_dim) == (int)y[i];
 }
 
+static size_t eval_rows(const dpt_model *m)
+{
+    return m->max_batch < DPT_EVAL_ROWS ? (size_t)m->max_batch : DPT_EVAL_ROWS;
+}
+
 static dpt_eval_result result(double loss, double correct, double count)
 {
     dpt_eval_result r = {0, 0, count};
@@ -43,7 +49,7 @@ static dpt_eval_result eval_fast(const dpt_comm *c, dpt_model *m, dpt_loss_kind 
                                  const size_t *idx, size_t n, float *x, float *y)
 {
     size_t lo = n * (size_t)c->rank / (size_t)c->size, hi = n * (size_t)(c->rank + 1) / (size_t)c->size;
-    size_t chunk = (size_t)m->max_batch;
+    size_t chunk = eval_rows(m);
     double sums[3] = {0, 0, (double)(hi - lo)};
     for (size_t s = lo; s < hi; s += chunk)
         eval_chunk(sums, m, loss, ds, idx, s, hi - s < chunk ? hi - s : chunk, x, y);
@@ -54,7 +60,7 @@ static dpt_eval_result eval_fast(const dpt_comm *c, dpt_model *m, dpt_loss_kind 
 static dpt_eval_result eval_deterministic(const dpt_comm *c, dpt_model *m, dpt_loss_kind loss,
                                           const dpt_dataset *ds, const size_t *idx, size_t n, float *x, float *y)
 {
-    size_t chunk = (size_t)m->max_batch, nc = (n + chunk - 1) / chunk;
+    size_t chunk = eval_rows(m), nc = (n + chunk - 1) / chunk;
     size_t lo = nc * (size_t)c->rank / (size_t)c->size, hi = nc * (size_t)(c->rank + 1) / (size_t)c->size;
     double *sums = calloc(2 * nc + 1, sizeof(double));
     if (!sums)

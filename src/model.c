@@ -68,8 +68,8 @@ static int build_layers(dpt_model *m, const char *spec, dpt_err *e)
     return DPT_OK;
 }
 
-/* Points each layer's views into the flat buffers and sizes the activations. */
-static int lay_out(dpt_model *m, dpt_err *e)
+/* Places each layer's run in the flat buffers: the sizes the buffers will have. */
+static void measure(dpt_model *m)
 {
     size_t off = 0;
     m->width = (size_t)m->in_dim;
@@ -81,6 +81,12 @@ static int lay_out(dpt_model *m, dpt_err *e)
             m->width = (size_t)l->out;
     }
     m->nparams = off;
+}
+
+/* Allocates the flat buffers, points each layer's views into them and sizes the activations. */
+static int lay_out(dpt_model *m, dpt_err *e)
+{
+    size_t off = m->nparams;
     m->params = calloc(off ? off : 1, sizeof(float));
     m->grads = calloc(off ? off : 1, sizeof(float));
     m->acts = calloc((size_t)m->nlayers, sizeof(float *));
@@ -108,7 +114,7 @@ static int lay_out(dpt_model *m, dpt_err *e)
     return DPT_OK;
 }
 
-int dpt_model_init(dpt_model *m, const char *spec, int in_dim, int max_batch, dpt_err *e)
+int dpt_model_plan(dpt_model *m, const char *spec, int in_dim, int max_batch, dpt_err *e)
 {
     memset(m, 0, sizeof *m);
     if (in_dim < 1 || max_batch < 1)
@@ -117,11 +123,32 @@ int dpt_model_init(dpt_model *m, const char *spec, int in_dim, int max_batch, dp
     m->max_batch = max_batch;
     m->nlayers = count_items(spec);
     m->layers = calloc((size_t)m->nlayers, sizeof *m->layers);
-    if (!m->layers || build_layers(m, spec, e) != DPT_OK || lay_out(m, e) != DPT_OK) {
+    if (!m->layers) {
+        dpt_model_free(m);
+        return dpt_errf(e, "model: out of memory for %d layers", m->nlayers);
+    }
+    if (build_layers(m, spec, e) != DPT_OK) {
+        dpt_model_free(m);
+        return DPT_FAIL;
+    }
+    measure(m);
+    return DPT_OK;
+}
+
+int dpt_model_alloc(dpt_model *m, dpt_err *e)
+{
+    if (lay_out(m, e) != DPT_OK) {
         dpt_model_free(m);
         return DPT_FAIL;
     }
     return DPT_OK;
+}
+
+int dpt_model_init(dpt_model *m, const char *spec, int in_dim, int max_batch, dpt_err *e)
+{
+    if (dpt_model_plan(m, spec, in_dim, max_batch, e) != DPT_OK)
+        return DPT_FAIL;
+    return dpt_model_alloc(m, e);
 }
 
 void dpt_model_free(dpt_model *m)

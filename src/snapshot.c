@@ -223,6 +223,11 @@ static int layer_tensors(dpt_model *m, const dpt_ckpt *c, const char *path, int 
     return DPT_OK;
 }
 
+int dpt_snapshot_check_params(dpt_model *m, const dpt_ckpt *c, const char *path, dpt_err *e)
+{
+    return layer_tensors(m, c, path, 0, e);
+}
+
 int dpt_snapshot_load_params(dpt_model *m, const dpt_ckpt *c, const char *path, dpt_err *e)
 {
     if (layer_tensors(m, c, path, 0, e) != DPT_OK)

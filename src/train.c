@@ -5,6 +5,7 @@
 
 #include "dptrain/snapshot.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,19 +225,23 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
             return DPT_FAIL;
         max_batch = (batch + (size_t)c->train.blocks - 1) / (size_t)c->train.blocks;
     }
-    if (max_batch < 64 && !c->train.deterministic)
-        max_batch = micro < 64 ? micro : 64; /* evaluation reuses the buffers: keep chunks useful */
     if (max_batch > (size_t)1 << 24)
         return dpt_errf(e, "training.batch: %zu samples per rank is too many", max_batch);
-    if (dpt_model_init(&t->model, c->model.layers, (int)t->train.d, (int)max_batch, e) != DPT_OK ||
+    size_t rows = max_batch; /* the model and x, y also serve evaluation, in chunks of its own size */
+    if (rows < DPT_EVAL_ROWS)
+        rows = DPT_EVAL_ROWS;
+    if (t->train.d > INT_MAX) /* the model's widths are ints */
+        return dpt_errf(e, "%s: %zu features per sample; a model takes at most %d", c->data.train, t->train.d,
+                        INT_MAX);
+    if (dpt_model_init(&t->model, c->model.layers, (int)t->train.d, (int)rows, e) != DPT_OK ||
         check_shapes(t, e) != DPT_OK ||
         dpt_model_init_params(&t->model, c->run.seed, c->model.init, e) != DPT_OK ||
         dpt_optim_init(&t->opt, &c->optim, t->model.nparams, e) != DPT_OK ||
         dpt_sampler_init(&t->sampler, t->train_idx, t->ntrain, batch, c->data.shuffle, c->data.drop_last,
                          c->run.seed, e) != DPT_OK)
         return DPT_FAIL;
-    t->x = malloc(sizeof(float) * max_batch * t->train.d);
-    t->y = malloc(sizeof(float) * max_batch * t->train.tdim);
+    t->x = malloc(sizeof(float) * rows * t->train.d);
+    t->y = malloc(sizeof(float) * rows * t->train.tdim);
     t->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
     /* The best validation point is kept for early stopping and for best.safetensors. */
     int track_best = t->nval && (c->early.patience > 0 || c->ckpt.keep_best);

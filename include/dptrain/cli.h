@@ -5,7 +5,9 @@
 #define DPTRAIN_CLI_H
 
 #include "dptrain/comm.h"
+#include "dptrain/config.h"
 #include "dptrain/error.h"
+#include "dptrain/model.h"
 
 /* dptrain train [EXPERIMENT] [--set s.k=v]... [--resume auto|PATH] [--init PATH] */
 int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e);
@@ -18,5 +20,20 @@ int dpt_cli_predict(const dpt_comm *comm, int argc, char **argv, dpt_err *e);
 
 /* dptrain info CHECKPOINT */
 int dpt_cli_info(const dpt_comm *comm, int argc, char **argv, dpt_err *e);
+
+/* A checkpoint's model with the configuration it was trained with. */
+typedef struct {
+    dpt_config cfg;
+    dpt_model model;
+    float *mean, *std; /* standardization, or NULL */
+    int in_dim;
+} dpt_cli_model;
+
+/* Reads path on this rank (no communication): the configuration from its metadata, then the
+ * model, checked against the stored tensors before it is allocated, and its parameters. */
+int dpt_cli_model_load(dpt_cli_model *l, const char *path, dpt_err *e);
+
+/* Frees what dpt_cli_model_load filled; accepts a zeroed one. */
+void dpt_cli_model_free(dpt_cli_model *l);
 
 #endif

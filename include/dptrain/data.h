@@ -53,7 +53,8 @@ void dpt_data_free(dpt_dataset *ds);
 /* Assembles samples idx[0..count) as float: x [count][d] (scaled, standardized), y [count][tdim]. */
 void dpt_data_gather(float *x, float *y, const dpt_dataset *ds, const size_t *idx, size_t count);
 
-/* Fits ds->mean and ds->std over the samples idx[0..count) only (the training split). */
+/* Fits ds->mean and ds->std over the samples idx[0..count) only (the training split; idx NULL:
+ * samples 0..count, as the trainer passes when nothing is held out). */
 int dpt_data_fit_standardize(dpt_dataset *ds, const size_t *idx, size_t count, dpt_err *e);
 
 /* Splits 0..n-1 into train and validation index lists (caller frees both) by fraction,

@@ -17,9 +17,13 @@ typedef struct {
     double count;     /* samples evaluated */
 } dpt_eval_result;
 
-/* Evaluates m on ds samples idx[0..n) (idx NULL = all) across all ranks (collective);
- * x, y are scratch of m->max_batch rows. deterministic: sums in chunk order, so the
- * result does not depend on the rank count. */
+/* Rows per evaluation chunk, whatever the training batch: evaluating a model trained on
+ * batches of one sample must not run its forward pass one row at a time. */
+enum { DPT_EVAL_ROWS = 256 };
+
+/* Evaluates m on ds samples idx[0..n) (idx NULL = all) across all ranks (collective) in chunks
+ * of min(DPT_EVAL_ROWS, m->max_batch) rows; x, y are scratch of as many rows. deterministic:
+ * sums in chunk order, so the result does not depend on the rank count. */
 dpt_eval_result dpt_eval(const dpt_comm *c, dpt_model *m, dpt_loss_kind loss, const dpt_dataset *ds,
                          const size_t *idx, size_t n, float *x, float *y, int deterministic);
 

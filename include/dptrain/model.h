@@ -34,6 +34,13 @@ typedef void (*dpt_grad_ready_fn)(void *ctx, size_t off, size_t len);
 /* Builds the stack from a spec like "dense 512, relu, dense 10" for inputs of in_dim. */
 int dpt_model_init(dpt_model *m, const char *spec, int in_dim, int max_batch, dpt_err *e);
 
+/* The first half of dpt_model_init: layers, widths, offsets and nparams, but no buffers, so a
+ * caller can weigh what a spec from an untrusted file would cost before paying for it. */
+int dpt_model_plan(dpt_model *m, const char *spec, int in_dim, int max_batch, dpt_err *e);
+
+/* The second half: allocates a planned model's buffers; on failure m is freed. */
+int dpt_model_alloc(dpt_model *m, dpt_err *e);
+
 /* Frees everything; accepts a zeroed or half-built model. */
 void dpt_model_free(dpt_model *m);
 

@@ -14,6 +14,10 @@
 /* Writes t's full state to path (call on the writing rank only). */
 int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e);
 
+/* Checks the checkpoint's layer tensors against m's layer shapes without touching m's buffers
+ * (a model planned with dpt_model_plan has none yet); a mismatch lists every differing name. */
+int dpt_snapshot_check_params(dpt_model *m, const dpt_ckpt *c, const char *path, dpt_err *e);
+
 /* Copies the checkpoint's layer tensors into m; a mismatch lists every differing name and shape
  * and leaves m untouched. */
 int dpt_snapshot_load_params(dpt_model *m, const dpt_ckpt *c, const char *path, dpt_err *e);

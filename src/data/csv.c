@@ -280,10 +280,14 @@ static int parse(dpt_dataset *ds, const char *p, const char *end, const dpt_data
         line--; /* the loop below counts this line again */
     }
 
-    /* Newlines bound the number of rows, so x is allocated once. */
-    size_t maxrows = 1;
+    /* Newlines bound the number of rows, and so do the bytes: a row is ncols numbers of at least
+     * one byte and ncols - 1 commas, rows are a newline apart, so k rows take 2k * ncols - 1 bytes
+     * or more. Both bounds together let x be allocated once, never beyond what the file holds. */
+    size_t maxrows = 1, fit = ((size_t)(end - ls) + 1) / (2 * ncols);
     for (const char *q = ls; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
         maxrows++;
+    if (maxrows > fit)
+        maxrows = fit ? fit : 1;
     size_t xbytes;
     if (!dpt_mul_ok(maxrows, d, &xbytes) || !dpt_mul_ok(xbytes, sizeof(float), &xbytes))
         return dpt_errf(e, "%s: too large", path);
@@ -305,6 +309,8 @@ static int parse(dpt_dataset *ds, const char *p, const char *end, const dpt_data
             ls = next;
             continue;
         }
+        if (n == maxrows) /* cannot happen, by the bound above; a guard for memory's sake */
+            return dpt_errf(e, "%s:%zu: more rows than the file's size allows", path, line);
         float *xr = x + n * d;
         const char *q = ls;
         size_t c = 0;

@@ -2,6 +2,7 @@
  * ascending indices, densified into float32 [n][d]. Two passes over the
  * mapped file: the first validates every line and finds n and d, the second
  * fills a zeroed matrix, so nothing but the result is allocated. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +10,11 @@
 
 #include "formats.h"
 
-/* Largest feature index accepted: keeps n * d within reason and in a size_t. */
-#define MAX_INDEX ((size_t)1 << 31)
+/* Largest feature index accepted: the model's widths are ints. */
+#define MAX_INDEX ((size_t)INT_MAX)
+/* A dense matrix is refused when it is over 1 GiB and over this many times the file's bytes:
+ * real sparse sets densify by tens or hundreds, a 15-byte line naming index 2^30 by 10^8. */
+#define MAX_DENSIFY 1024
 
 static int is_sp(char c)
 {
@@ -142,9 +146,20 @@ int dpt_libsvm_read(dpt_dataset *ds, const dpt_data_opts *o, int no_label, dpt_e
         dpt_blob_close(&b);
         return dpt_errf(e, "%s: no feature appears in any line and nfeatures is 0", o->path);
     }
-    if (!dpt_mul_ok(n, d, &cells) || cells > SIZE_MAX / sizeof(float)) {
+    if (d > MAX_INDEX) {
         dpt_blob_close(&b);
-        return dpt_errf(e, "%s: %zu x %zu dense matrix is too large", o->path, n, d);
+        return dpt_errf(e, "%s: nfeatures %zu is more than the %d features a model can take", o->path, d, INT_MAX);
+    }
+    size_t bytes, most;
+    if (!dpt_mul_ok(b.len, MAX_DENSIFY, &most))
+        most = SIZE_MAX;
+    if (most < (size_t)1 << 30)
+        most = (size_t)1 << 30;
+    if (!dpt_mul_ok(n, d, &cells) || !dpt_mul_ok(cells, sizeof(float), &bytes) || bytes > most) {
+        size_t len = b.len;
+        dpt_blob_close(&b);
+        return dpt_errf(e, "%s: %zu x %zu dense matrix is too large for a %zu-byte file (over %zu MiB)", o->path, n, d,
+                        len, most >> 20);
     }
     float *x = calloc(cells, sizeof *x), *y = no_label ? NULL : malloc(n * sizeof *y);
     ds->x = ds->xbuf = x;

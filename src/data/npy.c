@@ -21,6 +21,7 @@ typedef struct {
     size_t ndim;
     size_t shape[NPY_MAXDIM];
     size_t n, d;                 /* shape[0], product of the rest */
+    int swap;                    /* big-endian data ('>f4' ...): bytes reversed per element */
     const unsigned char *data;
     size_t off;
 } npy_info;
@@ -118,19 +119,34 @@ static int shape(scan *s, npy_info *h)
     }
 }
 
-static int dtype_of(const char *descr, dpt_dtype *t)
+/* The dtype of descr, and whether its bytes need reversing ('>' on this little-endian host). */
+static int dtype_of(const char *descr, dpt_dtype *t, int *swap)
 {
     static const struct {
         const char *name;
         dpt_dtype t;
-    } ok[] = {{"<f4", DPT_DT_F32}, {"<f8", DPT_DT_F64}, {"|u1", DPT_DT_U8}, {"<u1", DPT_DT_U8},
-              {"<i4", DPT_DT_I32}, {"<i8", DPT_DT_I64}};
+    } ok[] = {{"f4", DPT_DT_F32}, {"f8", DPT_DT_F64}, {"u1", DPT_DT_U8}, {"i4", DPT_DT_I32}, {"i8", DPT_DT_I64}};
+    if (!strchr("<>|=", descr[0]))
+        return 0;
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if (strcmp(descr, ok[i].name) == 0) {
+        if (strcmp(descr + 1, ok[i].name) == 0) {
             *t = ok[i].t;
+            *swap = descr[0] == '>' && dpt_dtype_size(ok[i].t) > 1;
             return 1;
         }
     return 0;
+}
+
+/* Element i of the data in host order into dst (which holds one element of es <= 8 bytes). */
+static void element(void *dst, const npy_info *h, size_t i, size_t es)
+{
+    const unsigned char *q = h->data + i * es;
+    unsigned char v[8];
+    if (es > sizeof v)
+        return;
+    for (size_t k = 0; k < es; k++)
+        v[k] = h->swap ? q[es - 1 - k] : q[k];
+    memcpy(dst, v, es);
 }
 
 static int parse(npy_info *h, const dpt_blob *b, const char *path, dpt_err *e)
@@ -210,8 +226,9 @@ static int parse(npy_info *h, const dpt_blob *b, const char *path, dpt_err *e)
     if (!have_descr || !have_fortran || !have_shape)
         return dpt_errf(e, "%s: NPY header lacks '%s'", path,
                         !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
-    if (!dtype_of(descr, &h->t))
-        return dpt_errf(e, "%s: unsupported NPY dtype '%s' (supported: <f4 <f8 |u1 <i4 <i8)", path, descr);
+    if (!dtype_of(descr, &h->t, &h->swap))
+        return dpt_errf(e, "%s: unsupported NPY dtype '%s' (supported: f4 f8 u1 i4 i8, little- or big-endian)",
+                        path, descr);
     if (fortran)
         return dpt_errf(e, "%s: NPY array is in Fortran order; save it C-contiguous (np.ascontiguousarray)", path);
     if (h->ndim == 0)
@@ -256,18 +273,22 @@ int dpt_npy_read_x(dpt_dataset *ds, const char *path, dpt_err *e)
     ds->xscale = 1.0f;
     size_t es = dpt_dtype_size(h.t);
     /* The map and malloc'd buffers start aligned, so the offset decides. */
-    if (h.off % es == 0) {
+    if (h.off % es == 0 && !h.swap) {
         ds->x = h.data;
         dpt_blob_give(ds, &b);
         return DPT_OK;
     }
-    size_t bytes = h.n * h.d * es;
-    void *buf = malloc(bytes);
+    size_t count = h.n * h.d, bytes = count * es;
+    unsigned char *buf = malloc(bytes);
     if (!buf) {
         dpt_blob_close(&b);
         return dpt_errf(e, "%s: out of memory for %zu bytes", path, bytes);
     }
-    memcpy(buf, h.data, bytes);
+    if (h.swap)
+        for (size_t i = 0; i < count; i++)
+            element(buf + i * es, &h, i, es);
+    else
+        memcpy(buf, h.data, bytes);
     dpt_blob_close(&b);
     ds->x = buf;
     ds->xbuf = buf;
@@ -295,15 +316,15 @@ int dpt_npy_read_y(float **y, size_t *n, size_t *tdim, const char *path, dpt_err
         dpt_blob_close(&b);
         return dpt_errf(e, "%s: out of memory for %zu targets", path, count);
     }
-    /* memcpy per element: the data may be unaligned. */
-    const unsigned char *q = h.data;
+    /* Copied per element: the data may be unaligned or big-endian. */
+    size_t es = dpt_dtype_size(h.t);
     for (size_t i = 0; i < count; i++) {
         switch (h.t) {
-        case DPT_DT_U8: out[i] = q[i]; break;
-        case DPT_DT_I32: { int32_t v; memcpy(&v, q + 4 * i, 4); out[i] = (float)v; break; }
-        case DPT_DT_I64: { int64_t v; memcpy(&v, q + 8 * i, 8); out[i] = (float)v; break; }
-        case DPT_DT_F32: memcpy(&out[i], q + 4 * i, 4); break;
-        case DPT_DT_F64: { double v; memcpy(&v, q + 8 * i, 8); out[i] = (float)v; break; }
+        case DPT_DT_U8: out[i] = h.data[i]; break;
+        case DPT_DT_I32: { int32_t v; element(&v, &h, i, es); out[i] = (float)v; break; }
+        case DPT_DT_I64: { int64_t v; element(&v, &h, i, es); out[i] = (float)v; break; }
+        case DPT_DT_F32: element(&out[i], &h, i, es); break;
+        case DPT_DT_F64: { double v; element(&v, &h, i, es); out[i] = (float)v; break; }
         }
     }
     dpt_blob_close(&b);

@@ -444,6 +444,59 @@ START_TEST(npy_dtypes)
 }
 END_TEST
 
+/* Bytes of v (es of them) reversed into out: big-endian as numpy writes it with '>'. */
+static void put_be(unsigned char *out, const void *v, size_t es)
+{
+    for (size_t k = 0; k < es; k++)
+        out[k] = ((const unsigned char *)v)[es - 1 - k];
+}
+
+START_TEST(npy_big_endian)
+{
+    /* numpy writes '>f4' etc. for byte-swapped arrays: valid files, read as their values. */
+    unsigned char buf[1024], be[64];
+    float f4[4] = {1.5f, -2, 3e-3f, 4e6f};
+    double f8[4] = {-1.25, 2, 1e-300, 7};
+    int32_t i4[4] = {-5, 6, 100000, 0};
+    int64_t i8[4] = {-1, 2, 1LL << 40, 9}, yl[2] = {1, 0};
+    struct {
+        const char *descr;
+        const void *data;
+        size_t es;
+        dpt_dtype t;
+    } cases[] = {{">f4", f4, 4, DPT_DT_F32}, {">f8", f8, 8, DPT_DT_F64}, {">i4", i4, 4, DPT_DT_I32},
+                 {">i8", i8, 8, DPT_DT_I64}};
+    for (int k = 0; k < 2; k++)
+        put_be(be + 8 * k, &yl[k], 8);
+    const char *yp = put("bey.npy", buf,
+                         npy_make(buf, 1, "{'descr': '>i8', 'fortran_order': False, 'shape': (2,), }", 0, be, 16));
+    for (size_t c = 0; c < 4; c++) {
+        for (int j = 0; j < 4; j++)
+            put_be(be + j * cases[c].es, (const unsigned char *)cases[c].data + j * cases[c].es, cases[c].es);
+        char dict[128];
+        snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (2, 2), }", cases[c].descr);
+        /* Aligned and misaligned data offsets take different paths. */
+        for (size_t off = 0; off <= 131; off += 131) {
+            const char *xp = put("bex.npy", buf, npy_make(buf, 1, dict, off, be, 4 * cases[c].es));
+            dpt_data_opts o = opts("auto", xp, yp, DPT_TASK_CLASSIFY);
+            dpt_dataset ds;
+            load_ok(&ds, &o);
+            ck_assert_int_eq(ds.xtype, cases[c].t);
+            float x[4], y[2];
+            size_t all[2] = {0, 1};
+            dpt_data_gather(x, y, &ds, all, 2);
+            for (int j = 0; j < 4; j++) {
+                float want = c == 0 ? f4[j] : c == 1 ? (float)f8[j] : c == 2 ? (float)i4[j] : (float)i8[j];
+                ck_assert_msg(x[j] == want, "%s value %d: %g, want %g", cases[c].descr, j, x[j], want);
+            }
+            ck_assert_float_eq(y[0], 1);
+            ck_assert_float_eq(y[1], 0);
+            dpt_data_free(&ds);
+        }
+    }
+}
+END_TEST
+
 START_TEST(npy_unaligned_copy)
 {
     /* Data at offset 130 is not 4-aligned: the reader must copy, not alias. */
@@ -500,7 +553,8 @@ START_TEST(npy_errors)
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'extra': 1}", "unknown key 'extra'"},
         {"{'descr': '<f4', 'shape': (2, 2), }", "lacks 'fortran_order'"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2", "malformed"},
-        {"{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", "unsupported NPY dtype '>f4'"},
+        {"{'descr': '<i2', 'fortran_order': False, 'shape': (2, 2), }", "unsupported NPY dtype '<i2'"},
+        {"{'descr': 'f4', 'fortran_order': False, 'shape': (2, 2), }", "unsupported NPY dtype 'f4'"},
         {"{'descr': '<c8', 'fortran_order': False, 'shape': (2, 2), }", "unsupported NPY dtype '<c8'"},
         {"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2, 2), }", "structured"},
         {"{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", "Fortran order"},
@@ -787,6 +841,15 @@ START_TEST(libsvm_errors)
     o.nfeatures = 0;
     o.path = put_str("huge.svm", "1 99999999999999999999:2\n");
     expect_fail(&o, "huge.svm:1:", "too large");
+    /* A 15-byte line must not make an 8 GiB matrix, nor a width past INT_MAX. */
+    o.path = put_str("wide.svm", "1 2147483648:1\n");
+    expect_fail(&o, "wide.svm:1:", "too large");
+    o.path = put_str("wide2.svm", "1 1073741824:1\n");
+    expect_fail(&o, "wide2.svm:", "dense matrix is too large for a 15-byte file");
+    o.path = put_str("wide3.svm", "1 1:1\n");
+    o.nfeatures = (size_t)1 << 32;
+    expect_fail(&o, "wide3.svm:", "a model can take");
+    o.nfeatures = 0;
     o.path = put_str("comments.svm", "# nothing\n\n");
     expect_fail(&o, "comments.svm", "no samples");
     o.path = put_str("nofeat.svm", "1\n0\n");
@@ -914,6 +977,14 @@ START_TEST(standardize_on_train_rows_only)
     size_t beyond = N;
     ck_assert_int_eq(dpt_data_fit_standardize(&ds, &beyond, 1, &e), DPT_FAIL);
     ck_assert_ptr_nonnull(strstr(e.msg, "beyond"));
+    /* No index list (data.val_fraction = 0: the trainer holds nothing out) means the first count rows. */
+    ck_assert_int_eq(dpt_data_fit_standardize(&ds, NULL, 5, &e), DPT_OK);
+    float m5 = ds.mean[0];
+    ck_assert_int_eq(dpt_data_fit_standardize(&ds, tr, 5, &e), DPT_OK);
+    size_t first5[5] = {0, 1, 2, 3, 4};
+    ck_assert_int_eq(dpt_data_fit_standardize(&ds, first5, 5, &e), DPT_OK);
+    ck_assert_float_eq(ds.mean[0], m5);
+    ck_assert_int_eq(dpt_data_fit_standardize(&ds, NULL, N + 1, &e), DPT_FAIL);
     dpt_data_free(&ds);
 }
 END_TEST
@@ -1200,6 +1271,7 @@ int main(void)
     tcase_add_test(tc, idx_other_dtypes);
     tcase_add_test(tc, idx_errors);
     tcase_add_test(tc, npy_dtypes);
+    tcase_add_test(tc, npy_big_endian);
     tcase_add_test(tc, npy_unaligned_copy);
     tcase_add_test(tc, npy_errors);
     tcase_add_test(tc, csv_header_crlf_quotes);

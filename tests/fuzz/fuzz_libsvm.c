@@ -1,0 +1,11 @@
+/* Harness: libsvm/svmlight text (or gzipped). The first byte picks the options (task, nclasses,
+ * nfeatures); the rest is the file. */
+#include "fuzz_data.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    fuzz_load(dpt_fuzz_file(data + 1, size - 1, ".svm"), "libsvm", 1, data[0]);
+    return 0;
+}
