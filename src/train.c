@@ -99,7 +99,8 @@ static int check_shapes(const dpt_trainer *t, dpt_err *e)
             return dpt_errf(e, "loss.kind = cross_entropy needs class labels (data.task = classify)");
         if (t->model.out_dim < ds->nclasses && t->cfg->data.classes == 0)
             return label_beyond(t, e);
-        if (t->model.out_dim < ds->nclasses)
+        /* outputs past the stated classes would take probability no label can earn */
+        if (t->model.out_dim < ds->nclasses || (t->cfg->data.classes > 0 && t->model.out_dim != ds->nclasses))
             return dpt_errf(e, "%s: the last layer has %d outputs but data.classes is %d", at, t->model.out_dim,
                             ds->nclasses);
     } else if ((size_t)t->model.out_dim != ds->tdim) {

@@ -58,6 +58,9 @@ awk -F, -v OFS=, 'NR == 13 { $5 = 200 } { print }' blobs.csv > labels.csv
 expect_fail 2 "labels.csv: sample 11 (counting from 0) has class label 200, beyond the 3 outputs of model.layers" \
   train --set data.synthetic=none --set data.task=classify --set data.train=labels.csv \
   --set loss.kind=cross_entropy --set "model.layers=dense 3"
+expect_fail 0 "--set model.layers=dense 5: the last layer has 5 outputs but data.classes is 3" \
+  train --set data.synthetic=none --set data.task=classify --set data.train=blobs.csv --set data.classes=3 \
+  --set loss.kind=cross_entropy --set "model.layers=dense 5"
 # A key the chosen setting ignores: one warning, from rank 0 only; the run goes on.
 mpi 2 -- "$DPTRAIN" train --set optimizer.momentum=0.9 --set training.epochs=2 --set run.name=warn > warn.txt 2> warn.err
 test "$(grep -c '^dptrain: warning:' warn.err)" -eq 1 || { cat warn.err; fail "expected one warning"; }
