@@ -5,7 +5,9 @@
  * suggest its nearest names. libinih splits the text into sections and pairs;
  * our own line reader feeds it, so we know each line's number and full text
  * (inih's stack buffer holds only 200 bytes, and paths or layer lists can be
- * longer: the handler therefore reads the value from the full line). */
+ * longer: the handler therefore reads the value from the full line). Each key remembers the
+ * line or --set that gave its value, so a check made later, even after the data is loaded, can
+ * point at it (dpt_config_where). */
 #include "dptrain/config.h"
 
 #include <ctype.h>
@@ -16,10 +18,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <ini.h>
 
@@ -884,7 +886,7 @@ int dpt_config_load_file(dpt_config *c, const char *path, dpt_err *e)
     FILE *f = NULL;
     if (fstat(fd, &st) == 0 && not_regular(st.st_mode)) {
         close(fd);
-        return dpt_errf(e, "%s: is %s, not an experiment file (a regular file)", path, not_regular(st.st_mode));
+        return dpt_errf(e, "%s: is %s, not an experiment file", path, not_regular(st.st_mode));
     }
     if (fcntl(fd, F_SETFL, 0) != 0 || !(f = fdopen(fd, "r"))) {
         int err = errno;
