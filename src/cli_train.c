@@ -99,6 +99,8 @@ static int resolve_config(dpt_config *c, const dpt_comm *comm, const train_args 
             st = dpt_config_set(c, a->sets[i], e);
         if (st == DPT_OK)
             st = dpt_config_validate(c, e);
+        if (st == DPT_OK)
+            dpt_config_warn_unused(stderr, c);
         dpt_config_resolve(c);
     }
     if (dpt_comm_agree(comm, st, e) != DPT_OK)

@@ -5,7 +5,9 @@
  * suggest its nearest names. libinih splits the text into sections and pairs;
  * our own line reader feeds it, so we know each line's number and full text
  * (inih's stack buffer holds only 200 bytes, and paths or layer lists can be
- * longer: the handler therefore reads the value from the full line). */
+ * longer: the handler therefore reads the value from the full line). Each key remembers the
+ * line or --set that gave its value, so a check made later, even after the data is loaded, can
+ * point at it (dpt_config_where). */
 #include "dptrain/config.h"
 
 #include <ctype.h>
@@ -16,7 +18,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -165,6 +170,7 @@ static const keydef keys[] = {
     STR("run", "dir", run.dir, NONEMPTY, "runs", "directory that holds the run directories"),
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
+_Static_assert(NKEYS <= DPT_CONFIG_KEYS_MAX, "raise DPT_CONFIG_KEYS_MAX: dpt_config.origin has a line per key");
 
 /* Common misnamings, offered as suggestions only (never accepted). */
 static const struct {
@@ -199,6 +205,18 @@ static int find_key(const char *sec, const char *key)
         if (strcmp(keys[i].sec, sec) == 0 && strcmp(keys[i].key, key) == 0)
             return i;
     return -1;
+}
+
+/* Index of key "section.key" in the table, or -1. */
+static int find_name(const char *name)
+{
+    char sec[32];
+    const char *dot = strchr(name, '.');
+    if (!dot || (size_t)(dot - name) >= sizeof sec)
+        return -1;
+    memcpy(sec, name, (size_t)(dot - name));
+    sec[dot - name] = '\0';
+    return find_key(sec, dot + 1);
 }
 
 /* Levenshtein distance, ignoring case; names past 63 characters are never close. */
@@ -358,12 +376,22 @@ static int parse_u64(const char *s, uint64_t *v)
     return 0;
 }
 
-static int parse_f64(const char *s, double *v)
+/* A decimal number only: strtod also reads hexadecimal ("0x10" is 16), inf and nan, which no
+ * experiment means. Returns -1, with a hint in *hint when one helps, on anything else. */
+static int parse_f64(const char *s, double *v, const char **hint)
 {
     char *end;
+    *hint = NULL;
     if (!*s || isspace((unsigned char)*s))
         return -1;
+    if (strpbrk(s, "xX"))
+        *hint = " (hexadecimal is not read; write the number in decimal)";
+    if (s[strspn(s, "0123456789+-.eE")])
+        return -1;
+    errno = 0;
     double x = strtod(s, &end);
+    if (!*end && errno == ERANGE && fabs(x) > 1)
+        *hint = " (too large for a double)";
     if (*end || !isfinite(x)) /* underflow to a tiny or zero value is fine */
         return -1;
     *v = x;
@@ -524,12 +552,13 @@ static int set_value(dpt_config *c, const keydef *k, const char *v, char *why, s
             memcpy(dst, &x, sizeof x);
             return 0;
         }
-        if (parse_f64(v, &x) || !in_bounds(k, x)) {
+        const char *hint;
+        if (parse_f64(v, &x, &hint) || !in_bounds(k, x)) {
             expect_text(why, n, k);
-            if (strstr(v, " #") || strstr(v, "\t#")) {
-                size_t len = strlen(why);
-                snprintf(why + len, n - len, " (comments after a value start with ' ;', not '#')");
-            }
+            if (strstr(v, " #") || strstr(v, "\t#"))
+                hint = " (comments after a value start with ' ;', not '#')";
+            size_t len = strlen(why);
+            snprintf(why + len, n - len, "%s", hint ? hint : "");
             return -1;
         }
         memcpy(dst, &x, sizeof x);
@@ -807,6 +836,7 @@ static int on_pair(void *user, const char *sec, const char *name, const char *in
     if (set_value(x->c, &keys[i], val, why, sizeof why))
         return fail(x, "%s.%s = '%.*s%s': %s", sec, name, VALUE_SHOWN, val,
                     strlen(val) > VALUE_SHOWN ? "..." : "", why);
+    x->c->origin.line[i] = x->line;
     return 1;
 }
 
@@ -823,6 +853,11 @@ static int load(dpt_config *c, reader_ctx *x, const char *origin, dpt_err *e)
         return dpt_errf(e, "%s:%d: %s", origin, x->err_line, x->msg);
     if (r < 0)
         return dpt_errf(e, "%s: the INI parser failed (%d)", origin, r);
+    /* origin names one file: keys set by an earlier one keep only that they were set */
+    for (int i = 0; i < NKEYS && strcmp(tmp.origin.file, origin) != 0; i++)
+        if (tmp.origin.line[i] > 0 && !x->seen[i])
+            tmp.origin.line[i] = DPT_FROM_EARLIER_FILE;
+    snprintf(tmp.origin.file, sizeof tmp.origin.file, "%s", origin);
     *c = tmp;
     return DPT_OK;
 }
@@ -838,12 +873,32 @@ void dpt_config_defaults(dpt_config *c)
         set_value(c, &keys[i], keys[i].def, why, sizeof why);
 }
 
+/* What a path that is not a regular file is, for the refusal. */
+static const char *not_regular(mode_t m)
+{
+    return S_ISREG(m) ? NULL : S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO"
+         : S_ISCHR(m) || S_ISBLK(m) ? "a device" : "a socket";
+}
+
 int dpt_config_load_file(dpt_config *c, const char *path, dpt_err *e)
 {
     static reader_ctx zero;
-    FILE *f = fopen(path, "r");
-    if (!f)
+    /* Non-blocking: opening a FIFO for reading would wait for a writer. Then fstat before any
+     * read: /dev/zero never ends, and a directory reads as an error only on some systems. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return dpt_errf(e, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) == 0 && not_regular(st.st_mode)) {
+        close(fd);
+        return dpt_errf(e, "%s: is %s, not an experiment file", path, not_regular(st.st_mode));
+    }
+    if (fcntl(fd, F_SETFL, 0) != 0 || !(f = fdopen(fd, "r"))) {
+        int err = errno;
+        close(fd);
+        return dpt_errf(e, "%s: cannot open: %s", path, strerror(err));
+    }
     reader_ctx x = zero;
     x.f = f;
     int rc = load(c, &x, path, e);
@@ -908,7 +963,22 @@ int dpt_config_set(dpt_config *c, const char *a, dpt_err *e)
     }
     if (set_value(c, &keys[i], val, why, sizeof why))
         return dpt_errf(e, "--set %.200s: %s", a, why);
+    c->origin.line[i] = DPT_FROM_SET;
     return DPT_OK;
+}
+
+/* A cosine schedule ends at min_lr: above the base rate, the rate would climb all run. */
+static int check_cosine(const dpt_config *c, dpt_err *e)
+{
+    dpt_optim_config d;
+    char at[DPT_PATH_MAX + 256];
+    dpt_optim_defaults(&d, c->optim.kind);
+    double lr = isnan(c->optim.lr) ? d.lr : c->optim.lr;
+    if (c->sched.kind != DPT_SCHED_COSINE || c->sched.min_lr <= lr)
+        return DPT_OK;
+    return dpt_errf(e, "%s: above optimizer.lr = %g%s; the cosine schedule would raise the rate instead of "
+                       "lowering it", dpt_config_where(at, sizeof at, c, "schedule.min_lr"), lr,
+                    isnan(c->optim.lr) ? " (auto)" : "");
 }
 
 int dpt_config_validate(const dpt_config *c, dpt_err *e)
@@ -965,7 +1035,125 @@ int dpt_config_validate(const dpt_config *c, dpt_err *e)
     if (c->train.batch > 0 && c->train.accumulation > c->train.batch)
         return dpt_errf(e, "training.accumulation: %" PRId64 " micro-batches need training.batch >= %" PRId64
                         " (it is %" PRId64 ")", c->train.accumulation, c->train.accumulation, c->train.batch);
-    return DPT_OK;
+    return check_cosine(c, e);
+}
+
+const char *dpt_config_where(char *out, size_t n, const dpt_config *c, const char *name)
+{
+    char text[RAW_MAX];
+    int i = find_name(name);
+    if (i < 0) {
+        snprintf(out, n, "%s", name);
+        return out;
+    }
+    format_value(text, sizeof text, c, &keys[i]);
+    const char *more = strlen(text) > VALUE_SHOWN ? "..." : "";
+    int line = c->origin.line[i];
+    if (line > 0)
+        snprintf(out, n, "%s:%d: %s = '%.*s%s'", c->origin.file, line, name, VALUE_SHOWN, text, more);
+    else if (line == DPT_FROM_SET)
+        snprintf(out, n, "--set %s=%.*s%s", name, VALUE_SHOWN, text, more);
+    else if (line == DPT_FROM_EARLIER_FILE)
+        snprintf(out, n, "%s = '%.*s%s'", name, VALUE_SHOWN, text, more);
+    else
+        snprintf(out, n, "%s = '%.*s%s' (the default)", name, VALUE_SHOWN, text, more);
+    return out;
+}
+
+/* ---- keys that only some settings read ------------------------------------- */
+
+/* key applies only when setting (another key) has one of values (space separated); a key set
+ * for another setting is told, not refused: it is harmless, but often a sign of a mix-up. */
+static const struct {
+    const char *key, *setting, *values;
+} applies[] = {
+    {"optimizer.momentum", "optimizer.kind", "sgd rmsprop"},
+    {"optimizer.dampening", "optimizer.kind", "sgd"},
+    {"optimizer.nesterov", "optimizer.kind", "sgd"},
+    {"optimizer.alpha", "optimizer.kind", "rmsprop"},
+    {"optimizer.centered", "optimizer.kind", "rmsprop"},
+    {"optimizer.lr_decay", "optimizer.kind", "adagrad"},
+    {"optimizer.initial_accumulator_value", "optimizer.kind", "adagrad"},
+    {"optimizer.beta1", "optimizer.kind", "adam adamw"},
+    {"optimizer.beta2", "optimizer.kind", "adam adamw"},
+    {"optimizer.amsgrad", "optimizer.kind", "adam adamw"},
+    {"optimizer.eps", "optimizer.kind", "adagrad rmsprop adam adamw"},
+    {"schedule.step_size", "schedule.kind", "step"},
+    {"schedule.gamma", "schedule.kind", "step exponential"},
+    {"schedule.min_lr", "schedule.kind", "cosine"},
+    {"schedule.reference_batch", "schedule.scale_lr", "true"},
+    {"data.label", "data.format", "csv"},
+    {"data.header", "data.format", "csv"},
+    {"data.features", "data.format", "libsvm"},
+    {"data.classes", "data.task", "classify"},
+    {"data.synthetic_samples", "data.synthetic", "linreg"},
+    {"training.blocks", "training.deterministic", "true"},
+};
+
+/* Whether word is one of the space-separated words of list. */
+static int in_list(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* The space-separated words of list as "a, b or c". */
+static void or_list(char *out, size_t n, const char *list)
+{
+    size_t len = 0, words = 1;
+    for (const char *p = list; *p; p++)
+        words += *p == ' ';
+    out[0] = '\0';
+    for (size_t w = 0; *list && len < n; w++) {
+        size_t k = strcspn(list, " ");
+        len += (size_t)snprintf(out + len, n - len, "%s%.*s", w == 0 ? "" : w + 1 == words ? " or " : ", ",
+                                (int)k, list);
+        list += k + (list[k] == ' ');
+    }
+}
+
+/* Key i was written by the user with a value other than its default. */
+static int set_off_default(const dpt_config *c, int i)
+{
+    static dpt_config zero;
+    dpt_config d = zero;
+    char why[256], now[RAW_MAX], def[RAW_MAX];
+    if (c->origin.line[i] == 0)
+        return 0;
+    set_value(&d, &keys[i], keys[i].def, why, sizeof why);
+    format_value(now, sizeof now, c, &keys[i]);
+    format_value(def, sizeof def, &d, &keys[i]);
+    return strcmp(now, def) != 0;
+}
+
+int dpt_config_warn_unused(FILE *f, const dpt_config *c)
+{
+    char at[DPT_PATH_MAX + 256], value[RAW_MAX], shown[RAW_MAX + 32], want[128];
+    int told = 0;
+    for (size_t r = 0; r < sizeof applies / sizeof applies[0]; r++) {
+        int k = find_name(applies[r].key), s = find_name(applies[r].setting);
+        if (k < 0 || s < 0 || !set_off_default(c, k))
+            continue;
+        format_value(value, sizeof value, c, &keys[s]);
+        snprintf(shown, sizeof shown, "%s", value);
+        if (strcmp(applies[r].setting, "data.format") == 0 && strcmp(value, "auto") == 0) {
+            const char *by_name = dpt_data_format_of(c->data.train);
+            if (!by_name)
+                continue; /* loading will say the format is unknown */
+            snprintf(value, sizeof value, "%s", by_name);
+            snprintf(shown, sizeof shown, "auto (%s by the file name)", by_name);
+        }
+        if (in_list(applies[r].values, value))
+            continue;
+        or_list(want, sizeof want, applies[r].values);
+        fprintf(f, "dptrain: warning: %s has no effect with %s = %s (only with %s)\n",
+                dpt_config_where(at, sizeof at, c, applies[r].key), applies[r].setting, shown, want);
+        told++;
+    }
+    return told;
 }
 
 void dpt_config_resolve(dpt_config *c)

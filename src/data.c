@@ -275,6 +275,11 @@ static const char *format_of(const char *path)
     return NULL;
 }
 
+const char *dpt_data_format_of(const char *path)
+{
+    return format_of(path);
+}
+
 static int load_targets(dpt_dataset *ds, const dpt_data_opts *o, const char *fmt, dpt_err *e)
 {
     if (!o->targets || !*o->targets)

@@ -71,20 +71,57 @@ static int load_data(dpt_trainer *t, int fold, dpt_err *e)
     return DPT_OK;
 }
 
-/* The model's output must fit the targets: one logit per class, or one output per target. */
+/* With data.classes = auto one mistyped label sets the class count: name the sample (its index in
+ * the file, 0-based) and the label that the model's outputs cannot hold. */
+static int label_beyond(const dpt_trainer *t, dpt_err *e)
+{
+    const dpt_config *c = t->cfg;
+    const dpt_dataset *ds = &t->train;
+    const char *file = c->data.train_targets[0] ? c->data.train_targets : c->data.train;
+    size_t i = 0;
+    while (i + 1 < ds->n && ds->y[i] < (float)t->model.out_dim)
+        i++;
+    return dpt_errf(e, "%s: sample %zu (counting from 0) has class label %g, beyond the %d outputs of model.layers (labels 0..%d); "
+                       "fix the label, or widen the last layer", file, i, (double)ds->y[i], t->model.out_dim,
+                    t->model.out_dim - 1);
+}
+
+/* The model must learn something, and its output must fit the targets: one logit per class, or
+ * one output per target. */
 static int check_shapes(const dpt_trainer *t, dpt_err *e)
 {
     const dpt_dataset *ds = &t->train;
+    char at[DPT_PATH_MAX + 256];
+    dpt_config_where(at, sizeof at, t->cfg, "model.layers");
+    if (t->model.nparams == 0)
+        return dpt_errf(e, "%s: no layer has parameters, so there is nothing to train (add a dense layer)", at);
     if (t->loss == DPT_LOSS_XENT) {
         if (ds->nclasses <= 0)
             return dpt_errf(e, "loss.kind = cross_entropy needs class labels (data.task = classify)");
-        if (t->model.out_dim < ds->nclasses)
-            return dpt_errf(e, "model.layers: the last layer has %d outputs but the data has %d classes",
-                            t->model.out_dim, ds->nclasses);
+        if (t->model.out_dim < ds->nclasses && t->cfg->data.classes == 0)
+            return label_beyond(t, e);
+        /* outputs past the stated classes would take probability no label can earn */
+        if (t->model.out_dim < ds->nclasses || (t->cfg->data.classes > 0 && t->model.out_dim != ds->nclasses))
+            return dpt_errf(e, "%s: the last layer has %d outputs but data.classes is %d", at, t->model.out_dim,
+                            ds->nclasses);
     } else if ((size_t)t->model.out_dim != ds->tdim) {
-        return dpt_errf(e, "model.layers: the last layer has %d outputs but each sample has %zu targets",
+        return dpt_errf(e, "%s: the last layer has %d outputs but each sample has %zu targets", at,
                         t->model.out_dim, ds->tdim);
     }
+    return DPT_OK;
+}
+
+/* A batch or a warmup longer than what it measures is a mistake, not something to clamp. */
+static int check_lengths(const dpt_trainer *t, dpt_err *e)
+{
+    const dpt_config *c = t->cfg;
+    char at[DPT_PATH_MAX + 256];
+    if (c->train.batch > 0 && (uint64_t)c->train.batch > t->ntrain)
+        return dpt_errf(e, "%s: larger than the %zu training samples%s", dpt_config_where(at, sizeof at, c,
+                        "training.batch"), t->ntrain, t->nval ? " (after the validation split)" : "");
+    if (c->sched.warmup > t->total_steps)
+        return dpt_errf(e, "%s: longer than the run's %lld steps", dpt_config_where(at, sizeof at, c,
+                        "schedule.warmup"), (long long)t->total_steps);
     return DPT_OK;
 }
 
@@ -256,7 +293,7 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
     if (c->train.steps == 0 && c->train.epochs > INT64_MAX / 4 / (int64_t)per_epoch)
         return dpt_errf(e, "training.epochs = %lld: too many steps to count", (long long)c->train.epochs);
     t->total_steps = c->train.steps > 0 ? c->train.steps : c->train.epochs * (int64_t)per_epoch;
-    return DPT_OK;
+    return check_lengths(t, e);
 }
 
 /* The setting that names the file behind checksum k of t->data_sum. */

@@ -15,6 +15,9 @@
 
 enum { DPT_PATH_MAX = 512, DPT_NAME_MAX = 128, DPT_LAYERS_MAX = 1024 };
 
+/* Room for the key table's size (config.c asserts it fits); origins other than a line of the file. */
+enum { DPT_CONFIG_KEYS_MAX = 128, DPT_FROM_SET = -1, DPT_FROM_EARLIER_FILE = -2 };
+
 typedef struct {
     struct {
         char format[16];                 /* auto | idx | npy | csv | libsvm */
@@ -85,13 +88,21 @@ typedef struct {
         char name[DPT_NAME_MAX];
         char dir[DPT_PATH_MAX];
     } run;
+    /* Where each value came from, so a refusal can point at it: line[i] of key i (the table's
+     * order) is 0 for the default, n > 0 for line n of file, DPT_FROM_SET for a --set override,
+     * DPT_FROM_EARLIER_FILE for a file loaded before the last one. */
+    struct {
+        char file[DPT_PATH_MAX];         /* the experiment file last loaded (or "built-in") */
+        int line[DPT_CONFIG_KEYS_MAX];
+    } origin;
 } dpt_config;
 
 /* Fills c with every key's documented default. */
 void dpt_config_defaults(dpt_config *c);
 
-/* Applies the INI text of a file on top of c, all or nothing (c is unchanged on failure);
- * a key set twice in one file is an error; errors name file, line and key (and the closest valid key). */
+/* Applies the INI text of a regular file on top of c, all or nothing (c is unchanged on failure);
+ * a key set twice in one file is an error; errors name file, line and key (and the closest valid key).
+ * A directory, FIFO or device is refused without reading it. Records each key's line in c->origin. */
 int dpt_config_load_file(dpt_config *c, const char *path, dpt_err *e);
 
 /* Applies INI text held in memory, as dpt_config_load_file (origin names it in errors; NULL = "<string>"). */
@@ -103,6 +114,16 @@ int dpt_config_set(dpt_config *c, const char *assignment, dpt_err *e);
 /* Checks every key's range again (the struct may have been filled in code or received as bytes),
  * then combinations that single keys cannot (e.g. test_targets without test). */
 int dpt_config_validate(const dpt_config *c, dpt_err *e);
+
+/* Writes into out[n] (and returns out) key "section.key" with its value and origin, the way a
+ * refusal starts: "exp.ini:7: training.batch = '512'", "--set training.batch=512", or
+ * "training.batch = '512' (the default)". */
+const char *dpt_config_where(char *out, size_t n, const dpt_config *c, const char *name);
+
+/* Writes to f one "dptrain: warning: ..." line per key set explicitly to a value other than its
+ * default that has no effect with the chosen setting (optimizer.momentum with adam, data.label with
+ * idx data); returns the number of lines. */
+int dpt_config_warn_unused(FILE *f, const dpt_config *c);
 
 /* Replaces every "auto" value (optimizer lr, eps, weight_decay) by torch's default for the kind. */
 void dpt_config_resolve(dpt_config *c);

@@ -47,6 +47,9 @@ int dpt_data_load(dpt_dataset *ds, const dpt_data_opts *o, dpt_err *e);
  * feature), o->targets is not read; ds->y is NULL and ds->tdim 0. */
 int dpt_data_load_features(dpt_dataset *ds, const dpt_data_opts *o, dpt_err *e);
 
+/* The format format = auto reads path as ("idx", "npy", "csv", "libsvm"), or NULL if its name does not tell. */
+const char *dpt_data_format_of(const char *path);
+
 /* Releases everything ds owns; accepts a zeroed or half-built dataset. */
 void dpt_data_free(dpt_dataset *ds);
 

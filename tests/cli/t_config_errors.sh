@@ -35,6 +35,37 @@ expect_fail 0 "training.accumulation: does not apply with training.deterministic
 expect_fail 0 "optimizer.momentum: gd has no momentum" train --set optimizer.kind=gd --set optimizer.momentum=0.9
 # Fewer samples than ranks.
 expect_fail 4 "3 training samples for 4 ranks" train --set data.synthetic_samples=3
+# Values that make no sense are refused in one line naming the key, its value and file:line.
+expect_fail 2 "--set model.layers=relu: no layer has parameters" train --set model.layers=relu
+printf '[data]\nsynthetic = linreg\ntask = regress\n[optimizer]\nlr = 0x10\n' > hex.ini
+expect_fail 0 "hex.ini:5: optimizer.lr = '0x10': expected auto or a number >= 0 (hexadecimal" train hex.ini
+printf '[data]\nsynthetic = linreg\ntask = regress\n[optimizer]\nlr = 0.01\n[schedule]\nkind = cosine\nmin_lr = 0.1\n' > cos.ini
+expect_fail 2 "cos.ini:8: schedule.min_lr = '0.1': above optimizer.lr = 0.01" train cos.ini
+expect_fail 2 "--set schedule.warmup=1001: longer than the run's 1000 steps" train --set schedule.warmup=1001
+printf '[data]\nsynthetic = linreg\ntask = regress\n[training]\nbatch = 101\n' > batch.ini
+expect_fail 2 "batch.ini:5: training.batch = '101': larger than the 100 training samples" train batch.ini
+expect_fail 0 "training.batch = '101': larger than the 100" train batch.ini --set data.drop_last=true
+expect_fail 0 "larger than the 80 training samples (after the validation split)" train \
+  --set training.batch=90 --set data.val_fraction=0.2
+# An experiment path that is not a regular file: refused at once, never read.
+expect_fail 2 "/dev/zero: is a device, not an experiment file" train /dev/zero
+expect_fail 0 ": is a directory, not an experiment file" train "$TMP"
+mkfifo fifo.ini
+expect_fail 2 "fifo.ini: is a FIFO, not an experiment file" train fifo.ini
+# A mistyped class label with data.classes = auto: the file and the sample, not model.layers.
+make_blobs blobs.csv 60
+awk -F, -v OFS=, 'NR == 13 { $5 = 200 } { print }' blobs.csv > labels.csv
+expect_fail 2 "labels.csv: sample 11 (counting from 0) has class label 200, beyond the 3 outputs of model.layers" \
+  train --set data.synthetic=none --set data.task=classify --set data.train=labels.csv \
+  --set loss.kind=cross_entropy --set "model.layers=dense 3"
+expect_fail 0 "--set model.layers=dense 5: the last layer has 5 outputs but data.classes is 3" \
+  train --set data.synthetic=none --set data.task=classify --set data.train=blobs.csv --set data.classes=3 \
+  --set loss.kind=cross_entropy --set "model.layers=dense 5"
+# A key the chosen setting ignores: one warning, from rank 0 only; the run goes on.
+mpi 2 -- "$DPTRAIN" train --set optimizer.momentum=0.9 --set training.epochs=2 --set run.name=warn > warn.txt 2> warn.err
+test "$(grep -c '^dptrain: warning:' warn.err)" -eq 1 || { cat warn.err; fail "expected one warning"; }
+expect_contains warn.err "dptrain: warning: --set optimizer.momentum=0.9 has no effect with optimizer.kind = adam"
+expect_contains warn.txt "step 2/2"
 # --set wins over the file, and config.ini records the resolved value.
 printf '[data]\nsynthetic = linreg\ntask = regress\n[training]\nepochs = 7\n[run]\nname = setwins\n' > ok.ini
 "$DPTRAIN" train ok.ini --set training.epochs=3 > ok.txt

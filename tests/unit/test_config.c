@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char g_dir[64]; /* mkdtemp fixture directory */
@@ -39,6 +40,8 @@ static void assert_has(const char *msg, const char *frag)
 /* ---- one non-default value per key, and where it must land --------------- */
 
 #define AT(m) offsetof(dpt_config, m), sizeof(((dpt_config *)0)->m)
+/* The bytes of the values: all but the record of where each came from, which trails them. */
+#define VALUES offsetof(dpt_config, origin)
 typedef struct {
     const char *sec, *key, *value;
     size_t off, size;
@@ -315,7 +318,8 @@ START_TEST(t_table_defaults_apply)
         c = d;
         snprintf(a, sizeof a, "%s.%s=%s", sec, key, def);
         ck_assert_msg(dpt_config_set(&c, a, &e) == DPT_OK, "%s: %s", a, e.msg);
-        ck_assert_msg(memcmp(&c, &d, sizeof c) == 0, "default of %s.%s differs from dpt_config_defaults", sec, key);
+        ck_assert_msg(memcmp(&c, &d, VALUES) == 0, "default of %s.%s differs from dpt_config_defaults", sec, key);
+        ck_assert_int_eq(c.origin.line[i], DPT_FROM_SET);
     }
     ck_assert_int_eq(dpt_config_key_info(-1, NULL, NULL, NULL, NULL), DPT_FAIL);
     ck_assert_int_eq(dpt_config_key_info(dpt_config_nkeys(), NULL, NULL, NULL, NULL), DPT_FAIL);
@@ -359,7 +363,7 @@ START_TEST(t_each_key_own_field)
         ck_assert_msg(memcmp(p + rows[i].off, q + rows[i].off, rows[i].size) != 0, "%s left its field alone", a);
         ck_assert_msg(memcmp(p, q, rows[i].off) == 0, "%s wrote before its field", a);
         size_t end = rows[i].off + rows[i].size;
-        ck_assert_msg(memcmp(p + end, q + end, sizeof c - end) == 0, "%s wrote after its field", a);
+        ck_assert_msg(memcmp(p + end, q + end, VALUES - end) == 0, "%s wrote after its field", a);
     }
 }
 END_TEST
@@ -377,9 +381,9 @@ static void roundtrip(const dpt_config *c)
     dpt_config_defaults(&back);
     ck_assert_msg(dpt_config_load_string(&back, buf, "written", &e) == DPT_OK, "%s", e.msg);
     size_t at = 0;
-    while (at < sizeof back && ((unsigned char *)&back)[at] == ((const unsigned char *)c)[at])
+    while (at < VALUES && ((unsigned char *)&back)[at] == ((const unsigned char *)c)[at])
         at++;
-    ck_assert_msg(at == sizeof back, "round trip differs at byte %zu of %zu", at, sizeof back);
+    ck_assert_msg(at == VALUES, "round trip differs at byte %zu of %zu", at, VALUES);
     /* every section and key appears */
     for (int i = 0; i < dpt_config_nkeys(); i++) {
         const char *sec, *key;
@@ -501,6 +505,13 @@ START_TEST(t_err_values)
     load_fails("[optimizer]\nlr = inf\n", "optimizer.lr = 'inf': expected auto or a number >= 0", NULL);
     load_fails("[optimizer]\nlr = nan\n", "optimizer.lr = 'nan'", NULL);
     load_fails("[optimizer]\nlr = -0.1\n", "optimizer.lr = '-0.1': expected auto or a number >= 0", NULL);
+    /* strtod reads hexadecimal: 0x10 would be 16 */
+    load_fails("[optimizer]\nlr = 0x10\n", "exp.ini:2: optimizer.lr = '0x10': expected auto or a number >= 0",
+               "hexadecimal", NULL);
+    load_fails("[schedule]\ngamma = 0X1p-3\n", "exp.ini:2: schedule.gamma = '0X1p-3'", "hexadecimal", NULL);
+    load_fails("[optimizer]\nlr = 1e999\n", "optimizer.lr = '1e999'", "too large", NULL);
+    load_fails("[optimizer]\nlr = infinity\n", "optimizer.lr = 'infinity'", NULL);
+    load_fails("[training]\nepochs = 0x10\n", "training.epochs = '0x10': expected an integer >= 0", NULL);
     load_fails("[optimizer]\nlr = 0.1 # fast\n", "optimizer.lr = '0.1 # fast'", "start with ' ;'", NULL);
     load_fails("[optimizer]\nlr =\n", "optimizer.lr = '': expected auto or a number", NULL);
     load_fails("[optimizer]\nbeta2 = 1\n", "optimizer.beta2 = '1': expected a number in [0, 1)", NULL);
@@ -553,6 +564,15 @@ START_TEST(t_err_structure)
     assert_has(e.msg, "nonexistent.ini: cannot open: No such file or directory");
     ck_assert_int_eq(dpt_config_load_file(&c, g_dir, &e), DPT_FAIL); /* a directory */
     assert_has(e.msg, g_dir);
+    assert_has(e.msg, "is a directory, not an experiment file");
+    /* refused at once: reading would never end (/dev/zero) or wait for a writer (a FIFO) */
+    ck_assert_int_eq(dpt_config_load_file(&c, "/dev/zero", &e), DPT_FAIL);
+    assert_has(e.msg, "/dev/zero: is a device, not an experiment file");
+    snprintf(path, sizeof path, "%s/fifo.ini", g_dir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(dpt_config_load_file(&c, path, &e), DPT_FAIL);
+    assert_has(e.msg, "fifo.ini: is a FIFO, not an experiment file");
+    unlink(path);
     ck_assert_int_eq(dpt_config_load_string(&c, "[loss]\nkind = l1\n", NULL, &e), DPT_FAIL);
     assert_has(e.msg, "<string>:2: loss.kind = 'l1': expected one of mse, cross_entropy");
 }
@@ -694,6 +714,15 @@ START_TEST(t_validate)
     invalid("training.epochs: nothing to train", "training.epochs=0", NULL);
     invalid("training.accumulation: 8 micro-batches need training.batch >= 8", "training.batch=4",
             "training.accumulation=8", NULL);
+    /* a cosine schedule that would climb: against the lr set and against auto's */
+    invalid("--set schedule.min_lr=0.5: above optimizer.lr = 0.01; the cosine schedule would raise the rate",
+            "schedule.kind=cosine", "schedule.min_lr=0.5", NULL);
+    invalid("schedule.min_lr=0.005: above optimizer.lr = 0.001 (auto)", "schedule.kind=cosine",
+            "optimizer.lr=auto", "schedule.min_lr=0.005", NULL);
+    base(&c);
+    ck_assert_int_eq(dpt_config_set(&c, "schedule.kind=cosine", &e), DPT_OK);
+    ck_assert_int_eq(dpt_config_set(&c, "schedule.min_lr=0.01", &e), DPT_OK); /* = lr: constant, allowed */
+    ck_assert_msg(dpt_config_validate(&c, &e) == DPT_OK, "%s", e.msg);
 
     /* ranges again, for values filled in code or received as bytes */
     base(&c);
@@ -716,6 +745,92 @@ START_TEST(t_validate)
     memset(c.run.name, 'n', sizeof c.run.name); /* no terminating NUL */
     ck_assert_int_eq(dpt_config_validate(&c, &e), DPT_FAIL);
     assert_has(e.msg, "run.name");
+}
+END_TEST
+
+/* ---- where a value came from, keys that do not apply ------------------------ */
+
+START_TEST(t_where)
+{
+    dpt_config c;
+    dpt_err e = {0};
+    char at[1024];
+    dpt_config_defaults(&c);
+    const char *path = fixture("exp.ini", "[optimizer]\nkind = sgd\n\nlr = 0.5\n[training]\nbatch = 32\n");
+    ck_assert_msg(dpt_config_load_file(&c, path, &e) == DPT_OK, "%s", e.msg);
+    ck_assert_int_eq(dpt_config_set(&c, "training.epochs=7", &e), DPT_OK);
+    dpt_config_where(at, sizeof at, &c, "optimizer.lr");
+    ck_assert_msg(strncmp(at, path, strlen(path)) == 0, "%s does not start with the file", at);
+    ck_assert_str_eq(at + strlen(path), ":4: optimizer.lr = '0.5'");
+    ck_assert_str_eq(dpt_config_where(at, sizeof at, &c, "training.epochs"), "--set training.epochs=7");
+    ck_assert_str_eq(dpt_config_where(at, sizeof at, &c, "training.steps"), "training.steps = '0' (the default)");
+    /* a later file takes the name; what the earlier one set keeps no line */
+    ck_assert_int_eq(dpt_config_load_string(&c, "[training]\n\nbatch = 64\n", "second.ini", &e), DPT_OK);
+    ck_assert_str_eq(dpt_config_where(at, sizeof at, &c, "training.batch"), "second.ini:3: training.batch = '64'");
+    ck_assert_str_eq(dpt_config_where(at, sizeof at, &c, "optimizer.lr"), "optimizer.lr = '0.5'");
+    ck_assert_str_eq(dpt_config_where(at, sizeof at, &c, "training.epochs"), "--set training.epochs=7");
+    ck_assert_str_eq(dpt_config_where(at, sizeof at, &c, "no.such"), "no.such");
+}
+END_TEST
+
+/* The warnings of experiment text (NULL-ended --set assignments after it), as one string. */
+static char *warnings(const char *text, ...)
+{
+    dpt_config c;
+    dpt_err e = {0};
+    char *buf = NULL;
+    size_t len = 0;
+    dpt_config_defaults(&c);
+    ck_assert_msg(dpt_config_load_string(&c, text, "w.ini", &e) == DPT_OK, "%s", e.msg);
+    va_list ap;
+    va_start(ap, text);
+    for (const char *a; (a = va_arg(ap, const char *)) != NULL;)
+        ck_assert_msg(dpt_config_set(&c, a, &e) == DPT_OK, "%s: %s", a, e.msg);
+    va_end(ap);
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    int n = dpt_config_warn_unused(f, &c);
+    fclose(f);
+    int lines = 0;
+    for (const char *p = buf; *p; p++)
+        lines += *p == '\n';
+    ck_assert_int_eq(n, lines);
+    return buf;
+}
+
+START_TEST(t_warn_unused)
+{
+    char *w = warnings("[optimizer]\nkind = adam\nmomentum = 0.9\n", NULL);
+    ck_assert_str_eq(w, "dptrain: warning: w.ini:3: optimizer.momentum = '0.9' has no effect with "
+                        "optimizer.kind = adam (only with sgd or rmsprop)\n");
+    free(w);
+    w = warnings("[optimizer]\nkind = sgd\nmomentum = 0.9\nbeta1 = 0.8\n", "optimizer.eps=0.1", NULL);
+    assert_has(w, "w.ini:4: optimizer.beta1 = '0.8' has no effect with optimizer.kind = sgd (only with adam or adamw)");
+    assert_has(w, "--set optimizer.eps=0.1 has no effect with optimizer.kind = sgd (only with adagrad, rmsprop, "
+                  "adam or adamw)");
+    ck_assert_ptr_null(strstr(w, "momentum"));
+    free(w);
+    /* data.label with IDX data, the format told by the file name */
+    w = warnings("[data]\ntrain = /d/train-images-idx3-ubyte.gz\nlabel = price\nheader = true\n", NULL);
+    assert_has(w, "w.ini:3: data.label = 'price' has no effect with data.format = auto (idx by the file name) "
+                  "(only with csv)");
+    assert_has(w, "w.ini:4: data.header = 'true'");
+    free(w);
+    w = warnings("[data]\nformat = csv\ntrain = x.dat\nlabel = price\n", NULL);
+    ck_assert_str_eq(w, "");
+    free(w);
+    w = warnings("[schedule]\nkind = step\nmin_lr = 0.001\ngamma = 0.5\nreference_batch = 64\n", NULL);
+    assert_has(w, "schedule.min_lr = '0.001' has no effect with schedule.kind = step (only with cosine)");
+    assert_has(w, "schedule.reference_batch = '64' has no effect with schedule.scale_lr = false (only with true)");
+    ck_assert_ptr_null(strstr(w, "gamma"));
+    free(w);
+    /* keys left alone, or written with their default value (a config.ini reused), are not told */
+    w = warnings("[optimizer]\nkind = adam\nmomentum = 0\nalpha = 0.99\n[training]\nblocks = 8\n", NULL);
+    ck_assert_str_eq(w, "");
+    free(w);
+    w = warnings("[training]\ndeterministic = false\nblocks = 4\n", NULL);
+    assert_has(w, "training.blocks = '4' has no effect with training.deterministic = false (only with true)");
+    free(w);
 }
 END_TEST
 
@@ -812,7 +927,7 @@ START_TEST(t_default_experiment)
     }
     dpt_config_defaults(&b);
     ck_assert_msg(dpt_config_load_file(&b, path, &e) == DPT_OK, "%s", e.msg);
-    ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "%s differs from the built-in experiment", path);
+    ck_assert_msg(memcmp(&a, &b, VALUES) == 0, "%s differs from the built-in experiment", path);
 }
 END_TEST
 
@@ -864,6 +979,8 @@ int main(void)
     tcase_add_test(tc, t_resolve_auto);
     tcase_add_test(tc, t_default_experiment);
     tcase_add_test(tc, t_names_match_optim);
+    tcase_add_test(tc, t_where);
+    tcase_add_test(tc, t_warn_unused);
     suite_add_tcase(s, tc);
     int status = dpt_test_run(s);
     dpt_test_rmdir(g_dir);
