@@ -85,6 +85,17 @@ make_blobs() {
       printf "%.4f,%.4f,%.4f,%.4f,%d\n", k + rand() - 0.5, 2 * k - rand(), rand() - k, rand(), k } }' > "$1"
 }
 
+# blobs_experiment FILE N LAYERS STEPS BATCH: writes $TMP/blobs.csv (make_blobs, N rows) and an
+# experiment FILE classifying it with LAYERS, a fifth held out, STEPS steps of BATCH; further INI
+# lines (first [training] keys, then other sections) come on standard input.
+blobs_experiment() {
+  make_blobs "$TMP/blobs.csv" "$2"
+  { printf '[data]\ntrain = %s\nval_fraction = 0.2\n[model]\nlayers = %s\n[loss]\nkind = cross_entropy\n' \
+      "$TMP/blobs.csv" "$3"
+    printf '[training]\nsteps = %s\nbatch = %s\n' "$4" "$5"
+    cat; } > "$1"
+}
+
 # make_regression FILE N: a CSV without header: 3 features, target = x1 - 2 x2 + 0.5 x3.
 make_regression() {
   awk -v n="$2" 'BEGIN { srand(3);

@@ -4,18 +4,7 @@
 # resume on data whose checksum changed is refused unless data.allow_changed = true.
 . tests/lib.sh
 cd "$TMP"
-make_blobs blobs.csv 300
-cat > exp.ini <<INI
-[data]
-train = $TMP/blobs.csv
-val_fraction = 0.2
-[model]
-layers = dense 16, relu, dense 3
-[loss]
-kind = cross_entropy
-[training]
-steps = 20
-batch = 30
+blobs_experiment exp.ini 300 "dense 16, relu, dense 3" 20 30 <<INI
 [checkpoint]
 every_steps = 10
 INI

@@ -4,18 +4,7 @@
 # barrier at the same moment); on the node-shared and the bucketed path; bad steps refused.
 . tests/lib.sh
 cd "$TMP"
-make_blobs blobs.csv 600
-cat > exp.ini <<INI
-[data]
-train = $TMP/blobs.csv
-val_fraction = 0.2
-[model]
-layers = dense 64, relu, dense 3
-[loss]
-kind = cross_entropy
-[training]
-steps = 20
-batch = 40
+blobs_experiment exp.ini 600 "dense 64, relu, dense 3" 20 40 <<INI
 eval_every = 11
 trace = trace.json
 trace_steps = 10-12

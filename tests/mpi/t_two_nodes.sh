@@ -19,22 +19,11 @@ fi
 trap '"$FC" down > /dev/null; rm -rf "$TMP"' EXIT
 "$FC" up 2 > /dev/null || fail "fake-cluster up failed"
 cd "$TMP"
-make_blobs blobs.csv 300
-cat > exp.ini <<INI
-[data]
-train = $TMP/blobs.csv
-val_fraction = 0.2
-[model]
-layers = dense 32, relu, dense 3
-[loss]
-kind = cross_entropy
+blobs_experiment exp.ini 300 "dense 32, relu, dense 3" 12 40 <<INI
+log_every = 1000
 [optimizer]
 kind = adam
 lr = 0.01
-[training]
-steps = 12
-batch = 40
-log_every = 1000
 [checkpoint]
 every_steps = 6
 INI
