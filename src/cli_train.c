@@ -320,8 +320,8 @@ static void tell_stop(dpt_trainer *t, session *s, int restored)
     const dpt_config *c = t->cfg;
     long long epoch = (long long)t->epoch + (t->batch_in_epoch > 0); /* 1-based, mid-epoch or not */
     if (t->stopped)
-        dpt_log_printf(&s->log, "stopped early at step %lld (epoch %lld of %lld): %s did not improve by more than %g "
-                       "in %lld validations", (long long)t->step, epoch, (long long)c->train.epochs,
+        dpt_log_printf(&s->log, "stopped early at step %lld of %lld (epoch %lld): %s did not improve by more than %g "
+                       "in %lld validations", (long long)t->step, (long long)t->total_steps, epoch,
                        c->early.metric, c->early.min_delta, (long long)c->early.patience);
     if (restored)
         dpt_log_printf(&s->log, "restored the model of step %lld (best %s %.6g, best.safetensors); the last step's "
@@ -345,17 +345,18 @@ static void finish(dpt_trainer *t, session *s, double t0)
         dpt_log_printf(&s->log, "run directory: %s", s->log.dir);
 }
 
-/* training.trace, written by rank 0 into the run directory unless the path is absolute (collective). */
-static int write_trace(const dpt_trainer *t, session *s, dpt_err *e)
+/* training.trace, written by rank 0 into the run directory unless the path is absolute (collective).
+ * A trace that cannot be written is told, and the finished run is reported all the same. */
+static void write_trace(const dpt_trainer *t, session *s)
 {
     const char *path = t->cfg->train.trace;
     char full[sizeof s->log.dir + DPT_PATH_MAX + 2];
+    dpt_err e = {0};
     snprintf(full, sizeof full, "%s%s%s", path[0] == '/' ? "" : s->log.dir, path[0] == '/' ? "" : "/", path);
-    if (dpt_comm_agree(s->comm, dpt_trace_write(&t->trace, s->comm, full, e), e) != DPT_OK)
-        return DPT_FAIL;
-    if (t->trace.ev)
+    if (dpt_trace_write(&t->trace, s->comm, full, &e) != DPT_OK)
+        dpt_log_printf(&s->log, "trace not written: %s", e.msg);
+    else if (t->trace.ev)
         dpt_log_printf(&s->log, "trace of steps %s: %s", t->cfg->train.trace_steps, full);
-    return DPT_OK;
 }
 
 static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_err *e)
@@ -403,16 +404,15 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
                        (long long)t.total_steps);
         st = dpt_trainer_run(&t, e);
     }
-    if (st == DPT_OK)
-        st = write_trace(&t, s, e);
-    if (st == DPT_OK)
+    if (st == DPT_OK) {
+        write_trace(&t, s);
         finish(&t, s, t0);
+    }
     dpt_log_close(&s->log);
     dpt_trainer_free(&t);
     return st;
 }
 
-/* k-fold cross-validation: one model per fold, each fold's validation metrics, then mean and std. */
 /* summary.json of a cross-validation: each fold's validation metrics, their mean and deviation. */
 static void write_cv_summary(session *s, int k, const double *loss, const double *acc, int classify)
 {
@@ -513,6 +513,9 @@ int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     if (c.data.kfold > 0) {
         if (a.resume || a.init)
             return dpt_errf(e, "train: --resume and --init do not apply to k-fold cross-validation (data.kfold)");
+        if (c.train.trace[0])
+            return dpt_errf(e, "training.trace = '%s': not written in k-fold cross-validation (data.kfold); trace "
+                            "one run without it", c.train.trace);
         return cross_validate(&c, &s, e);
     }
     return train_once(&c, &a, &s, e);

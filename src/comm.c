@@ -292,32 +292,42 @@ double dpt_comm_common_start(const dpt_comm *c)
     return origin - offset;
 }
 
-char *dpt_comm_gather_bytes(const dpt_comm *c, const void *buf, size_t n, size_t *lens)
+/* Rank 0's verdict, shared: whether it could allocate what comes next. */
+static int root_ok(const dpt_comm *c, int ok)
+{
+    if (c->size > 1)
+        MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return ok;
+}
+
+char *dpt_comm_gather_bytes(const dpt_comm *c, const void *buf, size_t n, size_t **lens)
 {
     /* Sizes first (as 64-bit, above MPI's int counts), then the bytes rank by rank: a trace or a
      * record is small, so point-to-point messages in chunks keep every count an int. */
-    uint64_t mine = n, *all = c->rank == 0 ? malloc(sizeof(uint64_t) * (size_t)c->size) : NULL;
-    MPI_Gather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    uint64_t mine = n, *all = NULL;
     char *out = NULL;
-    int ok = 1;
+    *lens = NULL;
+    if (c->rank == 0) {
+        all = malloc(sizeof(uint64_t) * (size_t)c->size);
+        *lens = malloc(sizeof(size_t) * (size_t)c->size);
+    }
+    if (!root_ok(c, c->rank != 0 || (all && *lens)))
+        goto fail;
+    MPI_Gather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     if (c->rank == 0) {
         size_t total = 0;
         for (int r = 0; r < c->size; r++)
-            total += lens[r] = (size_t)all[r];
+            total += (*lens)[r] = (size_t)all[r];
         out = malloc(total ? total : 1);
-        ok = out != NULL;
     }
-    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (!ok) {
-        free(all);
-        return NULL;
-    }
+    if (!root_ok(c, c->rank != 0 || out))
+        goto fail;
     if (c->rank == 0) {
         size_t at = 0;
         memcpy(out, buf, n);
-        for (int r = 0; r < c->size; at += lens[r], r++)
-            for (size_t off = r ? 0 : lens[0]; off < lens[r]; off += CHUNK) {
-                size_t len = lens[r] - off < CHUNK ? lens[r] - off : CHUNK;
+        for (int r = 0; r < c->size; at += (*lens)[r], r++)
+            for (size_t off = r ? 0 : (*lens)[0]; off < (*lens)[r]; off += CHUNK) {
+                size_t len = (*lens)[r] - off < CHUNK ? (*lens)[r] - off : CHUNK;
                 MPI_Recv(out + at + off, (int)len, MPI_BYTE, r, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             }
     } else {
@@ -328,6 +338,11 @@ char *dpt_comm_gather_bytes(const dpt_comm *c, const void *buf, size_t n, size_t
     }
     free(all);
     return out;
+fail:
+    free(all);
+    free(*lens);
+    *lens = NULL;
+    return NULL;
 }
 
 void dpt_comm_hostname(char *buf, size_t size)
@@ -340,7 +355,11 @@ void dpt_comm_hostname(char *buf, size_t size)
 
 double dpt_comm_time(void)
 {
-    return MPI_Wtime();
+    /* Not MPI_Wtime: the update's pool threads time trace spans, and under MPI_THREAD_FUNNELED
+     * only the main thread may call MPI. The monotonic clock serves as well for intervals. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 const char *dpt_comm_library(void)

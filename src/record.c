@@ -84,11 +84,10 @@ static void hosts(char *out, size_t size, const dpt_comm *comm)
 {
     enum { NAME = 64 };
     char mine[NAME] = "";
-    size_t lens[1];
+    size_t *lens;
     dpt_comm_hostname(mine, sizeof mine);
-    size_t *l = comm->rank == 0 ? calloc((size_t)comm->size, sizeof *l) : lens;
-    char *all = dpt_comm_gather_bytes(comm, mine, NAME, comm->rank == 0 && l ? l : lens);
-    out[0] = '\0';
+    char *all = dpt_comm_gather_bytes(comm, mine, NAME, &lens);
+    snprintf(out, size, "%s", comm->rank == 0 && !all ? "(out of memory)" : "");
     if (comm->rank == 0 && all) {
         size_t at = 0;
         for (int r = 0; r < comm->size && at < size;) {
@@ -102,8 +101,7 @@ static void hosts(char *out, size_t size, const dpt_comm *comm)
         }
     }
     free(all);
-    if (l != lens)
-        free(l);
+    free(lens);
 }
 
 void dpt_record_collect(dpt_record *r, const dpt_comm *comm)

@@ -11,7 +11,7 @@
 
 #include "dptrain/version.h"
 
-enum { MAX_META = 24, NAME_LEN = 64 };
+enum { MAX_META = 32, NAME_LEN = 64 };
 
 /* What one save writes: tensors sized for the model, names beside them. */
 typedef struct {
@@ -100,6 +100,7 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
     add_number(&b, "epoch_count", t->epoch_count);
     add_number(&b, "optimizer_t", (double)t->opt.t);
     add_number(&b, "skipped", (double)t->skipped);
+    add_number(&b, "skipped_run", (double)t->skipped_run);
     add_number(&b, "best_metric", t->early.best);
     add_number(&b, "best_step", (double)t->early.best_step);
     add_number(&b, "bad_evals", (double)t->early.bad);
@@ -266,13 +267,15 @@ static void restore_last_metrics(dpt_trainer *t, const dpt_ckpt *c)
 static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
 {
     const double big = 9007199254740992.0; /* 2^53: every count below is exact in a double */
-    int64_t step = 0, epoch = 0, batch = 0, opt_t = 0, skipped = 0, best_step = 0, bad = 0, stopped = 0;
+    int64_t step = 0, epoch = 0, batch = 0, opt_t = 0, skipped = 0, run = 0, best_step = 0, bad = 0, stopped = 0;
     double loss = 0, count = 0, best = 0;
     if (meta_count(c, path, "step", big, &step, e) != DPT_OK ||
         meta_count(c, path, "epoch", big, &epoch, e) != DPT_OK ||
         meta_count(c, path, "batch_in_epoch", (double)dpt_sampler_nbatches(&t->sampler), &batch, e) != DPT_OK ||
         meta_count(c, path, "optimizer_t", (double)step, &opt_t, e) != DPT_OK ||
         meta_count(c, path, "skipped", (double)step, &skipped, e) != DPT_OK ||
+        /* the skips in a row before the save (training.max_skipped); older checkpoints lack it */
+        (dpt_ckpt_meta_get(c, "skipped_run") && meta_count(c, path, "skipped_run", (double)skipped, &run, e) != DPT_OK) ||
         meta_count(c, path, "best_step", (double)step, &best_step, e) != DPT_OK ||
         meta_count(c, path, "bad_evals", big, &bad, e) != DPT_OK ||
         meta_count(c, path, "stopped", 1, &stopped, e) != DPT_OK ||
@@ -287,6 +290,7 @@ static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path,
     t->batch_in_epoch = (size_t)batch;
     t->opt.t = opt_t;
     t->skipped = skipped;
+    t->skipped_run = run;
     t->early.best_step = best_step;
     t->early.bad = bad;
     t->stopped = (int)stopped;
@@ -377,7 +381,6 @@ static int state_tensors(dpt_trainer *t, const dpt_ckpt *c, const char *path, in
  * checksums the ranks compare); a checkpoint from before they were kept passes. */
 static int same_data(const dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
 {
-    static const char *const keys[4] = {"data.train", "data.train_targets", "data.test", "data.test_targets"};
     const char *sums = dpt_ckpt_meta_get(c, "data_checksums");
     unsigned long long saved[4];
     if (!sums || t->cfg->data.allow_changed)
@@ -385,10 +388,12 @@ static int same_data(const dpt_trainer *t, const dpt_ckpt *c, const char *path, 
     if (sscanf(sums, "%llx,%llx,%llx,%llx", &saved[0], &saved[1], &saved[2], &saved[3]) != 4)
         return dpt_errf(e, "%s: metadata data_checksums = '%.80s' is not 4 checksums", path, sums);
     for (int k = 0; k < 4; k++)
-        if (saved[k] != t->data_sum[k])
-            return dpt_errf(e, "%s: was trained on other data: %s now has checksum %016llx, the checkpoint's %016llx "
-                            "(set data.allow_changed = true to resume anyway)", path, keys[k],
+        if (saved[k] != t->data_sum[k]) {
+            const char *file, *key = dpt_trainer_data_source(t->cfg, k, &file);
+            return dpt_errf(e, "%s: was trained on other data: %s = '%s' now has checksum %016llx, the checkpoint's "
+                            "%016llx (set data.allow_changed = true to resume anyway)", path, key, file,
                             (unsigned long long)t->data_sum[k], saved[k]);
+        }
     return DPT_OK;
 }
 

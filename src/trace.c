@@ -43,8 +43,10 @@ int dpt_trace_init(dpt_trace *tr, const dpt_comm *comm, const char *path, const 
     if (parse_steps(steps, &tr->first, &tr->last) != DPT_OK)
         return dpt_errf(e, "training.trace_steps = '%s': expected steps A-B or A (1-based, A <= B)", steps);
     tr->ev = malloc(sizeof *tr->ev * TRACE_CAP);
-    if (!tr->ev)
+    if (dpt_comm_any(comm, !tr->ev)) { /* every rank, before the collective clock alignment */
+        dpt_trace_free(tr);
         return dpt_errf(e, "training.trace: out of memory for %d events", TRACE_CAP);
+    }
     tr->cap = TRACE_CAP;
     tr->t0 = dpt_comm_common_start(comm);
     return DPT_OK;
@@ -121,22 +123,17 @@ int dpt_trace_write(const dpt_trace *tr, const dpt_comm *comm, const char *path,
 {
     if (!tr->ev)
         return DPT_OK;
-    size_t len = 0, *lens = comm->rank == 0 ? calloc((size_t)comm->size, sizeof *lens) : NULL;
+    size_t len = 0, *lens;
     char *mine = rank_json(tr, comm, &len);
-    int ok = mine && (comm->rank != 0 || lens);
-    if (!ok)
-        len = 0;
-    char *all = dpt_comm_gather_bytes(comm, mine ? mine : "", len, lens);
+    char *all = dpt_comm_gather_bytes(comm, mine ? mine : "", mine ? len : 0, &lens);
     int st = DPT_OK;
-    if (dpt_comm_any(comm, !ok))
-        st = dpt_errf(e, "training.trace: out of memory while gathering the trace");
-    else if (comm->rank == 0 && !all)
+    if (dpt_comm_any(comm, !mine) || (comm->rank == 0 && !all))
         st = dpt_errf(e, "training.trace: out of memory while gathering the trace");
     else if (comm->rank == 0) {
         size_t total = 0;
         for (int r = 0; r < comm->size; r++)
             total += lens[r];
-        /* The last event's comma is replaced by the closing bracket's own element. */
+        /* Every event ends in a comma, so the closing element is one that needs none. */
         static const char head[] = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
         static const char tail[] = "{\"ph\":\"M\",\"name\":\"trace_end\",\"pid\":0,\"args\":{}}]}\n";
         const void *parts[] = {head, all, tail};
@@ -144,8 +141,8 @@ int dpt_trace_write(const dpt_trace *tr, const dpt_comm *comm, const char *path,
         st = dpt_write_atomic_parts(path, parts, plens, 3, e);
     }
     free(all);
-    free(mine);
     free(lens);
+    free(mine);
     return st;
 }
 

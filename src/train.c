@@ -296,8 +296,7 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
     return check_lengths(t, e);
 }
 
-/* The setting that names the file behind checksum k of t->data_sum. */
-static const char *sum_source(const dpt_config *c, int k, const char **path)
+const char *dpt_trainer_data_source(const dpt_config *c, int k, const char **path)
 {
     static const char *const keys[4] = {"data.train", "data.train_targets", "data.test", "data.test_targets"};
     const char *const paths[4] = {c->data.train, c->data.train_targets, c->data.test, c->data.test_targets};
@@ -317,7 +316,7 @@ void dpt_trainer_record_data(const dpt_trainer *t, dpt_record *r)
     const char *prev = NULL;
     for (int k = 0; k < 4; k++) {
         const char *path;
-        sum_source(t->cfg, k, &path);
+        dpt_trainer_data_source(t->cfg, k, &path);
         if (!path[0] || (k >= 2 && !t->test.n))
             continue;
         /* csv and libsvm keep the targets in the features' file: one line, its checksum covering both */
@@ -352,7 +351,7 @@ static int check_same_contents(dpt_trainer *t, dpt_err *e)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", differ > 1 ? ", " : "", r);
         if (!differ)
             continue;
-        const char *path, *key = sum_source(t->cfg, k, &path);
+        const char *path, *key = dpt_trainer_data_source(t->cfg, k, &path);
         free(all);
         return dpt_errf(e, "%s = '%s': rank%s %s%s loaded other contents than rank 0 (same shape, checksum "
                         "differs): is the same file at that path on every node?", key, path, differ > 1 ? "s" : "",

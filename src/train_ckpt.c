@@ -80,7 +80,7 @@ int dpt_trainer_checkpoint(dpt_trainer *t, dpt_err *e)
 
 /* The scalar position every rank needs after a restore. */
 typedef struct {
-    int64_t step, epoch, batch_in_epoch, opt_t, skipped, best_step, bad_evals, stopped;
+    int64_t step, epoch, batch_in_epoch, opt_t, skipped, skipped_run, best_step, bad_evals, stopped;
     double epoch_loss, epoch_count, best_metric;
     dpt_metrics last;
 } position;
@@ -94,7 +94,7 @@ static int read_on_root(dpt_trainer *t, const char *path, int params_only, posit
     int st = params_only ? dpt_snapshot_load_params(&t->model, &c, path, e)
                          : dpt_snapshot_restore(t, &c, path, e);
     dpt_ckpt_free(&c);
-    *p = (position){t->step, t->epoch, (int64_t)t->batch_in_epoch, t->opt.t, t->skipped, t->early.best_step,
+    *p = (position){t->step, t->epoch, (int64_t)t->batch_in_epoch, t->opt.t, t->skipped, t->skipped_run, t->early.best_step,
                     t->early.bad, t->stopped, t->epoch_loss, t->epoch_count, t->early.best, t->last};
     return st;
 }
@@ -113,7 +113,7 @@ static int classify(dpt_trainer *t, const char *path, position *p, dpt_err *why)
           : dpt_snapshot_restore(t, &c, path, why) != DPT_OK ? DAMAGED
                                                              : USABLE;
     dpt_ckpt_free(&c);
-    *p = (position){t->step, t->epoch, (int64_t)t->batch_in_epoch, t->opt.t, t->skipped, t->early.best_step,
+    *p = (position){t->step, t->epoch, (int64_t)t->batch_in_epoch, t->opt.t, t->skipped, t->skipped_run, t->early.best_step,
                     t->early.bad, t->stopped, t->epoch_loss, t->epoch_count, t->early.best, t->last};
     return r;
 }
@@ -185,6 +185,7 @@ static void share_state(dpt_trainer *t, int params_only, position *p)
     t->batch_in_epoch = (size_t)p->batch_in_epoch;
     t->opt.t = p->opt_t;
     t->skipped = p->skipped;
+    t->skipped_run = p->skipped_run;
     t->early.best_step = p->best_step;
     t->early.bad = p->bad_evals;
     t->epoch_loss = p->epoch_loss;

@@ -111,7 +111,7 @@ void dpt_comm_unwatch(void);
  * past training.timeout, so that the others' next watched phase starts after them (collective). */
 void dpt_comm_barrier(const dpt_comm *c);
 
-/* Wall-clock seconds from an arbitrary origin. */
+/* Seconds from an arbitrary origin (a monotonic clock; any thread may call it). */
 double dpt_comm_time(void);
 
 /* A common start for timelines: the value of this rank's dpt_comm_time() at the moment rank 0's
@@ -120,9 +120,9 @@ double dpt_comm_time(void);
 double dpt_comm_common_start(const dpt_comm *c);
 
 /* Gathers each rank's n bytes on rank 0: returns there a malloc'd buffer of every rank's bytes in
- * rank order and fills lens[size] (the caller frees it); NULL elsewhere, or on rank 0 when out of
- * memory (collective). */
-char *dpt_comm_gather_bytes(const dpt_comm *c, const void *buf, size_t n, size_t *lens);
+ * rank order and sets *lens to a malloc'd [size] of their lengths (the caller frees both); NULL
+ * elsewhere, and on every rank when rank 0 lacks the memory (collective). */
+char *dpt_comm_gather_bytes(const dpt_comm *c, const void *buf, size_t n, size_t **lens);
 
 /* This node's host name into buf (always terminated). */
 void dpt_comm_hostname(char *buf, size_t size);

@@ -114,6 +114,10 @@ struct dpt_trainer {
  * with e reported where it failed. */
 int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm, int fold, dpt_err *e);
 
+/* The setting ("data.train", ...) that names the file behind checksum k of data_sum, and in *path
+ * that file (the features' file for targets kept in it; the generator for synthetic data). */
+const char *dpt_trainer_data_source(const dpt_config *c, int k, const char **path);
+
 /* Adds each data file's path, size and checksum (as the ranks compared them) to r. */
 void dpt_trainer_record_data(const dpt_trainer *t, dpt_record *r);
 

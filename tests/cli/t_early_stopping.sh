@@ -39,7 +39,7 @@ PYEOF
 "$CKPTDIFF" runs/es/checkpoints/best.safetensors runs/es/checkpoints/step-0000000008.safetensors bitwise \
   || fail "best.safetensors is not epoch 1"
 # Rank 0 says that training stopped early and which step's model it restored.
-expect_contains es.log "stopped early at step 24 (epoch 3 of 20): val_loss did not improve"
+expect_contains es.log "stopped early at step 24 of 160 (epoch 3): val_loss did not improve"
 expect_contains es.log "restored the model of step 8"
 expect_contains es.log "samples, model of step 8)"
 # summary.json: "final" is the last step's model (the newest checkpoint), "best" the restored one

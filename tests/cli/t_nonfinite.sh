@@ -75,6 +75,15 @@ set -e
 test "$(grep -c '^dptrain: rank 0: non-finite gradient norm at step .*: step skipped' some.err)" -eq 5 \
   || { cat some.err; fail "expected 5 skips told"; }
 expect_contains runs/some/summary.json '"skipped_steps":	5'
+# A resume keeps the count of skips in a row: 5 saved at step 5, so max_skipped = 8 stops the
+# resumed run at step 8 again (a count that restarted would run on to step 13).
+row=("${bad[@]}" --set training.batch=0 --set training.max_skipped=8 --set checkpoint.every_steps=5
+     --set run.name=row)
+mpi 2 -- "$DPTRAIN" "${row[@]}" > row1.txt 2> row1.err && fail "max_skipped = 8: the run did not stop"
+expect_contains row1.err "at step 8 (epoch 8): 8 steps in a row skipped"
+mpi 2 -- "$DPTRAIN" "${row[@]}" --resume auto > row2.txt 2> row2.err && fail "the resumed run did not stop"
+expect_contains row2.txt "resumed from runs/row/checkpoints/step-0000000005.safetensors at step 5"
+expect_contains row2.err "at step 8 (epoch 8): 8 steps in a row skipped"
 # The full batch with the default bound: stops at step 10, exit 1.
 set +e
 mpi 2 -- "$DPTRAIN" "${bad[@]}" --set training.batch=0 --set run.name=bound > bound.txt 2> bound.err

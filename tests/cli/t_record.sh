@@ -37,7 +37,7 @@ before=$(ls runs/rec/checkpoints | sort)
 if mpi 2 -- "$DPTRAIN" train exp.ini --set run.name=rec --set training.steps=30 --resume auto > changed.log 2>&1; then
   fail "a resume on changed data was accepted"
 fi
-expect_contains changed.log "was trained on other data: data.train now has checksum"
+expect_contains changed.log "was trained on other data: data.train = '$TMP/blobs.csv' now has checksum"
 expect_contains changed.log "data.allow_changed"
 [ "$(ls runs/rec/checkpoints | sort)" = "$before" ] || fail "the refused resume touched the checkpoints"
 mpi 2 -- "$DPTRAIN" train exp.ini --set run.name=rec --set training.steps=30 --resume auto \

@@ -51,4 +51,14 @@ if mpi 2 -- "$DPTRAIN" train exp.ini --set run.name=bad --set training.trace_ste
   fail "trace_steps 12-10 accepted"
 fi
 expect_contains bad.log "training.trace_steps = '12-10'"
+# A trace that cannot be written is told, and the finished run is reported all the same.
+mpi 2 -- "$DPTRAIN" train exp.ini --set run.name=nodir --set training.trace=/nonexistent/t.json > nodir.log 2>&1 \
+  || { cat nodir.log; fail "a trace that cannot be written failed the run"; }
+expect_contains nodir.log "trace not written: "
+[ -s runs/nodir/summary.json ] || fail "no summary.json after a trace that could not be written"
+# k-fold cross-validation writes no trace: refused rather than ignored.
+if "$DPTRAIN" train exp.ini --set run.name=kf --set data.val_fraction=0 --set data.kfold=3 > kf.log 2>&1; then
+  fail "training.trace with data.kfold accepted"
+fi
+expect_contains kf.log "training.trace = 'trace.json': not written in k-fold cross-validation"
 exit 0

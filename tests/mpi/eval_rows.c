@@ -20,7 +20,7 @@ int main(int argc, char **argv)
     char train[600];
     snprintf(train, sizeof train, "data.train=%s", argv[1]);
     const char *sets[] = {train, "data.val_fraction=0.999", "data.task=regress", "loss.kind=mse",
-                          "model.layers=dense 1", "training.batch=32"};
+                          "model.layers=dense 1", "training.batch=3"};
     dpt_config c;
     dpt_config_defaults(&c);
     int st = DPT_OK;

@@ -16,7 +16,8 @@ for _ in $(seq 1 150); do [ -s runs/wd/metrics.jsonl ] && break; sleep 0.2; done
 exe=$(realpath "$DPTRAIN")
 for p in $(pgrep -f -- "$TMP/runs"); do
   [ "$(realpath "/proc/$p/exe" 2>/dev/null)" = "$exe" ] || continue
-  tr '\0' '\n' < "/proc/$p/environ" | grep -qx OMPI_COMM_WORLD_RANK=1 && stopped=$p
+  # Open MPI and MPICH's Hydra each name the rank in the environment
+  tr '\0' '\n' < "/proc/$p/environ" | grep -qx -e OMPI_COMM_WORLD_RANK=1 -e PMI_RANK=1 && stopped=$p
 done
 [ -n "$stopped" ] || fail "rank 1's process not found"
 kill -STOP "$stopped"
@@ -33,16 +34,20 @@ cat err.txt
 expect_contains err.txt "dptrain: rank 0: no progress for 5 s in step "
 expect_contains err.txt "(waiting for the other ranks in "
 
+# The stopped rank of the aborted job is gone before the next part looks for processes.
+kill -CONT "$stopped" 2>/dev/null || :
+kill -KILL "$stopped" 2>/dev/null || :
+for _ in $(seq 1 50); do kill -0 "$stopped" 2>/dev/null || break; sleep 0.1; done
+
 # A rank that is itself stopped and continued (Ctrl-Z and fg, a debugger) with no one waiting
 # for it keeps training: the time it was stopped does not count against it.
 stopped=""
-rm -rf runs
 MPI_TIMEOUT=90 mpi 1 -- "$DPTRAIN" train --set training.timeout=2 --set training.epochs=1000000 \
   --set training.steps=3000000 --set training.batch=10 --set data.synthetic_samples=1000 \
-  --set training.log_every=100 --set run.dir="$TMP/runs" --set run.name=alone > out1.txt 2> err1.txt &
+  --set training.log_every=100 --set run.dir="$TMP/alone" --set run.name=alone > out1.txt 2> err1.txt &
 job=$!
-for _ in $(seq 1 150); do [ -s runs/alone/metrics.jsonl ] && break; sleep 0.2; done
-for p in $(pgrep -f -- "$TMP/runs"); do
+for _ in $(seq 1 150); do [ -s alone/alone/metrics.jsonl ] && break; sleep 0.2; done
+for p in $(pgrep -f -- "$TMP/alone"); do
   [ "$(realpath "/proc/$p/exe" 2>/dev/null)" = "$exe" ] && stopped=$p
 done
 [ -n "$stopped" ] || fail "the rank's process not found"
