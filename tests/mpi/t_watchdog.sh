@@ -43,7 +43,7 @@ for _ in $(seq 1 50); do kill -0 "$stopped" 2>/dev/null || break; sleep 0.1; don
 # for it keeps training: the time it was stopped does not count against it.
 stopped=""
 MPI_TIMEOUT=90 mpi 1 -- "$DPTRAIN" train --set training.timeout=2 --set training.epochs=1000000 \
-  --set training.steps=3000000 --set training.batch=10 --set data.synthetic_samples=1000 \
+  --set training.steps=1000000000 --set training.batch=10 --set data.synthetic_samples=1000 \
   --set training.log_every=100 --set run.dir="$TMP/alone" --set run.name=alone > out1.txt 2> err1.txt &
 job=$!
 for _ in $(seq 1 150); do [ -s alone/alone/metrics.jsonl ] && break; sleep 0.2; done
