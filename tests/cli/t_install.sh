@@ -6,6 +6,7 @@
 # The make that runs this test must not hand its own variables (the ASan build's) to this one.
 mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD make --no-print-directory -C "$ROOT" "$@"; }
 prefix=$TMP/opt/dptrain
+cd "$TMP"
 mk install PREFIX="$prefix" > install.log 2>&1 || { cat install.log; fail "make install failed"; }
 for f in bin/dptrain lib/libdptrain.a lib/pkgconfig/dptrain.pc include/dptrain/train.h \
          share/dptrain/launch/local.sh share/dptrain/launch/configs/default.ini share/dptrain/scripts/plot-metrics; do
@@ -13,7 +14,6 @@ for f in bin/dptrain lib/libdptrain.a lib/pkgconfig/dptrain.pc include/dptrain/t
 done
 "$prefix/bin/dptrain" --version | grep -q '^dptrain ' || fail "the installed dptrain does not run"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
-cd "$TMP"
 cc -std=c11 -Wall -Wextra -Werror "$ROOT/tests/install/train_linreg.c" -o train_linreg \
   $(pkg-config --cflags --libs dptrain) || fail "cannot build against the installed library"
 ./train_linreg > api.log 2>&1 || { cat api.log; fail "training through the installed library failed"; }
