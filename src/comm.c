@@ -38,22 +38,58 @@ static void waiting_for(const char *what)
     atomic_store_explicit(&wd.waiting, what, memory_order_relaxed);
 }
 
-int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e)
+/* The communicator c's collectives run over: its group's (dpt_comm_split), or the whole job. */
+static MPI_Comm group(const dpt_comm *c)
 {
-    int provided;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
-        return dpt_errf(e, "MPI_Init failed");
-    /* Errors in MPI calls abort the job (the default), so no status checks below. */
-    MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &c->size);
+    return c->group ? *(const MPI_Comm *)c->group : MPI_COMM_WORLD;
+}
+
+/* Fills c's rank, size and node facts from its communicator (collective over it). */
+static void describe(dpt_comm *c)
+{
+    MPI_Comm_rank(group(c), &c->rank);
+    MPI_Comm_size(group(c), &c->size);
     MPI_Comm node;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node);
+    MPI_Comm_split_type(group(c), MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node);
     MPI_Comm_rank(node, &c->local_rank);
     MPI_Comm_size(node, &c->local_size);
     MPI_Comm_free(&node);
     int first = c->local_rank == 0;
-    MPI_Allreduce(&first, &c->nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(&first, &c->nodes, 1, MPI_INT, MPI_SUM, group(c));
+}
+
+int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e)
+{
+    int provided;
+    memset(c, 0, sizeof *c);
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        return dpt_errf(e, "MPI_Init failed");
+    /* Errors in MPI calls abort the job (the default), so no status checks below. */
+    describe(c);
     return DPT_OK;
+}
+
+int dpt_comm_split(const dpt_comm *parent, int color, dpt_comm *child, dpt_err *e)
+{
+    memset(child, 0, sizeof *child);
+    MPI_Comm *g = malloc(sizeof *g);
+    if (dpt_comm_any(parent, !g)) {
+        free(g);
+        return dpt_errf(e, "out of memory for a group of ranks");
+    }
+    MPI_Comm_split(group(parent), color, parent->rank, g);
+    child->group = g;
+    describe(child);
+    return DPT_OK;
+}
+
+void dpt_comm_free(dpt_comm *c)
+{
+    if (c->group) {
+        MPI_Comm_free((MPI_Comm *)c->group);
+        free(c->group);
+    }
+    memset(c, 0, sizeof *c);
 }
 
 void dpt_comm_finalize(void)
@@ -146,7 +182,7 @@ void dpt_comm_unwatch(void)
 void dpt_comm_barrier(const dpt_comm *c)
 {
     if (c->size > 1)
-        MPI_Barrier(MPI_COMM_WORLD); /* never watched: see the header */
+        MPI_Barrier(group(c)); /* never watched: see the header */
 }
 
 /* MPI counts are int: large buffers go in chunks. */
@@ -159,7 +195,7 @@ void dpt_comm_bcast(const dpt_comm *c, void *buf, size_t bytes)
     waiting_for("the other ranks in MPI_Bcast");
     for (size_t off = 0; off < bytes; off += CHUNK) {
         size_t len = bytes - off < CHUNK ? bytes - off : CHUNK;
-        MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, 0, MPI_COMM_WORLD);
+        MPI_Bcast((char *)buf + off, (int)len, MPI_BYTE, 0, group(c));
     }
     waiting_for(NULL);
 }
@@ -171,7 +207,7 @@ void dpt_comm_allreduce_f(const dpt_comm *c, float *buf, size_t n)
     waiting_for("the other ranks in MPI_Allreduce");
     for (size_t off = 0; off < n; off += CHUNK / 4) {
         size_t len = n - off < CHUNK / 4 ? n - off : CHUNK / 4;
-        MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_FLOAT, MPI_SUM, group(c));
     }
     waiting_for(NULL);
 }
@@ -181,7 +217,7 @@ void dpt_comm_allreduce_d(const dpt_comm *c, double *buf, size_t n)
     if (c->size == 1)
         return;
     waiting_for("the other ranks in MPI_Allreduce");
-    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, group(c));
     waiting_for(NULL);
 }
 
@@ -189,7 +225,7 @@ double dpt_comm_max_d(const dpt_comm *c, double v)
 {
     waiting_for("the other ranks in MPI_Allreduce");
     if (c->size > 1)
-        MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, group(c));
     waiting_for(NULL);
     return v;
 }
@@ -202,8 +238,8 @@ int dpt_comm_same(const dpt_comm *c, const double *v, int n)
     for (int i = 0; i < n && i < 16; i++)
         lo[i] = -v[i], hi[i] = v[i];
     waiting_for("the other ranks in MPI_Allreduce");
-    MPI_Allreduce(MPI_IN_PLACE, lo, n < 16 ? n : 16, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    MPI_Allreduce(MPI_IN_PLACE, hi, n < 16 ? n : 16, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, lo, n < 16 ? n : 16, MPI_DOUBLE, MPI_MAX, group(c));
+    MPI_Allreduce(MPI_IN_PLACE, hi, n < 16 ? n : 16, MPI_DOUBLE, MPI_MAX, group(c));
     waiting_for(NULL);
     for (int i = 0; i < n && i < 16; i++)
         if (-lo[i] != hi[i])
@@ -216,7 +252,7 @@ void dpt_comm_allgather_u64(const dpt_comm *c, const uint64_t *v, int n, uint64_
     if (c->size == 1)
         memcpy(all, v, sizeof(uint64_t) * (size_t)n);
     else
-        MPI_Allgather(v, n, MPI_UINT64_T, all, n, MPI_UINT64_T, MPI_COMM_WORLD);
+        MPI_Allgather(v, n, MPI_UINT64_T, all, n, MPI_UINT64_T, group(c));
 }
 
 int dpt_comm_any(const dpt_comm *c, int flag)
@@ -224,7 +260,7 @@ int dpt_comm_any(const dpt_comm *c, int flag)
     int any = flag != 0;
     waiting_for("the other ranks in MPI_Allreduce");
     if (c->size > 1)
-        MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_LOR, group(c));
     waiting_for(NULL);
     return any;
 }
@@ -234,7 +270,7 @@ int dpt_comm_agree(const dpt_comm *c, int status, dpt_err *e)
     int failed = status != DPT_OK;
     waiting_for("the other ranks in MPI_Allreduce");
     if (c->size > 1)
-        MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_SUM, group(c));
     waiting_for(NULL);
     if (!failed)
         return DPT_OK;
@@ -272,13 +308,13 @@ double dpt_comm_common_start(const dpt_comm *c)
         for (int k = 0; k < ROUNDS; k++) {
             if (c->rank == 0) {
                 double now;
-                MPI_Recv(NULL, 0, MPI_BYTE, r, 8, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                MPI_Recv(NULL, 0, MPI_BYTE, r, 8, group(c), MPI_STATUS_IGNORE);
                 now = dpt_comm_time();
-                MPI_Send(&now, 1, MPI_DOUBLE, r, 8, MPI_COMM_WORLD);
+                MPI_Send(&now, 1, MPI_DOUBLE, r, 8, group(c));
             } else if (c->rank == r) {
                 double sent = dpt_comm_time(), theirs;
-                MPI_Send(NULL, 0, MPI_BYTE, 0, 8, MPI_COMM_WORLD);
-                MPI_Recv(&theirs, 1, MPI_DOUBLE, 0, 8, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                MPI_Send(NULL, 0, MPI_BYTE, 0, 8, group(c));
+                MPI_Recv(&theirs, 1, MPI_DOUBLE, 0, 8, group(c), MPI_STATUS_IGNORE);
                 double back = dpt_comm_time();
                 if (back - sent < best) {
                     best = back - sent;
@@ -288,7 +324,7 @@ double dpt_comm_common_start(const dpt_comm *c)
         }
     double origin = dpt_comm_time(); /* rank 0's start, in rank 0's clock */
     if (c->size > 1)
-        MPI_Bcast(&origin, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+        MPI_Bcast(&origin, 1, MPI_DOUBLE, 0, group(c));
     return origin - offset;
 }
 
@@ -296,7 +332,7 @@ double dpt_comm_common_start(const dpt_comm *c)
 static int root_ok(const dpt_comm *c, int ok)
 {
     if (c->size > 1)
-        MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        MPI_Bcast(&ok, 1, MPI_INT, 0, group(c));
     return ok;
 }
 
@@ -313,7 +349,7 @@ char *dpt_comm_gather_bytes(const dpt_comm *c, const void *buf, size_t n, size_t
     }
     if (!root_ok(c, c->rank != 0 || (all && *lens)))
         goto fail;
-    MPI_Gather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    MPI_Gather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, 0, group(c));
     if (c->rank == 0) {
         size_t total = 0;
         for (int r = 0; r < c->size; r++)
@@ -328,12 +364,12 @@ char *dpt_comm_gather_bytes(const dpt_comm *c, const void *buf, size_t n, size_t
         for (int r = 0; r < c->size; at += (*lens)[r], r++)
             for (size_t off = r ? 0 : (*lens)[0]; off < (*lens)[r]; off += CHUNK) {
                 size_t len = (*lens)[r] - off < CHUNK ? (*lens)[r] - off : CHUNK;
-                MPI_Recv(out + at + off, (int)len, MPI_BYTE, r, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                MPI_Recv(out + at + off, (int)len, MPI_BYTE, r, 7, group(c), MPI_STATUS_IGNORE);
             }
     } else {
         for (size_t off = 0; off < n; off += CHUNK) {
             size_t len = n - off < CHUNK ? n - off : CHUNK;
-            MPI_Send((const char *)buf + off, (int)len, MPI_BYTE, 0, 7, MPI_COMM_WORLD);
+            MPI_Send((const char *)buf + off, (int)len, MPI_BYTE, 0, 7, group(c));
         }
     }
     free(all);
@@ -427,7 +463,7 @@ static void start_ready(dpt_bucketed *b)
         bucket_bounds(b, b->started, &lo, &hi);
         if (lo < b->ready_from)
             break;
-        MPI_Iallreduce(MPI_IN_PLACE, b->buf + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+        MPI_Iallreduce(MPI_IN_PLACE, b->buf + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, group(b->c),
                        &b->req[b->started]);
         b->started++;
     }
@@ -482,7 +518,7 @@ void dpt_comm_tree_sum_f(const dpt_comm *c, float *buf, float *scratch, size_t n
             int len = (int)(n - off < CHUNK / 4 ? n - off : CHUNK / 4);
             waiting_for("the partner rank in MPI_Sendrecv (deterministic tree)");
             MPI_Sendrecv(buf + off, len, MPI_FLOAT, partner, mask, scratch + off, len, MPI_FLOAT, partner, mask,
-                         MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                         group(c), MPI_STATUS_IGNORE);
             waiting_for(NULL);
         }
         for (size_t i = 0; i < n; i++)
@@ -508,7 +544,7 @@ void dpt_comm_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, si
         dpt_comm_shard(c, n, (r - k - 2 + 2 * p) % p, &rlo, &rhi);
         waiting_for("ranks next to this one in MPI_Sendrecv (reduce-scatter)");
         MPI_Sendrecv(buf + slo, (int)(shi - slo), MPI_FLOAT, right, 7, scratch, (int)(rhi - rlo), MPI_FLOAT, left,
-                     7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                     7, group(c), MPI_STATUS_IGNORE);
         waiting_for(NULL);
         for (size_t j = 0; j < rhi - rlo; j++)
             buf[rlo + j] += scratch[j];
@@ -544,7 +580,7 @@ static void gather_shards(const dpt_comm *c, float *buf, size_t n, size_t align)
         cached_align = align;
     }
     waiting_for("the other ranks in MPI_Allgatherv");
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, group(c));
     waiting_for(NULL);
 }
 
@@ -577,7 +613,7 @@ void dpt_comm_tree_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratc
         size_t klo = upper ? mid : lo, khi = upper ? hi : mid, slo = upper ? lo : mid, shi = upper ? mid : hi;
         waiting_for("the partner rank in MPI_Sendrecv (deterministic tree)");
         MPI_Sendrecv(buf + slo, (int)(shi - slo), MPI_FLOAT, partner, mask, scratch, (int)(khi - klo), MPI_FLOAT,
-                     partner, mask, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                     partner, mask, group(c), MPI_STATUS_IGNORE);
         waiting_for(NULL);
         for (size_t i = klo; i < khi; i++)
             buf[i] += scratch[i - klo];
@@ -621,7 +657,7 @@ dpt_shared *dpt_shared_new(const dpt_comm *c, size_t n)
         free(s);
         return NULL;
     }
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node);
+    MPI_Comm_split_type(group(c), MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node);
     MPI_Info info;
     MPI_Info_create(&info);
     MPI_Info_set(info, "alloc_shared_noncontig", "true"); /* each region on its own pages */

@@ -9,14 +9,24 @@
 
 #include "dptrain/error.h"
 
+/* A group of ranks that run collectives together: the whole job, or a part of it that trains one
+ * trial of a study (dpt_comm_split). Every call below runs over c's group only. */
 typedef struct {
-    int rank, size;             /* in the whole job */
-    int local_rank, local_size; /* among the ranks sharing this node */
-    int nodes;                  /* nodes the job spans */
+    int rank, size;             /* in this group */
+    int local_rank, local_size; /* among this group's ranks on this node */
+    int nodes;                  /* nodes the group spans */
+    void *group;                /* comm.c's MPI communicator; NULL = the whole job */
 } dpt_comm;
 
-/* Starts MPI (a singleton when not under mpirun) and fills c. */
+/* Starts MPI (a singleton when not under mpirun) and fills c with the whole job. */
 int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e);
+
+/* Splits parent's ranks into groups, one per color, ranked as in parent; child gets this rank's
+ * group (collective over parent). */
+int dpt_comm_split(const dpt_comm *parent, int color, dpt_comm *child, dpt_err *e);
+
+/* Frees a group made by dpt_comm_split (collective over it); the whole job's needs no freeing. */
+void dpt_comm_free(dpt_comm *c);
 
 /* Ends MPI; call once on every rank after the last collective. */
 void dpt_comm_finalize(void);
