@@ -165,13 +165,20 @@ void dpt_comm_watchdog_stop(void)
     wd.running = 0;
 }
 
-void dpt_comm_watch(const char *phase, int64_t step)
+void dpt_comm_watch_long(const char *phase, int64_t step, double factor)
 {
     if (!wd.running)
         return;
+    double ns = (double)wd.ns * factor;
     atomic_store_explicit(&wd.phase, phase, memory_order_relaxed);
     atomic_store_explicit(&wd.step, (long long)step, memory_order_relaxed);
-    atomic_store_explicit(&wd.deadline_ns, now_ns() + wd.ns, memory_order_release);
+    atomic_store_explicit(&wd.deadline_ns, now_ns() + (ns < 4e18 ? (long long)ns : 4000000000000000000LL),
+                          memory_order_release);
+}
+
+void dpt_comm_watch(const char *phase, int64_t step)
+{
+    dpt_comm_watch_long(phase, step, 1);
 }
 
 void dpt_comm_unwatch(void)
@@ -181,8 +188,11 @@ void dpt_comm_unwatch(void)
 
 void dpt_comm_barrier(const dpt_comm *c)
 {
-    if (c->size > 1)
-        MPI_Barrier(group(c)); /* never watched: see the header */
+    if (c->size == 1)
+        return;
+    waiting_for("the other ranks in MPI_Barrier");
+    MPI_Barrier(group(c));
+    waiting_for(NULL);
 }
 
 /* MPI counts are int: large buffers go in chunks. */

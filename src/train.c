@@ -442,11 +442,15 @@ dpt_eval_result dpt_trainer_eval(dpt_trainer *t, int test)
 }
 
 /* Rank 0 may have written files (metrics, a checkpoint): with the watchdog on, the others wait
- * for it here, unwatched, so a slow disk does not count against their next step. */
+ * for it here, so a slow disk does not count against their next step; watched all the same, with
+ * ten times the timeout, since a rank that stops just before it would leave the others here. */
 static void after_writes(dpt_trainer *t)
 {
-    if (t->cfg->train.timeout > 0)
-        dpt_comm_barrier(t->comm);
+    if (t->cfg->train.timeout <= 0)
+        return;
+    dpt_comm_watch_long("rank 0's file writes after step", t->step, 10);
+    dpt_comm_barrier(t->comm);
+    dpt_comm_unwatch();
 }
 
 /* Records a validation result; returns 1 when early stopping says stop. */

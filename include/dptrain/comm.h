@@ -114,11 +114,15 @@ void dpt_comm_watchdog_stop(void);
 /* Starts the clock on a phase, named "PHASE STEP" in the message (phase is a string literal). */
 void dpt_comm_watch(const char *phase, int64_t step);
 
+/* The same with factor times training.timeout: for waits whose length is not a rank's fault,
+ * such as rank 0's file writes. */
+void dpt_comm_watch_long(const char *phase, int64_t step, double factor);
+
 /* Stops the clock: what follows is not watched. */
 void dpt_comm_unwatch(void);
 
-/* Waits for every rank, never watched: after rank 0's file writes, which a slow disk may stretch
- * past training.timeout, so that the others' next watched phase starts after them (collective). */
+/* Waits for every rank: after rank 0's file writes, so that the others' next watched phase starts
+ * after them (collective; watch it with dpt_comm_watch_long). */
 void dpt_comm_barrier(const dpt_comm *c);
 
 /* Seconds from an arbitrary origin (a monotonic clock; any thread may call it). */

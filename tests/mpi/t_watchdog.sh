@@ -7,8 +7,10 @@ stopped=""
 # The stopped rank is this test's own: let it go and end it whatever happens.
 trap 'if [ -n "$stopped" ]; then kill -CONT "$stopped" 2>/dev/null || :; kill -KILL "$stopped" 2>/dev/null || :; fi
       rm -rf "$TMP"' EXIT
+# Epochs of 10 000 steps: a stop lands in a step, seldom at an epoch's end, whose barrier after
+# rank 0's writes gets ten times the timeout.
 MPI_TIMEOUT=90 mpi 2 -- "$DPTRAIN" train --set training.timeout=5 --set training.epochs=1000000 \
-  --set training.batch=10 --set data.synthetic_samples=1000 --set training.log_every=100 \
+  --set training.batch=10 --set data.synthetic_samples=100000 --set training.log_every=100 \
   --set run.dir="$TMP/runs" --set run.name=wd > out.txt 2> err.txt &
 job=$!
 for _ in $(seq 1 150); do [ -s runs/wd/metrics.jsonl ] && break; sleep 0.2; done
