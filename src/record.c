@@ -94,9 +94,11 @@ static void hosts(char *out, size_t size, const dpt_comm *comm)
             int end = r;
             while (end + 1 < comm->size && strcmp(all + (size_t)(end + 1) * NAME, all + (size_t)r * NAME) == 0)
                 end++;
-            at += (size_t)snprintf(out + at, size - at, "%s%s (rank%s %d%s%.0d)", at ? ", " : "",
-                                   all + (size_t)r * NAME, end > r ? "s" : "", r, end > r ? "-" : "",
-                                   end > r ? end : 0);
+            const char *sep = at ? ", " : "", *host = all + (size_t)r * NAME;
+            if (end > r)
+                at += (size_t)snprintf(out + at, size - at, "%s%s (ranks %d-%d)", sep, host, r, end);
+            else
+                at += (size_t)snprintf(out + at, size - at, "%s%s (rank %d)", sep, host, r);
             r = end + 1;
         }
     }
