@@ -27,7 +27,7 @@ DEP_LIBS   = $(call pc,--libs,$(PKGS)) -lm -pthread
 CHECK_CFLAGS = $(call pc,--cflags,check)
 CHECK_LIBS   = $(call pc,--libs,check)
 
-LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/data/*.c src/layers/*.c))
+LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/data/*.c src/layers/*.c src/reduce/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

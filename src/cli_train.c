@@ -177,7 +177,7 @@ static int start_run(dpt_trainer *t, session *s, const dpt_config *c, int append
         (stat(t->ckpt_dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(t->ckpt_dir, W_OK) != 0))
         st = dpt_errf(e, "%s: cannot create the checkpoint directory", t->ckpt_dir);
     if (st == DPT_OK)
-        st = dpt_log_start(&s->log, c, &env, append, t->step, e);
+        st = dpt_log_start(&s->log, c, &env, append, t->pos.step, e);
     return dpt_comm_agree(s->comm, st, e);
 }
 
@@ -251,7 +251,7 @@ static cJSON *best_summary(dpt_trainer *t, const cJSON *fin, dpt_eval_result *te
     cJSON_AddNumberToObject(best, "step", (double)t->early.best_step);
     if (!t->best_params)
         return best;
-    if (t->early.best_step == t->step) { /* the last step was the best */
+    if (t->early.best_step == t->pos.step) { /* the last step was the best */
         const char *keys[] = {"val_loss", "val_accuracy", "test_loss", "test_accuracy"};
         for (int i = 0; i < 4; i++)
             if (cJSON_GetObjectItemCaseSensitive(fin, keys[i]))
@@ -279,18 +279,18 @@ static int write_summary(dpt_trainer *t, session *s, double wall, dpt_eval_resul
     double rss = dpt_comm_max_d(s->comm, peak_rss_mib());
     dpt_eval_result final_test = {0}, best_test = {0};
     cJSON *o = cJSON_CreateObject(), *fin = cJSON_CreateObject(), *best = NULL;
-    cJSON_AddNumberToObject(fin, "step", (double)t->step);
-    cJSON_AddNumberToObject(fin, "epoch", (double)t->epoch);
+    cJSON_AddNumberToObject(fin, "step", (double)t->pos.step);
+    cJSON_AddNumberToObject(fin, "epoch", (double)t->pos.epoch);
     add_metric(fin, "train_loss", t->last.train_loss);
     model_metrics(t, fin, &final_test);
     if (!isnan(t->early.best))
         best = best_summary(t, fin, &best_test);
     int restored = dpt_trainer_use_best(t);
     *test = restored ? best_test : final_test;
-    cJSON_AddNumberToObject(o, "steps", (double)t->step);
-    cJSON_AddNumberToObject(o, "epochs", (double)t->epoch);
-    cJSON_AddNumberToObject(o, "skipped_steps", (double)t->skipped);
-    cJSON_AddBoolToObject(o, "stopped_early", t->stopped);
+    cJSON_AddNumberToObject(o, "steps", (double)t->pos.step);
+    cJSON_AddNumberToObject(o, "epochs", (double)t->pos.epoch);
+    cJSON_AddNumberToObject(o, "skipped_steps", (double)t->pos.skipped);
+    cJSON_AddBoolToObject(o, "stopped_early", t->pos.stopped);
     cJSON_AddStringToObject(o, "model", restored ? "best" : "final");
     cJSON_AddNumberToObject(o, "ranks", s->comm->size);
     cJSON_AddNumberToObject(o, "wall_s", wall);
@@ -318,10 +318,10 @@ static void print_line_fit(dpt_trainer *t, session *s)
 static void tell_stop(dpt_trainer *t, session *s, int restored)
 {
     const dpt_config *c = t->cfg;
-    long long epoch = (long long)t->epoch + (t->batch_in_epoch > 0); /* 1-based, mid-epoch or not */
-    if (t->stopped)
+    long long epoch = (long long)t->pos.epoch + (t->pos.batch_in_epoch > 0); /* 1-based, mid-epoch or not */
+    if (t->pos.stopped)
         dpt_log_printf(&s->log, "stopped early at step %lld of %lld (epoch %lld): %s did not improve by more than %g "
-                       "in %lld validations", (long long)t->step, (long long)t->total_steps, epoch,
+                       "in %lld validations", (long long)t->pos.step, (long long)t->total_steps, epoch,
                        c->early.metric, c->early.min_delta, (long long)c->early.patience);
     if (restored)
         dpt_log_printf(&s->log, "restored the model of step %lld (best %s %.6g, best.safetensors); the last step's "
@@ -334,7 +334,7 @@ static void finish(dpt_trainer *t, session *s, double t0)
     dpt_eval_result test;
     int restored = write_summary(t, s, dpt_comm_time() - t0, &test);
     tell_stop(t, s, restored);
-    long long of = (long long)(restored ? t->early.best_step : t->step);
+    long long of = (long long)(restored ? t->early.best_step : t->pos.step);
     if (t->test.n && t->test.nclasses > 0)
         dpt_log_printf(&s->log, "test: loss %.6g  accuracy %.4f (%.0f samples, model of step %lld)", test.loss,
                        test.accuracy, test.count, of);
@@ -393,7 +393,7 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
     if (st == DPT_OK)
         st = start_run(&t, s, c, append, e);
     if (st == DPT_OK && resumed)
-        dpt_log_printf(&s->log, "resumed from %s at step %lld", path, (long long)t.step);
+        dpt_log_printf(&s->log, "resumed from %s at step %lld", path, (long long)t.pos.step);
     if (st == DPT_OK) {
         char where[48] = "";
         if (s->comm->nodes > 1)
@@ -508,7 +508,7 @@ int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     set_threads(&c, comm);
     if (dpt_comm_agree(comm, dpt_comm_watchdog_start(comm, c.train.timeout, e), e) != DPT_OK)
         return DPT_FAIL;
-    c.train.bucket_mb = dpt_trainer_bucket_mb(&c, comm); /* config.ini records what auto meant */
+    c.train.bucket_mb = dpt_reducer_bucket_mb(&c, comm); /* config.ini records what auto meant */
     dpt_record_collect(&s.record, comm);
     if (c.data.kfold > 0) {
         if (a.resume || a.init)

@@ -3,6 +3,8 @@
  * dpt_comm_any) so no rank is left waiting in a call the others skip. */
 #include "dptrain/comm.h"
 
+#include "dptrain/collective.h"
+
 #include <limits.h>
 #include <math.h>
 #include <mpi.h>
@@ -49,6 +51,7 @@ static void describe(dpt_comm *c)
 {
     MPI_Comm_rank(group(c), &c->rank);
     MPI_Comm_size(group(c), &c->size);
+    c->max_count = (size_t)1 << 28;
     MPI_Comm node;
     MPI_Comm_split_type(group(c), MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node);
     MPI_Comm_rank(node, &c->local_rank);
@@ -215,8 +218,8 @@ void dpt_comm_allreduce_f(const dpt_comm *c, float *buf, size_t n)
     if (c->size == 1)
         return;
     waiting_for("the other ranks in MPI_Allreduce");
-    for (size_t off = 0; off < n; off += CHUNK / 4) {
-        size_t len = n - off < CHUNK / 4 ? n - off : CHUNK / 4;
+    for (size_t off = 0; off < n; off += c->max_count) {
+        size_t len = n - off < c->max_count ? n - off : c->max_count;
         MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_FLOAT, MPI_SUM, group(c));
     }
     waiting_for(NULL);
@@ -518,123 +521,121 @@ void dpt_bucketed_finish(dpt_bucketed *b)
 
 #pragma GCC diagnostic pop
 
-void dpt_comm_tree_sum_f(const dpt_comm *c, float *buf, float *scratch, size_t n)
-{
-    /* Recursive doubling: at each level a rank and its partner hold sibling subtrees and both
-     * form their sum; float addition is commutative, so both get the same bits. */
-    for (int mask = 1; mask < c->size; mask <<= 1) {
-        int partner = c->rank ^ mask;
-        for (size_t off = 0; off < n; off += CHUNK / 4) {
-            int len = (int)(n - off < CHUNK / 4 ? n - off : CHUNK / 4);
-            waiting_for("the partner rank in MPI_Sendrecv (deterministic tree)");
-            MPI_Sendrecv(buf + off, len, MPI_FLOAT, partner, mask, scratch + off, len, MPI_FLOAT, partner, mask,
-                         group(c), MPI_STATUS_IGNORE);
-            waiting_for(NULL);
-        }
-        for (size_t i = 0; i < n; i++)
-            buf[i] += scratch[i];
-    }
-}
-
 void dpt_comm_shard(const dpt_comm *c, size_t n, int rank, size_t *lo, size_t *hi)
 {
-    *lo = n * (size_t)rank / (size_t)c->size;
-    *hi = n * (size_t)(rank + 1) / (size_t)c->size;
+    dpt_shard_range(n, c->size, rank, lo, hi);
+}
+
+/* Sends n floats of buf to dst while receiving m into in from src, in pieces of at most
+ * c->max_count (MPI counts are int); both sides cut alike, since each knows both lengths. */
+static void sendrecv_f(const dpt_comm *c, const float *buf, size_t n, int dst, float *in, size_t m, int src, int tag)
+{
+    size_t off = 0, most = n > m ? n : m;
+    do {
+        size_t sn = n > off ? n - off : 0, rn = m > off ? m - off : 0;
+        sn = sn < c->max_count ? sn : c->max_count;
+        rn = rn < c->max_count ? rn : c->max_count;
+        MPI_Sendrecv(buf + (sn ? off : 0), (int)sn, MPI_FLOAT, dst, tag, in + (rn ? off : 0), (int)rn, MPI_FLOAT, src,
+                     tag, group(c), MPI_STATUS_IGNORE);
+        off += c->max_count;
+    } while (off < most);
+}
+
+/* The exchange of src/collective.c's algorithms: one MPI_Sendrecv (in pieces), watched. */
+static void mpi_exchange(void *ctx, const float *out, size_t n, int dst, float *in, size_t m, int src, int tag)
+{
+    waiting_for("another rank in MPI_Sendrecv (reduce-scatter or deterministic tree)");
+    sendrecv_f(ctx, out, n, dst, in, m, src, tag);
+    waiting_for(NULL);
+}
+
+static dpt_peers peers(const dpt_comm *c)
+{
+    return (dpt_peers){.rank = c->rank, .size = c->size, .exchange = mpi_exchange, .ctx = (void *)c};
 }
 
 void dpt_comm_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, size_t n)
 {
-    /* Ring: at step k rank r passes its running sum of shard r-k-1 to the right and adds the
-     * left neighbour's running sum of shard r-k-2 into its own; after size-1 steps shard r is
-     * complete on rank r. */
-    int p = c->size, r = c->rank, right = (r + 1) % p, left = (r + p - 1) % p;
-    for (int k = 0; k < p - 1; k++) {
-        size_t slo, shi, rlo, rhi;
-        dpt_comm_shard(c, n, (r - k - 1 + 2 * p) % p, &slo, &shi);
-        dpt_comm_shard(c, n, (r - k - 2 + 2 * p) % p, &rlo, &rhi);
-        waiting_for("ranks next to this one in MPI_Sendrecv (reduce-scatter)");
-        MPI_Sendrecv(buf + slo, (int)(shi - slo), MPI_FLOAT, right, 7, scratch, (int)(rhi - rlo), MPI_FLOAT, left,
-                     7, group(c), MPI_STATUS_IGNORE);
-        waiting_for(NULL);
-        for (size_t j = 0; j < rhi - rlo; j++)
-            buf[rlo + j] += scratch[j];
-    }
+    dpt_peers p = peers(c);
+    dpt_ring_reduce_scatter(&p, buf, scratch, n);
 }
 
-/* In-place all-gather of every rank's shard of buf [n]: plain shards (align 0) or tree shards.
- * Counts and offsets are computed once per layout: the training step allocates nothing. */
-static void gather_shards(const dpt_comm *c, float *buf, size_t n, size_t align)
+void dpt_comm_tree_sum_f(const dpt_comm *c, float *buf, float *scratch, size_t n)
 {
-    static int *counts, *displs, cached_size = -1;
-    static size_t cached_n, cached_align;
+    dpt_peers p = peers(c);
+    dpt_tree_sum(&p, buf, scratch, n);
+}
+
+struct dpt_gather {
+    const dpt_comm *c;
+    size_t *lo, *len;      /* [size] each rank's shard */
+    int *counts, *displs;  /* [size] the same as ints, for one MPI_Allgatherv */
+    int one_call;          /* every count and offset fits in one call */
+};
+
+dpt_gather *dpt_gather_new(const dpt_comm *c, size_t n, size_t align)
+{
+    size_t q = (size_t)c->size;
+    dpt_gather *g = calloc(1, sizeof *g);
+    if (!g || !(g->lo = malloc(sizeof(size_t) * q)) || !(g->len = malloc(sizeof(size_t) * q)) ||
+        !(g->counts = malloc(sizeof(int) * q)) || !(g->displs = malloc(sizeof(int) * q))) {
+        dpt_gather_free(g);
+        return NULL;
+    }
+    g->c = c;
+    g->one_call = n <= c->max_count;
+    for (int r = 0; r < c->size; r++) {
+        size_t lo, hi;
+        if (align)
+            dpt_comm_tree_shard(c, n, align, r, &lo, &hi);
+        else
+            dpt_comm_shard(c, n, r, &lo, &hi);
+        g->lo[r] = lo;
+        g->len[r] = hi - lo;
+        g->counts[r] = g->one_call ? (int)(hi - lo) : 0;
+        g->displs[r] = g->one_call ? (int)lo : 0;
+    }
+    return g;
+}
+
+void dpt_gather_run(const dpt_gather *g, float *buf)
+{
+    const dpt_comm *c = g->c;
     if (c->size == 1)
         return;
-    if (cached_size != c->size || cached_n != n || cached_align != align) {
-        free(counts);
-        free(displs);
-        counts = malloc(sizeof(int) * (size_t)c->size);
-        displs = malloc(sizeof(int) * (size_t)c->size);
-        if (!counts || !displs)
-            dpt_comm_abort(c, "out of memory for %d counts", c->size);
-        for (int q = 0; q < c->size; q++) {
-            size_t lo, hi;
-            if (align)
-                dpt_comm_tree_shard(c, n, align, q, &lo, &hi);
-            else
-                dpt_comm_shard(c, n, q, &lo, &hi);
-            counts[q] = (int)(hi - lo);
-            displs[q] = (int)lo;
-        }
-        cached_size = c->size;
-        cached_n = n;
-        cached_align = align;
-    }
     waiting_for("the other ranks in MPI_Allgatherv");
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, group(c));
+    if (g->one_call) {
+        MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, g->counts, g->displs, MPI_FLOAT, group(c));
+    } else { /* offsets past an int's reach: each shard broadcast from its owner, in pieces */
+        for (int r = 0; r < c->size; r++)
+            for (size_t off = 0; off < g->len[r]; off += c->max_count) {
+                size_t len = g->len[r] - off < c->max_count ? g->len[r] - off : c->max_count;
+                MPI_Bcast(buf + g->lo[r] + off, (int)len, MPI_FLOAT, r, group(c));
+            }
+    }
     waiting_for(NULL);
 }
 
-void dpt_comm_allgather_f(const dpt_comm *c, float *buf, size_t n)
+void dpt_gather_free(dpt_gather *g)
 {
-    gather_shards(c, buf, n, 0);
+    if (!g)
+        return;
+    free(g->lo);
+    free(g->len);
+    free(g->counts);
+    free(g->displs);
+    free(g);
 }
 
 void dpt_comm_tree_shard(const dpt_comm *c, size_t n, size_t align, int rank, size_t *lo, size_t *hi)
 {
-    *lo = 0;
-    *hi = n;
-    for (int mask = 1; mask < c->size; mask <<= 1) {
-        size_t mid = *lo + (*hi - *lo) / 2 / align * align;
-        if (rank & mask)
-            *lo = mid;
-        else
-            *hi = mid;
-    }
+    dpt_tree_range(n, align, c->size, rank, lo, hi);
 }
 
 void dpt_comm_tree_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, size_t n, size_t align)
 {
-    /* Recursive halving: partners share the same range at every level and keep opposite halves,
-     * so each kept element is the sum of two sibling subtrees, as in dpt_comm_tree_sum_f. */
-    size_t lo = 0, hi = n;
-    for (int mask = 1; mask < c->size; mask <<= 1) {
-        int partner = c->rank ^ mask, upper = (c->rank & mask) != 0;
-        size_t mid = lo + (hi - lo) / 2 / align * align;
-        size_t klo = upper ? mid : lo, khi = upper ? hi : mid, slo = upper ? lo : mid, shi = upper ? mid : hi;
-        waiting_for("the partner rank in MPI_Sendrecv (deterministic tree)");
-        MPI_Sendrecv(buf + slo, (int)(shi - slo), MPI_FLOAT, partner, mask, scratch, (int)(khi - klo), MPI_FLOAT,
-                     partner, mask, group(c), MPI_STATUS_IGNORE);
-        waiting_for(NULL);
-        for (size_t i = klo; i < khi; i++)
-            buf[i] += scratch[i - klo];
-        lo = klo;
-        hi = khi;
-    }
-}
-
-void dpt_comm_tree_allgather_f(const dpt_comm *c, float *buf, size_t n, size_t align)
-{
-    gather_shards(c, buf, n, align);
+    dpt_peers p = peers(c);
+    dpt_tree_reduce_scatter(&p, buf, scratch, n, align);
 }
 
 /* ---------------------------------------------------------------- node-shared memory */

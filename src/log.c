@@ -292,7 +292,7 @@ void dpt_log_progress(dpt_log *l, const dpt_trainer *t, double samples_per_s, do
     l->last_draw = now;
     int eta_s = isfinite(eta) && eta > 0 ? (int)eta : 0;
     printf("\r\033[Kepoch %lld  step %lld/%lld  loss %.5g  %.0f samples/s  ETA %d:%02d",
-           (long long)t->epoch + 1, (long long)t->step, (long long)t->total_steps, t->last.train_loss,
+           (long long)t->pos.epoch + 1, (long long)t->pos.step, (long long)t->total_steps, t->last.train_loss,
            samples_per_s, eta_s / 60, eta_s % 60);
     fflush(stdout);
     l->line_open = 1;

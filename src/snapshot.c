@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,13 +67,34 @@ static char *metrics_json(const dpt_metrics *m)
     return s;
 }
 
+/* The position's counts as checkpoints name them, each with its bound on restore. */
+enum { UP_TO_BIG, UP_TO_BATCHES, UP_TO_STEP, UP_TO_SKIPPED, UP_TO_ONE };
+static const struct {
+    const char *key;
+    size_t off;
+    int bound;
+    int optional; /* older checkpoints lack it: 0 then */
+} position_counts[] = {
+    {"step", offsetof(dpt_position, step), UP_TO_BIG, 0},
+    {"epoch", offsetof(dpt_position, epoch), UP_TO_BIG, 0},
+    {"batch_in_epoch", offsetof(dpt_position, batch_in_epoch), UP_TO_BATCHES, 0},
+    {"skipped", offsetof(dpt_position, skipped), UP_TO_STEP, 0},
+    {"skipped_run", offsetof(dpt_position, skipped_run), UP_TO_SKIPPED, 1},
+    {"stopped", offsetof(dpt_position, stopped), UP_TO_ONE, 0},
+};
+
+static int64_t *position_count(const dpt_position *p, size_t i)
+{
+    return (int64_t *)((char *)p + position_counts[i].off);
+}
+
 int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
 {
     /* A step can leave finite losses but overflowed weights: never save those over good ones. */
     for (size_t i = 0; i < t->model.nparams; i++)
         if (!isfinite(t->model.params[i]))
             return dpt_errf(e, "%s: not saved: parameter %zu is not finite at step %lld", path, i,
-                            (long long)t->step);
+                            (long long)t->pos.step);
     bundle b = {.cap = 2 * t->model.nlayers + DPT_OPTIM_MAX_STATE + 3};
     b.t = calloc((size_t)b.cap, sizeof *b.t);
     b.names = calloc((size_t)b.cap, sizeof *b.names);
@@ -93,20 +115,16 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
         add_tensor(&b, "data.mean", t->train.mean, 1, (int64_t)t->train.d, 0);
         add_tensor(&b, "data.std", t->train.std, 1, (int64_t)t->train.d, 0);
     }
-    add_number(&b, "step", (double)t->step);
-    add_number(&b, "epoch", (double)t->epoch);
-    add_number(&b, "batch_in_epoch", (double)t->batch_in_epoch);
-    add_number(&b, "epoch_loss", t->epoch_loss);
-    add_number(&b, "epoch_count", t->epoch_count);
+    for (size_t i = 0; i < sizeof position_counts / sizeof *position_counts; i++)
+        add_number(&b, position_counts[i].key, (double)*position_count(&t->pos, i));
+    add_number(&b, "epoch_loss", t->pos.epoch_loss);
+    add_number(&b, "epoch_count", t->pos.epoch_count);
     add_number(&b, "optimizer_t", (double)t->opt.t);
-    add_number(&b, "skipped", (double)t->skipped);
-    add_number(&b, "skipped_run", (double)t->skipped_run);
     add_number(&b, "best_metric", t->early.best);
     add_number(&b, "best_step", (double)t->early.best_step);
     add_number(&b, "bad_evals", (double)t->early.bad);
-    add_number(&b, "stopped", t->stopped);
     /* In deterministic mode the file must not depend on the rank count either. */
-    if (!t->cfg->train.deterministic)
+    if (!t->reducer->deterministic)
         add_number(&b, "ranks", t->comm->size);
     add_number(&b, "in_dim", t->model.in_dim);
     add_number(&b, "seed", (double)t->cfg->run.seed);
@@ -263,39 +281,46 @@ static void restore_last_metrics(dpt_trainer *t, const dpt_ckpt *c)
     cJSON_Delete(o);
 }
 
+/* The position's counts, each within its bound (those before it in the table are read first). */
+static int restore_counts(dpt_position *p, const dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
+{
+    const double big = 9007199254740992.0; /* 2^53: every count below is exact in a double */
+    for (size_t i = 0; i < sizeof position_counts / sizeof *position_counts; i++) {
+        int b = position_counts[i].bound;
+        double max = b == UP_TO_BIG       ? big
+                   : b == UP_TO_BATCHES ? (double)dpt_sampler_nbatches(&t->sampler)
+                   : b == UP_TO_STEP    ? (double)p->step
+                   : b == UP_TO_SKIPPED ? (double)p->skipped
+                                        : 1;
+        if (position_counts[i].optional && !dpt_ckpt_meta_get(c, position_counts[i].key))
+            continue;
+        if (meta_count(c, path, position_counts[i].key, max, position_count(p, i), e) != DPT_OK)
+            return DPT_FAIL;
+    }
+    return DPT_OK;
+}
+
 /* Position and bookkeeping, each checked: the checksum covers the tensors, not the metadata. */
 static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
 {
-    const double big = 9007199254740992.0; /* 2^53: every count below is exact in a double */
-    int64_t step = 0, epoch = 0, batch = 0, opt_t = 0, skipped = 0, run = 0, best_step = 0, bad = 0, stopped = 0;
-    double loss = 0, count = 0, best = 0;
-    if (meta_count(c, path, "step", big, &step, e) != DPT_OK ||
-        meta_count(c, path, "epoch", big, &epoch, e) != DPT_OK ||
-        meta_count(c, path, "batch_in_epoch", (double)dpt_sampler_nbatches(&t->sampler), &batch, e) != DPT_OK ||
-        meta_count(c, path, "optimizer_t", (double)step, &opt_t, e) != DPT_OK ||
-        meta_count(c, path, "skipped", (double)step, &skipped, e) != DPT_OK ||
-        /* the skips in a row before the save (training.max_skipped); older checkpoints lack it */
-        (dpt_ckpt_meta_get(c, "skipped_run") && meta_count(c, path, "skipped_run", (double)skipped, &run, e) != DPT_OK) ||
-        meta_count(c, path, "best_step", (double)step, &best_step, e) != DPT_OK ||
+    const double big = 9007199254740992.0;
+    dpt_position p = {0};
+    int64_t opt_t = 0, best_step = 0, bad = 0;
+    double best = 0;
+    if (restore_counts(&p, t, c, path, e) != DPT_OK ||
+        meta_count(c, path, "optimizer_t", (double)p.step, &opt_t, e) != DPT_OK ||
+        meta_count(c, path, "best_step", (double)p.step, &best_step, e) != DPT_OK ||
         meta_count(c, path, "bad_evals", big, &bad, e) != DPT_OK ||
-        meta_count(c, path, "stopped", 1, &stopped, e) != DPT_OK ||
-        dpt_snapshot_meta_number(c, path, "epoch_loss", &loss, e) != DPT_OK ||
-        dpt_snapshot_meta_number(c, path, "epoch_count", &count, e) != DPT_OK ||
+        dpt_snapshot_meta_number(c, path, "epoch_loss", &p.epoch_loss, e) != DPT_OK ||
+        dpt_snapshot_meta_number(c, path, "epoch_count", &p.epoch_count, e) != DPT_OK ||
         dpt_snapshot_meta_number(c, path, "best_metric", &best, e) != DPT_OK)
         return DPT_FAIL;
-    if (!isfinite(loss) || !(count >= 0 && count <= big) || isinf(best))
+    if (!isfinite(p.epoch_loss) || !(p.epoch_count >= 0 && p.epoch_count <= big) || isinf(best))
         return dpt_errf(e, "%s: metadata epoch_loss, epoch_count or best_metric out of range", path);
-    t->step = step;
-    t->epoch = epoch;
-    t->batch_in_epoch = (size_t)batch;
+    t->pos = p;
     t->opt.t = opt_t;
-    t->skipped = skipped;
-    t->skipped_run = run;
     t->early.best_step = best_step;
     t->early.bad = bad;
-    t->stopped = (int)stopped;
-    t->epoch_loss = loss;
-    t->epoch_count = count;
     t->early.best = best;
     restore_last_metrics(t, c);
     return DPT_OK;

@@ -95,7 +95,7 @@ static int check_shapes(const dpt_trainer *t, dpt_err *e)
     dpt_config_where(at, sizeof at, t->cfg, "model.layers");
     if (t->model.nparams == 0)
         return dpt_errf(e, "%s: no layer has parameters, so there is nothing to train (add a dense layer)", at);
-    if (t->loss == DPT_LOSS_XENT) {
+    if (t->src.loss == DPT_LOSS_XENT) {
         if (ds->nclasses <= 0)
             return dpt_errf(e, "loss.kind = cross_entropy needs class labels (data.task = classify)");
         if (t->model.out_dim < ds->nclasses && t->cfg->data.classes == 0)
@@ -125,143 +125,33 @@ static int check_lengths(const dpt_trainer *t, dpt_err *e)
     return DPT_OK;
 }
 
-/* The sharded optimizer's plan: this rank's run of parameters and the penalty's part of it. */
-static int plan_shards(dpt_trainer *t)
-{
-    size_t n = t->model.nparams, lo, hi;
-    dpt_comm_shard(t->comm, n, t->comm->rank, &t->shard_lo, &t->shard_hi);
-    size_t most = n / 2 + DPT_DET_ALIGN; /* a tree shard (deterministic mode) is at most this */
-    for (int q = 0; q < t->comm->size; q++) {
-        dpt_comm_shard(t->comm, n, q, &lo, &hi);
-        most = hi - lo > most ? hi - lo : most;
-    }
-    t->shard_scratch = malloc(sizeof(float) * (most ? most : 1));
-    t->shard_ranges = malloc(sizeof(dpt_range) * (size_t)t->model.nlayers);
-    t->sharded = 1;
-    return t->shard_scratch && t->shard_ranges ? DPT_OK : DPT_FAIL;
-}
-
-/* The penalty ranges clipped to this rank's shard (after t->ranges is known). */
-static void clip_ranges(dpt_trainer *t)
-{
-    t->nshard_ranges = 0;
-    for (int i = 0; i < t->nranges; i++) {
-        size_t lo = t->ranges[i].off, hi = lo + t->ranges[i].len;
-        lo = lo > t->shard_lo ? lo : t->shard_lo;
-        hi = hi < t->shard_hi ? hi : t->shard_hi;
-        if (lo < hi)
-            t->shard_ranges[t->nshard_ranges++] = (dpt_range){lo, hi - lo};
-    }
-}
-
-double dpt_trainer_bucket_mb(const dpt_config *c, const dpt_comm *comm)
-{
-    /* On one node there is no idle core to progress buckets behind backward (measured:
-     * one blocking allreduce is 6-20% faster there); across nodes the network does it. */
-    if (isnan(c->train.bucket_mb))
-        return comm->size == comm->local_size ? 0 : 4;
-    return c->train.bucket_mb;
-}
-
-static int plan_local(dpt_trainer *t, dpt_err *e)
-{
-    const dpt_config *c = t->cfg;
-    double bucket_mb = dpt_trainer_bucket_mb(c, t->comm);
-    t->buckets = dpt_bucketed_new(t->comm, t->model.grads, t->model.nparams, (size_t)(bucket_mb * 1048576.0));
-    t->ranges = malloc(sizeof(dpt_range) * (size_t)t->model.nlayers);
-    /* The rank's BLAS threads also share the averaging and the update: memory-bound loops one
-     * thread would otherwise run while the others wait (784-2048-2048-10 on 1 rank x 2 threads:
-     * update 7.1-8.1 -> 4.0 ms, step +11-25%; large models only, see DPT_POOL_MIN_PARAMS). */
-    int want = c->train.update_threads > 0 ? c->train.update_threads : c->train.threads;
-    int threads = want > 1 && t->model.nparams >= DPT_POOL_MIN_PARAMS ? want : 1;
-    size_t th = (size_t)threads, nchunks = t->model.nparams / DPT_SHARE_CHUNK + 1;
-    t->pool = threads > 1 ? dpt_pool_new(threads) : NULL;
-    t->chunk_in = malloc(sizeof(float *) * th * (size_t)t->comm->size);
-    t->chunk_g = malloc(sizeof(float) * th * DPT_SHARE_CHUNK);
-    t->chunk_sq = malloc(sizeof(double) * DPT_NORM_LANES * nchunks);
-    if (!t->buckets || !t->ranges || !t->chunk_in || !t->chunk_g || !t->chunk_sq || (threads > 1 && !t->pool))
-        return dpt_errf(e, "train: out of memory");
-    t->nranges = dpt_model_penalty_ranges(&t->model, t->ranges, t->model.nlayers, c->penalize_bias);
-    /* The blocking allreduce becomes reduce-scatter + all-gather, and the optimizer runs on one
-     * shard per rank (measured 10-20% faster on 2 ranks). */
-    int penalized = c->reg.l1 > 0 || c->reg.l2 > 0;
-    if (c->train.shard_optimizer && bucket_mb == 0 && t->comm->size > 1 && !c->train.deterministic) {
-        if (plan_shards(t) != DPT_OK)
-            return dpt_errf(e, "train: out of memory for the optimizer shards");
-        clip_ranges(t);
-    } else if (c->train.shard_optimizer && t->comm->size > 1 && c->train.deterministic && !penalized) {
-        /* Deterministic shards follow the blocks' tree (recursive halving at fixed boundaries);
-         * a penalty's value would need a fixed-order reduction too, so it keeps full gradients. */
-        if (plan_shards(t) != DPT_OK)
-            return dpt_errf(e, "train: out of memory for the optimizer shards");
-        dpt_comm_tree_shard(t->comm, t->model.nparams, DPT_DET_ALIGN, t->comm->rank, &t->shard_lo, &t->shard_hi);
-    }
-    if (c->train.deterministic)
-        return dpt_trainer_det_init(t, e);
-    return DPT_OK;
-}
-
-/* Moves the gradients and parameters into node-shared regions (collective); when the regions
- * cannot be had, the shards keep meeting through MPI's reduce-scatter and all-gather. */
-static void share_node(dpt_trainer *t)
-{
-    size_t n = t->model.nparams, stride = (n + 1023) / 1024 * 1024;
-    int ranks = t->comm->size;
-    t->shared_in = malloc(sizeof(float *) * (size_t)ranks);
-    if (dpt_comm_any(t->comm, !t->shared_in) || !(t->shared = dpt_shared_new(t->comm, 2 * stride)))
-        return;
-    float *mine = dpt_shared_region(t->shared, t->comm->rank);
-    memcpy(mine + stride, t->model.params, sizeof(float) * n);
-    /* The model's own buffers are not needed again: dpt_trainer_free unbinds before freeing. */
-    free(t->model.grads);
-    free(t->model.params);
-    dpt_model_bind_grads(&t->model, mine);
-    dpt_model_bind_params(&t->model, mine + stride);
-    t->shared_stride = stride;
-    for (int q = 0; q < ranks; q++)
-        t->shared_in[q] = dpt_shared_region(t->shared, q) + t->shard_lo;
-}
-
 int dpt_trainer_plan_reduction(dpt_trainer *t, dpt_err *e)
 {
-    if (dpt_comm_agree(t->comm, plan_local(t, e), e) != DPT_OK)
+    const dpt_config *c = t->cfg;
+    if (dpt_reducer_new(&t->reducer, c, t->comm, &t->src, e) != DPT_OK)
         return DPT_FAIL;
-    if (t->sharded && t->cfg->train.shared_memory && !t->cfg->train.deterministic)
-        share_node(t);
-    return DPT_OK;
+    t->fused = dpt_trainer_fused(c, t->reducer);
+    /* The rank's BLAS threads also share the averaging and the update, unless told otherwise. */
+    int threads = c->train.update_threads > 0 ? c->train.update_threads : c->train.threads;
+    return dpt_comm_agree(t->comm, dpt_update_init(&t->update, t->reducer, threads, &t->trace, e), e);
 }
 
 const char *dpt_trainer_reduction(const dpt_trainer *t)
 {
-    if (t->comm->size == 1)
-        return "one rank";
-    if (t->cfg->train.deterministic)
-        return t->sharded ? "deterministic tree, optimizer shards" : "deterministic tree";
-    if (t->shared)
-        return "optimizer shards in node-shared memory";
-    if (t->sharded)
-        return "optimizer shards through reduce-scatter and all-gather";
-    if (dpt_trainer_bucket_mb(t->cfg, t->comm) > 0)
-        return "bucketed non-blocking allreduce";
-    return "one blocking allreduce";
+    return t->reducer->name;
 }
 
 static int build(dpt_trainer *t, int fold, dpt_err *e)
 {
     const dpt_config *c = t->cfg;
-    if (dpt_loss_parse(&t->loss, c->loss.kind, e) != DPT_OK || load_data(t, fold, e) != DPT_OK)
+    dpt_grad_source *src = &t->src;
+    if (dpt_loss_parse(&src->loss, c->loss.kind, e) != DPT_OK || load_data(t, fold, e) != DPT_OK)
         return DPT_FAIL;
     size_t batch = c->train.batch > 0 && (size_t)c->train.batch < t->ntrain ? (size_t)c->train.batch
                                                                               : t->ntrain;
-    size_t k = (size_t)c->train.accumulation, ranks = (size_t)t->comm->size;
-    size_t micro = (batch + k - 1) / k;
-    size_t max_batch = (micro + ranks - 1) / ranks;
-    if (c->train.deterministic) {
-        /* Blocks, not ranks, decide every GEMM's rows; evaluation chunks too. */
-        if (dpt_trainer_det_check(c, t->comm->size, e) != DPT_OK)
-            return DPT_FAIL;
-        max_batch = (batch + (size_t)c->train.blocks - 1) / (size_t)c->train.blocks;
-    }
+    size_t max_batch;
+    if (dpt_reducer_max_rows(c, t->comm, batch, &max_batch, e) != DPT_OK)
+        return DPT_FAIL;
     if (max_batch > (size_t)1 << 24)
         return dpt_errf(e, "training.batch: %zu samples per rank is too many", max_batch);
     size_t rows = max_batch; /* the model and x, y also serve evaluation, in chunks of its own size */
@@ -277,14 +167,16 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
         dpt_sampler_init(&t->sampler, t->train_idx, t->ntrain, batch, c->data.shuffle, c->data.drop_last,
                          c->run.seed, e) != DPT_OK)
         return DPT_FAIL;
-    t->x = malloc(sizeof(float) * rows * t->train.d);
-    t->y = malloc(sizeof(float) * rows * t->train.tdim);
-    t->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
+    *src = (dpt_grad_source){.model = &t->model, .data = &t->train, .sampler = &t->sampler, .loss = src->loss,
+                             .accumulation = (int)c->train.accumulation, .trace = &t->trace};
+    src->x = malloc(sizeof(float) * rows * t->train.d);
+    src->y = malloc(sizeof(float) * rows * t->train.tdim);
+    src->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
     /* The best validation point is kept for early stopping and for best.safetensors. */
     int track_best = t->nval && (c->early.patience > 0 || c->ckpt.keep_best);
     if (track_best)
         t->best_params = malloc(sizeof(float) * t->model.nparams);
-    if (!t->x || !t->y || !t->dout || (track_best && !t->best_params))
+    if (!src->x || !src->y || !src->dout || (track_best && !t->best_params))
         return dpt_errf(e, "train: out of memory for batch buffers");
     size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
     if (per_epoch == 0)
@@ -399,16 +291,8 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
 
 void dpt_trainer_free(dpt_trainer *t)
 {
-    dpt_trainer_det_free(t);
-    if (t->shared) { /* collective, like every path that frees a trainer */
-        t->model.grads = t->model.params = NULL; /* the window's, not the model's to free */
-        dpt_shared_free(t->shared);
-    }
-    free(t->shared_in);
-    free(t->chunk_in);
-    free(t->chunk_g);
-    free(t->chunk_sq);
-    dpt_pool_free(t->pool);
+    dpt_reducer_free(t->reducer); /* collective, like every path that frees a trainer */
+    dpt_update_free(&t->update);
     dpt_data_free(&t->train);
     dpt_data_free(&t->test);
     free(t->train_idx);
@@ -416,27 +300,24 @@ void dpt_trainer_free(dpt_trainer *t)
     dpt_model_free(&t->model);
     dpt_optim_free(&t->opt);
     dpt_sampler_free(&t->sampler);
-    dpt_bucketed_free(t->buckets);
-    free(t->x);
-    free(t->y);
-    free(t->dout);
+    free(t->src.x);
+    free(t->src.y);
+    free(t->src.dout);
     free(t->best_params);
-    free(t->ranges);
-    free(t->shard_scratch);
-    free(t->shard_ranges);
     dpt_trace_free(&t->trace);
     memset(t, 0, sizeof *t);
 }
 
 dpt_eval_result dpt_trainer_eval(dpt_trainer *t, int test)
 {
-    int det = t->cfg->train.deterministic;
+    int det = t->reducer->deterministic;
+    const dpt_grad_source *s = &t->src;
     dpt_eval_result r;
-    dpt_comm_watch("the evaluation after step", t->step);
+    dpt_comm_watch("the evaluation after step", t->pos.step);
     if (test)
-        r = dpt_eval(t->comm, &t->model, t->loss, &t->test, NULL, t->test.n, t->x, t->y, det);
+        r = dpt_eval(t->comm, &t->model, s->loss, &t->test, NULL, t->test.n, s->x, s->y, det);
     else
-        r = dpt_eval(t->comm, &t->model, t->loss, &t->train, t->val_idx, t->nval, t->x, t->y, det);
+        r = dpt_eval(t->comm, &t->model, s->loss, &t->train, t->val_idx, t->nval, s->x, s->y, det);
     dpt_comm_unwatch();
     return r;
 }
@@ -448,7 +329,7 @@ static void after_writes(dpt_trainer *t)
 {
     if (t->cfg->train.timeout <= 0)
         return;
-    dpt_comm_watch_long("rank 0's file writes after step", t->step, 10);
+    dpt_comm_watch_long("rank 0's file writes after step", t->pos.step, 10);
     dpt_comm_barrier(t->comm);
     dpt_comm_unwatch();
 }
@@ -457,7 +338,7 @@ static void after_writes(dpt_trainer *t)
 static int early_stop_update(dpt_trainer *t, const dpt_eval_result *r)
 {
     int improved, maximize = t->early.maximize;
-    int stop = dpt_early_update(&t->early, maximize ? r->accuracy : r->loss, t->step, &improved);
+    int stop = dpt_early_update(&t->early, maximize ? r->accuracy : r->loss, t->pos.step, &improved);
     if (improved) {
         t->best_saved = 0;
         if (t->best_params)
@@ -481,9 +362,9 @@ static void report(dpt_trainer *t, int console, double samples, double t0, doubl
 {
     double now = dpt_comm_time();
     t->last.console = console;
-    t->last.step = t->step;
-    t->last.epoch = t->epoch + 1;
-    t->last.train_loss = t->epoch_loss / t->epoch_count;
+    t->last.step = t->pos.step;
+    t->last.epoch = t->pos.epoch + 1;
+    t->last.train_loss = t->pos.epoch_loss / t->pos.epoch_count;
     t->last.samples_per_s = samples / (now - t0 > 0 ? now - t0 : 1e-9);
     t->last.elapsed = now - tstart;
     if (t->on_metrics && t->comm->rank == 0)
@@ -495,8 +376,8 @@ static void progress(dpt_trainer *t, double samples, double t0)
     if (!t->on_progress || t->comm->rank != 0)
         return;
     double dt = dpt_comm_time() - t0, rate = dt > 0 ? samples / dt : 0;
-    double steps_per_s = dt > 0 ? (double)(t->batch_in_epoch) / dt : 0;
-    double eta = steps_per_s > 0 ? (double)(t->total_steps - t->step) / steps_per_s : 0;
+    double steps_per_s = dt > 0 ? (double)(t->pos.batch_in_epoch) / dt : 0;
+    double eta = steps_per_s > 0 ? (double)(t->total_steps - t->pos.step) / steps_per_s : 0;
     t->on_progress(t->ctx, t, rate, eta);
 }
 
@@ -504,7 +385,7 @@ static void progress(dpt_trainer *t, double samples, double t0)
 static void after_eval(dpt_trainer *t, int console, double samples, double t0, double tstart)
 {
     report(t, console, samples, t0, tstart);
-    if (t->best_params && !t->best_saved && t->cfg->ckpt.keep_best && t->early.best_step == t->step) {
+    if (t->best_params && !t->best_saved && t->cfg->ckpt.keep_best && t->early.best_step == t->pos.step) {
         t->best_saved = 1;
         dpt_trainer_sync_state(t);
         if (t->comm->rank == 0 && t->ckpt_dir[0]) {
@@ -530,39 +411,39 @@ static void periodic_checkpoint(dpt_trainer *t)
     after_writes(t);
 }
 
-/* One epoch from t->batch_in_epoch on; returns 1 when early stopping says stop. */
+/* One epoch from t->pos.batch_in_epoch on; returns 1 when early stopping says stop. */
 static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
 {
     const dpt_config *c = t->cfg;
     size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
     double t0 = dpt_comm_time(), samples = 0;
     int due = 0; /* a periodic checkpoint is due at the end of this call */
-    dpt_sampler_set_epoch(&t->sampler, t->epoch);
-    for (size_t i = t->batch_in_epoch; i < per_epoch && t->step < t->total_steps; i++) {
+    dpt_sampler_set_epoch(&t->sampler, t->pos.epoch);
+    for (size_t i = (size_t)t->pos.batch_in_epoch; i < per_epoch && t->pos.step < t->total_steps; i++) {
         double loss, count;
-        dpt_trace_step(&t->trace, t->step + 1);
-        dpt_comm_watch("step", t->step + 1);
+        dpt_trace_step(&t->trace, t->pos.step + 1);
+        dpt_comm_watch("step", t->pos.step + 1);
         int st = dpt_trainer_step(t, i, &loss, &count, e);
         dpt_comm_unwatch();
         if (st != DPT_OK) {
             *failed = 1;
             return 1;
         }
-        t->batch_in_epoch = i + 1;
-        t->epoch_loss += loss;
-        t->epoch_count += count;
+        t->pos.batch_in_epoch = (int64_t)i + 1;
+        t->pos.epoch_loss += loss;
+        t->pos.epoch_count += count;
         samples += count;
         t->last.val_loss = t->last.val_accuracy = NAN;
         progress(t, samples, t0);
         int stop = 0;
-        if (c->train.eval_every > 0 && t->nval && t->step % c->train.eval_every == 0) {
+        if (c->train.eval_every > 0 && t->nval && t->pos.step % c->train.eval_every == 0) {
             stop = validate(t);
             after_eval(t, 1, samples, t0, tstart);
         }
         /* One due at the epoch's last batch waits for the end-of-epoch report below: saved before
          * it, a resume would report that epoch (and log its metrics line) a second time. */
-        if (c->ckpt.every_steps > 0 && t->step % c->ckpt.every_steps == 0) {
-            if (i + 1 < per_epoch && t->step < t->total_steps)
+        if (c->ckpt.every_steps > 0 && t->pos.step % c->ckpt.every_steps == 0) {
+            if (i + 1 < per_epoch && t->pos.step < t->total_steps)
                 periodic_checkpoint(t);
             else
                 due = 1;
@@ -570,16 +451,16 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
         if (stop)
             return 1;
     }
-    int stop = 0, last = t->step >= t->total_steps;
-    int epoch_done = t->batch_in_epoch >= per_epoch;
+    int stop = 0, last = t->pos.step >= t->total_steps;
+    int epoch_done = (size_t)t->pos.batch_in_epoch >= per_epoch;
     if (c->train.eval_every == 0 && t->nval)
         stop = validate(t);
-    after_eval(t, last || stop || (t->epoch + 1) % c->train.log_every == 0, samples, t0, tstart);
+    after_eval(t, last || stop || (t->pos.epoch + 1) % c->train.log_every == 0, samples, t0, tstart);
     if (epoch_done) {
-        t->epoch++;
-        t->batch_in_epoch = 0;
-        t->epoch_loss = t->epoch_count = 0;
-        due |= c->ckpt.every_epochs > 0 && t->epoch % c->ckpt.every_epochs == 0;
+        t->pos.epoch++;
+        t->pos.batch_in_epoch = 0;
+        t->pos.epoch_loss = t->pos.epoch_count = 0;
+        due |= c->ckpt.every_epochs > 0 && t->pos.epoch % c->ckpt.every_epochs == 0;
     }
     if (due && !last && !stop) /* else dpt_trainer_run saves this very state as the final one */
         periodic_checkpoint(t);
@@ -590,8 +471,8 @@ int dpt_trainer_run(dpt_trainer *t, dpt_err *e)
 {
     double tstart = dpt_comm_time();
     int failed = 0;
-    while (!t->stopped && t->step < t->total_steps)
-        t->stopped = run_epoch(t, tstart, e, &failed);
+    while (!t->pos.stopped && t->pos.step < t->total_steps)
+        t->pos.stopped = run_epoch(t, tstart, e, &failed);
     if (failed)
         return DPT_FAIL;
     /* The last checkpoint holds the true final state (resumable, marked stopped); the best
@@ -602,7 +483,7 @@ int dpt_trainer_run(dpt_trainer *t, dpt_err *e)
 
 int dpt_trainer_use_best(dpt_trainer *t)
 {
-    if (t->cfg->early.patience <= 0 || !t->best_params || isnan(t->early.best) || t->early.best_step == t->step)
+    if (t->cfg->early.patience <= 0 || !t->best_params || isnan(t->early.best) || t->early.best_step == t->pos.step)
         return 0;
     memcpy(t->model.params, t->best_params, sizeof(float) * t->model.nparams);
     return 1;

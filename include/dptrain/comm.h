@@ -15,6 +15,7 @@ typedef struct {
     int rank, size;             /* in this group */
     int local_rank, local_size; /* among this group's ranks on this node */
     int nodes;                  /* nodes the group spans */
+    size_t max_count;           /* the most elements one MPI call carries (MPI counts are int) */
     void *group;                /* comm.c's MPI communicator; NULL = the whole job */
 } dpt_comm;
 
@@ -57,8 +58,18 @@ void dpt_comm_shard(const dpt_comm *c, size_t n, int rank, size_t *lo, size_t *h
  * partial); scratch holds one shard (collective). */
 void dpt_comm_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, size_t n);
 
+/* A planned all-gather of every rank's shard of n floats: plain shards (dpt_comm_shard) or, with
+ * align > 0, tree shards (dpt_comm_tree_shard). Planned once, so a step allocates nothing. */
+typedef struct dpt_gather dpt_gather;
+
+/* Plans it for c (kept by pointer: c must outlive it); NULL on no memory (local). */
+dpt_gather *dpt_gather_new(const dpt_comm *c, size_t n, size_t align);
+
 /* Gives every rank every rank's shard of buf [n] (collective, in place). */
-void dpt_comm_allgather_f(const dpt_comm *c, float *buf, size_t n);
+void dpt_gather_run(const dpt_gather *g, float *buf);
+
+/* Frees g (NULL allowed). */
+void dpt_gather_free(dpt_gather *g);
 
 /* The range rank keeps in dpt_comm_tree_reduce_scatter_f: [0, n) halved size-1 times along the
  * bits of rank, each cut at a multiple of align. */
@@ -68,8 +79,6 @@ void dpt_comm_tree_shard(const dpt_comm *c, size_t n, size_t align, int rank, si
  * halving; a power-of-two number of ranks); scratch holds half of buf (collective). */
 void dpt_comm_tree_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, size_t n, size_t align);
 
-/* Gives every rank every rank's tree shard of buf [n] (collective, in place). */
-void dpt_comm_tree_allgather_f(const dpt_comm *c, float *buf, size_t n, size_t align);
 
 /* Memory that every rank of one node reads and writes directly (an MPI shared-memory window):
  * one region of n floats per rank. Valid only when all ranks share one node. */

@@ -16,21 +16,9 @@
 #include "dptrain/model.h"
 #include "dptrain/optim.h"
 #include "dptrain/record.h"
-#include "dptrain/pool.h"
+#include "dptrain/reduce.h"
+#include "dptrain/update.h"
 #include "dptrain/sampler.h"
-
-enum { DPT_DET_LEVELS = 24, DPT_DET_ALIGN = 1024 };
-
-/* Parameters updated and shared per chunk of this many (node-shared shards): the optimizer's
- * four arrays of one chunk stay in L2 for the copies. */
-enum { DPT_SHARE_CHUNK = 16384 };
-
-/* Models with fewer parameters update on one thread (measured on 784-512-512-10, 1 rank x 2
- * threads: no gain, waking the second thread costs about what it saves). */
-#define DPT_POOL_MIN_PARAMS ((size_t)1 << 20)
-
-/* Node-shared shards larger than this (a core's L2 here) are copied with streaming stores. */
-#define DPT_STREAM_BYTES ((size_t)4 << 20)
 
 /* What one step or epoch measured; NaN marks a value not measured. */
 typedef struct {
@@ -52,6 +40,17 @@ typedef void (*dpt_progress_fn)(void *ctx, const dpt_trainer *t, double samples_
 /* Called on rank 0 with a line worth telling the user (a checkpoint saved or not). */
 typedef void (*dpt_note_fn)(void *ctx, const char *line);
 
+/* Where training stands: what checkpoints save and a resume restores, with the optimizer's step
+ * count and early stopping's state. */
+typedef struct {
+    int64_t step, epoch;          /* optimizer steps taken; current epoch (0-based) */
+    int64_t batch_in_epoch;       /* next global batch of the current epoch */
+    double epoch_loss, epoch_count; /* sums over the current epoch's batches so far */
+    int64_t skipped;              /* steps skipped on non-finite values */
+    int64_t skipped_run;          /* of which the latest ones in a row (training.max_skipped) */
+    int64_t stopped;              /* early stopping ended the run */
+} dpt_position;
+
 struct dpt_trainer {
     const dpt_config *cfg;
     const dpt_comm *comm;
@@ -61,44 +60,15 @@ struct dpt_trainer {
     dpt_model model;
     dpt_optim opt;
     dpt_sampler sampler;
-    dpt_bucketed *buckets;
-    dpt_loss_kind loss;
-    float *x, *y, *dout;          /* one micro-batch slice: [max_batch][d], [..][tdim], [..][out] */
-    dpt_range *ranges;            /* [model.nlayers] runs the penalty applies to */
-    int nranges;
-    /* Sharded optimizer (one node, several ranks): each rank reduces, updates and owns one
-     * shard of the parameters, then all gather them (as ZeRO stage 1 does). */
-    int sharded;
-    size_t shard_lo, shard_hi;
-    float *shard_scratch;         /* one shard, for the reduce-scatter */
-    dpt_range *shard_ranges;      /* the penalty's ranges within this shard */
-    int nshard_ranges;
-    /* On one node the shards meet in shared memory instead: each rank's gradients and parameters
-     * live in its region of a window; a rank sums its shard straight from every region and writes
-     * its updated shard into every region (no MPI copies; two barriers a step). */
-    dpt_shared *shared;
-    size_t shared_stride;         /* a region: gradients at 0, parameters at shared_stride */
-    const float **shared_in;      /* [ranks] this rank's shard of every rank's gradients */
-    dpt_pool *pool;               /* the rank's BLAS threads, for the averaging and the update */
-    const float **chunk_in;       /* [threads][ranks] the inputs of a thread's chunk */
-    float *chunk_g;               /* [threads][DPT_SHARE_CHUNK] a thread's averaged chunk (fused) */
-    double *chunk_sq;             /* [chunks][DPT_NORM_LANES] each chunk's squares */
-    int64_t step, epoch;          /* optimizer steps taken; current epoch (0-based) */
-    size_t batch_in_epoch;        /* next global batch of the current epoch */
-    double epoch_loss, epoch_count; /* sums over the current epoch's batches so far */
+    dpt_grad_source src;          /* what the reducer computes gradients from */
+    dpt_reducer *reducer;         /* how gradients are combined (src/reduce/) */
+    dpt_update update;            /* the averaging and the optimizer step */
+    int fused;                    /* averaging and update in one pass (dpt_trainer_fused) */
+    dpt_position pos;
     int64_t total_steps;
-    int64_t skipped;              /* steps skipped on non-finite values */
-    int64_t skipped_run;          /* of which the latest ones in a row (training.max_skipped) */
-    int stopped;                  /* early stopping ended the run */
     dpt_early early;              /* the watched validation metric */
     float *best_params;           /* early stopping's best parameters, or NULL */
     int best_saved;               /* best.safetensors holds the current best */
-    /* Deterministic mode: gradient buffers for the binary-counter tree over this rank's blocks. */
-    float *det_pool[DPT_DET_LEVELS + 2];
-    int det_npool;
-    float *grads_own;             /* the model's own gradient buffer, rebound before freeing */
-    double *det_loss;             /* [blocks] loss sum of each block, zero where not ours */
-    double *det_sq;               /* [nparams / DPT_DET_ALIGN + 1] squared gradient norm per chunk */
     dpt_metrics last;
     dpt_trace trace;              /* training.trace's timeline (off unless asked) */
     const dpt_record *record;     /* what produced the run, saved in checkpoints; NULL = none */
@@ -124,47 +94,19 @@ void dpt_trainer_record_data(const dpt_trainer *t, dpt_record *r);
 /* Frees everything; accepts a zeroed or half-built trainer. */
 void dpt_trainer_free(dpt_trainer *t);
 
-/* Plans how gradients are combined for t's model, config and communicator: buckets or one
- * blocking allreduce, optimizer shards (in node-shared memory when one node holds every rank),
- * penalty ranges, deterministic mode's tree buffers. Collective: fails on every rank if any
- * failed. Part of dpt_trainer_init, public for tools that assemble a trainer themselves. */
+/* Chooses how gradients are combined (t->reducer) and prepares the update for t's model, data
+ * and config. Collective: fails on every rank if any failed. Part of dpt_trainer_init, public
+ * for tools that assemble a trainer themselves (the bench). */
 int dpt_trainer_plan_reduction(dpt_trainer *t, dpt_err *e);
 
-/* The bucket size in MiB training.bucket_mb means for this job: the setting, or for auto none
- * (0) when one node holds every rank and 4 across nodes. */
-double dpt_trainer_bucket_mb(const dpt_config *c, const dpt_comm *comm);
-
-/* How gradients are combined, for the log: "node-shared optimizer shards", "deterministic tree", ... */
+/* How gradients are combined, for the log: "optimizer shards in node-shared memory", ... */
 const char *dpt_trainer_reduction(const dpt_trainer *t);
 
 /* Performs one optimizer step on global batch i of the current epoch (collective). On a
  * non-finite loss or gradient with nonfinite = stop it fails on every rank; on the fused path
- * (dpt_trainer_fused) the update has then been applied already, and the trainer's parameters and
+ * (t->fused) the update has then been applied already, and the trainer's parameters and
  * optimizer state are unfit to save or go on with. */
 int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, dpt_err *e);
-
-/* The pieces of a step (train_step.c), public for the bench's timed copy of it. */
-
-/* Points in [ranks] at the summands of the gradient run starting at a (in a shard starting at
- * lo): every rank's region when node-shared, else the model's own gradients; returns how many. */
-int dpt_trainer_sum_inputs(const dpt_trainer *t, const float **in, size_t lo, size_t a);
-
-/* Averages [lo, hi) of the summed gradient by chunks on the rank's threads (into each thread's
- * scratch and then updating and sharing the chunk when fused, else in place); returns the squared
- * norm of the average, the same bits for any thread count. */
-double dpt_trainer_by_chunks(dpt_trainer *t, double lr, size_t lo, size_t hi, float inv, int fused);
-
-/* Copies this rank's updated parameters [a, b) into every other rank's region (node-shared only). */
-void dpt_trainer_share_run(dpt_trainer *t, size_t a, size_t b);
-
-/* Completes the sharing of updated parameters: a barrier (node-shared), an all-gather (sharded
- * through MPI) or nothing (collective). */
-void dpt_trainer_share_params(dpt_trainer *t);
-
-/* Whether the averaging rides along with the update chunk by chunk: nothing needs the whole
- * averaged gradient first (no clipping, no penalty), and a non-finite one only stops the run (the
- * parameters it spoils are never saved), so it need not be caught before the update. */
-int dpt_trainer_fused(const dpt_trainer *t);
 
 /* Trains to the configured end (collective) and saves the final checkpoint; the model holds the
  * last step's parameters (see dpt_trainer_use_best). */
@@ -182,6 +124,11 @@ int dpt_trainer_restore(dpt_trainer *t, const char *path, int params_only, dpt_e
 /* Completes every rank's optimizer state from the shards (collective; nothing when unsharded). */
 void dpt_trainer_sync_state(dpt_trainer *t);
 
+/* Whether the averaging rides along with the update chunk by chunk: nothing needs the whole
+ * averaged gradient first (no clipping, no penalty), and a non-finite one only stops the run (the
+ * parameters it spoils are never saved), so it need not be caught before the update. */
+int dpt_trainer_fused(const dpt_config *c, const dpt_reducer *r);
+
 /* Saves a checkpoint for the current step and prunes old ones (collective: the state is gathered
  * first; rank 0 writes). A failed write leaves earlier checkpoints intact and fails on rank 0 only
  * (e set); every other rank returns DPT_OK. */
@@ -193,23 +140,6 @@ int dpt_trainer_checkpoint(dpt_trainer *t, dpt_err *e);
  * 0 when no checkpoint reads; DPT_FAIL with nothing renamed when the newest readable one does
  * not fit this experiment (e names the differing settings, tensors and shapes). Collective. */
 int dpt_trainer_resume_auto(dpt_trainer *t, char *path, size_t size, dpt_err *e);
-
-/* Deterministic mode (train_det.c): whether the rank count can share the blocks' tree. */
-int dpt_trainer_det_check(const dpt_config *c, int ranks, dpt_err *e);
-
-/* Allocates the tree's gradient buffers. */
-int dpt_trainer_det_init(dpt_trainer *t, dpt_err *e);
-
-/* Frees them and gives the model its own gradient buffer back. */
-void dpt_trainer_det_free(dpt_trainer *t);
-
-/* The summed gradient of global batch i, independent of the rank count, bound as the model's
- * grads (complete in [*lo, *hi), this rank's tree shard when sharded); returns the batch's loss
- * sum and sets *count (collective). */
-double dpt_trainer_det_gradients(dpt_trainer *t, size_t i, double *count, size_t *lo, size_t *hi);
-
-/* The gradient norm over chunks of DPT_DET_ALIGN fixed whatever the rank count (collective). */
-double dpt_trainer_det_norm(dpt_trainer *t, size_t lo, size_t hi);
 
 /* Validation (or, with test set, test) metrics of the current parameters (collective). */
 dpt_eval_result dpt_trainer_eval(dpt_trainer *t, int test);

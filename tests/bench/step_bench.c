@@ -2,11 +2,11 @@
  * classification data for a few MLPs and global batches, and where a step's
  * time goes (data gather, forward, backward, exposed allreduce, optimizer).
  *
- * The split comes from a copy of dpt_trainer_step (src/train.c) written with
- * the public APIs and a clock between the phases; the headline samples/s is
- * the real dpt_trainer_step, timed end to end on a trainer assembled here by
- * hand (there is no synthetic classification set behind dpt_trainer_init).
- * Both run on the same trainer, so the two figures check each other.
+ * Both figures come from the real dpt_trainer_step, on a trainer assembled
+ * here by hand (there is no synthetic classification set behind
+ * dpt_trainer_init): the headline samples/s with nothing added, and the split
+ * with the reducer's ops wrapped in clocks (src/reduce/) and the step's own
+ * trace spans (data, forward, backward) summed. The two check each other.
  *
  * Also: the single-thread sgemm peak of this machine and the GEMM shapes the
  * layers use (--peak), and for several ranks the gradient allreduce's
@@ -36,7 +36,7 @@ typedef struct {
     int threads;                    /* BLAS threads per rank */
     double seconds;                 /* timed run per measurement */
     double bucket_mb;               /* training.bucket_mb for the main runs; -1: as auto resolves */
-    double alt_bucket_mb;           /* < 0: none; else an extra mirrored run with this bucket */
+    double alt_bucket_mb;           /* < 0: none; else an extra timed run with this bucket */
     int det_blocks[2];              /* > 0: also time training.deterministic with these blocks */
     double peak;                    /* single-thread sgemm GFLOP/s for MFU (0: unknown) */
     const char *label;              /* e.g. "2x1"; default ranks x threads */
@@ -44,13 +44,15 @@ typedef struct {
     int peak_mode;
 } opts;
 
-/* Seconds each phase took, summed over the timed steps. */
+/* Seconds each phase took, summed over the timed steps: data, forward and backward from the
+ * step's trace; grads = the reducer's gradients op (compute and combining), publish and norm its
+ * other collective ops, copy its share_run (one update thread only), total the whole step. */
 typedef struct {
-    double data, fwd, bwd, ready, wait, sum, update, copy, other, total;
+    double data, fwd, bwd, ready, grads, publish, norm, copy, total;
 } split;
 
 static const dpt_comm *g_comm;
-static int g_own_only; /* mirrored steps average only their own region (a timing reference) */
+static int g_own_only; /* timed steps average only their own region (a timing reference) */
 static int g_threads = 1; /* BLAS threads per rank, which share the update too (training.threads) */
 
 
@@ -140,7 +142,7 @@ static void cfg_set(dpt_config *c, const char *assignment)
 }
 
 /* Assembles what dpt_trainer_init would from a config, with a synthetic dataset in memory;
- * mirrors build() in src/train.c for the batch buffers and the bucketed allreduce. */
+ * mirrors build() in src/train.c for the batch buffers. */
 static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, const char *dims,
                          long batch, double bucket_mb, int det_blocks, const char *extra)
 {
@@ -182,32 +184,31 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
     t->comm = comm;
-    if (dpt_loss_parse(&t->loss, cfg->loss.kind, &e) != DPT_OK)
+    dpt_grad_source *src = &t->src;
+    if (dpt_loss_parse(&src->loss, cfg->loss.kind, &e) != DPT_OK)
         die("%s", e.msg);
-    size_t n = (size_t)batch * 8;
+    size_t n = (size_t)batch * 8, max_batch;
     synth_classes(&t->train, n, (size_t)in_dim, 10, cfg->run.seed);
     t->ntrain = n;
-    size_t ranks = (size_t)comm->size, micro = (size_t)batch;
-    size_t max_batch = (micro + ranks - 1) / ranks;
-    if (max_batch < 64)
-        max_batch = micro < 64 ? micro : 64;
-    if (det_blocks > 0) {
-        if (dpt_trainer_det_check(cfg, comm->size, &e) != DPT_OK)
-            die("%s", e.msg);
-        max_batch = ((size_t)batch + (size_t)det_blocks - 1) / (size_t)det_blocks;
-    }
+    if (dpt_reducer_max_rows(cfg, comm, (size_t)batch, &max_batch, &e) != DPT_OK)
+        die("%s", e.msg);
     if (dpt_model_init(&t->model, cfg->model.layers, in_dim, (int)max_batch, &e) != DPT_OK ||
         dpt_model_init_params(&t->model, cfg->run.seed, cfg->model.init, &e) != DPT_OK ||
         dpt_optim_init(&t->opt, &cfg->optim, t->model.nparams, &e) != DPT_OK ||
         dpt_sampler_init(&t->sampler, NULL, n, (size_t)batch, 1, 0, cfg->run.seed, &e) != DPT_OK)
         die("%s", e.msg);
-    t->x = malloc(sizeof(float) * max_batch * t->train.d);
-    t->y = malloc(sizeof(float) * max_batch * t->train.tdim);
-    t->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
-    if (!t->x || !t->y || !t->dout)
+    *src = (dpt_grad_source){.model = &t->model, .data = &t->train, .sampler = &t->sampler, .loss = src->loss,
+                             .accumulation = 1, .trace = &t->trace};
+    src->x = malloc(sizeof(float) * max_batch * t->train.d);
+    src->y = malloc(sizeof(float) * max_batch * t->train.tdim);
+    src->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
+    if (!src->x || !src->y || !src->dout)
         die("out of memory for %s", "batch buffers");
-    if (dpt_trainer_plan_reduction(t, &e) != DPT_OK)
+    /* The trace's spans time data, forward and backward in the split runs (off in the others). */
+    if (dpt_trainer_plan_reduction(t, &e) != DPT_OK ||
+        dpt_trace_init(&t->trace, comm, "bench", "1-1000000000", &e) != DPT_OK)
         die("%s", e.msg);
+    t->model.trace = &t->trace;
     t->total_steps = INT64_MAX / 2;
     dpt_sampler_set_epoch(&t->sampler, 0);
     dpt_comm_bcast(comm, t->model.params, sizeof(float) * t->model.nparams);
@@ -216,141 +217,102 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
 /* The next global batch, moving to a new epoch (as run_epoch does, outside the step). */
 static size_t next_batch(dpt_trainer *t)
 {
-    if (t->batch_in_epoch >= dpt_sampler_nbatches(&t->sampler)) {
-        t->epoch++;
-        t->batch_in_epoch = 0;
-        dpt_sampler_set_epoch(&t->sampler, t->epoch);
+    if ((size_t)t->pos.batch_in_epoch >= dpt_sampler_nbatches(&t->sampler)) {
+        t->pos.epoch++;
+        t->pos.batch_in_epoch = 0;
+        dpt_sampler_set_epoch(&t->sampler, t->pos.epoch);
     }
-    return t->batch_in_epoch++;
+    return (size_t)t->pos.batch_in_epoch++;
 }
 
-/* ---------------------------------------------------------------- the mirrored step */
+/* ---------------------------------------------------------------- the timed step */
 
-typedef struct {
-    dpt_trainer *t;
-    split *s;
-} ready_ctx;
+/* The reducer's ops with clocks around them: the path's own table, called through. */
+static const dpt_reducer_ops *g_inner;
+static split *g_split;
 
-static void timed_ready(void *ctx, size_t off, size_t len)
+static double timed_gradients(dpt_reducer *r, size_t i, double *count)
 {
-    ready_ctx *r = ctx;
-    double t0 = dpt_comm_time();
-    dpt_bucketed_ready(r->t->buckets, off, len);
-    dpt_bucketed_progress(r->t->buckets);
-    r->s->ready += dpt_comm_time() - t0;
+    double t0 = dpt_comm_time(), loss = g_inner->gradients(r, i, count);
+    g_split->grads += dpt_comm_time() - t0;
+    return loss;
 }
 
-/* dpt_trainer_step of src/train.c (its non-deterministic path), statement for statement, with
- * clocks between the phases. Keep in step with the original: the end-to-end figure printed
- * beside the mirrored one shows when they drift apart. */
-static void mirrored_step(dpt_trainer *t, size_t i, split *s)
+static int own_inputs(const dpt_reducer *r, const float **in, size_t a)
 {
-    const dpt_config *c = t->cfg;
-    float *g = t->model.grads;
-    size_t n = t->model.nparams;
-    ready_ctx rc = {t, s};
-    if (!dpt_trainer_fused(t) || c->scale_lr)
-        die("%s", "the mirrored step copies only the fused path (no clipping, penalty or lr scaling)");
-    double t0 = dpt_comm_time();
+    int k = g_inner->inputs(r, in, a);
+    if (g_own_only && k > 1) { /* timing only: this rank's region alone, as one rank averages its own */
+        in[0] = in[r->comm->rank];
+        return 1;
+    }
+    return k;
+}
 
-    /* compute_gradients */
-    int parts = (int)c->train.accumulation, written = 0;
-    double loss = 0, count = 0;
-    for (int p = 0; p < parts; p++) {
-        size_t begin, nn, total;
-        double ta = dpt_comm_time();
-        dpt_sampler_slice(&t->sampler, i, p, parts, t->comm->rank, t->comm->size, &begin, &nn, &total);
-        count += (double)total;
-        if (nn == 0)
+static void timed_share_run(dpt_reducer *r, size_t a, size_t b)
+{
+    double t0 = dpt_comm_time();
+    g_inner->share_run(r, a, b);
+    g_split->copy += dpt_comm_time() - t0; /* one update thread only (see timed_step) */
+}
+
+static void timed_publish(dpt_reducer *r)
+{
+    double t0 = dpt_comm_time();
+    g_inner->publish(r);
+    g_split->publish += dpt_comm_time() - t0;
+}
+
+static double timed_norm(dpt_reducer *r, double *loss, double *penalty, double sq)
+{
+    double t0 = dpt_comm_time(), v = g_inner->norm(r, loss, penalty, sq);
+    g_split->norm += dpt_comm_time() - t0;
+    return v;
+}
+
+/* Sums this step's trace spans of the main thread into s, then empties the trace. */
+static void add_spans(dpt_trace *tr, split *s)
+{
+    for (long k = 0; k < tr->n && k < tr->cap; k++) {
+        const dpt_trace_event *ev = &tr->ev[k];
+        double sec = ev->dur * 1e-6;
+        if (ev->tid != 0)
             continue;
-        dpt_data_gather(t->x, t->y, &t->train, t->sampler.order + begin, nn);
-        double tb = dpt_comm_time();
-        const float *out = dpt_model_forward(&t->model, t->x, (int)nn);
-        loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)nn, t->model.out_dim);
-        double tc = dpt_comm_time();
-        dpt_model_backward(&t->model, t->dout, (int)nn, written,
-                           p == parts - 1 && !t->sharded ? timed_ready : NULL, &rc);
-        written = 1;
-        double td = dpt_comm_time();
-        s->data += tb - ta;
-        s->fwd += tc - tb;
-        s->bwd += td - tc;
+        if (strcmp(ev->cat, "data") == 0)
+            s->data += sec;
+        else if (strcmp(ev->cat, "forward") == 0)
+            s->fwd += sec;
+        else if (strcmp(ev->cat, "backward") == 0)
+            s->bwd += sec;
+        else if (strcmp(ev->name, "gradients ready: start buckets") == 0)
+            s->ready += sec;
     }
-    if (!written)
-        dpt_model_zero_grad(&t->model);
+    tr->n = 0;
+}
 
-    /* sum_gradients: a barrier (node-shared), a reduce-scatter (sharded through MPI), or the
-     * buckets' completion and the loss allreduce */
-    size_t lo = 0, hi = n;
-    if (t->sharded)
-        lo = t->shard_lo, hi = t->shard_hi;
-    double te = dpt_comm_time();
-    if (t->shared) {
-        dpt_shared_sync(t->shared);
-    } else if (t->sharded) {
-        dpt_comm_reduce_scatter_f(t->comm, g, t->shard_scratch, n);
-    } else {
-        dpt_bucketed_finish(t->buckets);
-        dpt_comm_allreduce_d(t->comm, &loss, 1);
-    }
-    double tf = dpt_comm_time();
-    s->wait += tf - te;
-
-    /* dpt_trainer_by_chunks, fused (no clipping, no penalty, non-finite stops): per chunk, the sum
-     * averaged (reading every rank's region when node-shared), the update, the copies; with several
-     * threads per rank (no other rank to talk to here) timed as a whole */
-    double lr = dpt_sched_lr(&c->sched, c->optim.lr, t->step, t->total_steps), sq = 0;
-    float inv = (float)(1.0 / count);
-    dpt_optim_begin_step(&t->opt);
-    if (t->pool) {
-        double t1 = dpt_comm_time();
-        sq = dpt_trainer_by_chunks(t, lr, lo, hi, inv, 1);
-        s->update += dpt_comm_time() - t1;
-    } else {
-        double lanes[DPT_NORM_LANES] = {0};
-        for (size_t a = lo; a < hi; a += DPT_SHARE_CHUNK) {
-            size_t b = hi - a < DPT_SHARE_CHUNK ? hi : a + DPT_SHARE_CHUNK;
-            double acc[DPT_NORM_LANES] = {0}, t1 = dpt_comm_time();
-            int k = dpt_trainer_sum_inputs(t, t->chunk_in, lo, a);
-            if (g_own_only) /* timing only: this rank's region alone, as one rank averages its own */
-                dpt_grad_sum_scale_acc(t->chunk_g, t->chunk_in + t->comm->rank, 1, b - a, inv, acc);
-            else
-                dpt_grad_sum_scale_acc(t->chunk_g, t->chunk_in, k, b - a, inv, acc);
-            double t2 = dpt_comm_time();
-            dpt_optim_update_run(&t->opt, t->model.params, t->chunk_g, lr, a, b);
-            double t3 = dpt_comm_time();
-            dpt_trainer_share_run(t, a, b);
-            double t4 = dpt_comm_time();
-            for (int l = 0; l < DPT_NORM_LANES; l++)
-                lanes[l] += acc[l];
-            s->sum += t2 - t1;
-            s->update += t3 - t2;
-            s->copy += t4 - t3;
-        }
-        sq = dpt_norm_total(lanes);
-    }
-    double tg = dpt_comm_time();
-    dpt_trainer_share_params(t);
-    double th = dpt_comm_time();
-    s->wait += th - tg;
-
-    /* agree_norm */
-    double norm = sqrt(sq);
-    if (t->sharded) {
-        double v[3] = {loss, 0, sq};
-        dpt_comm_allreduce_d(t->comm, v, 3);
-        loss = v[0], norm = sqrt(v[2]);
-    }
-    t->last.lr = lr;
-    t->last.train_loss = loss / count;
-    t->last.penalty = 0;
-    t->last.grad_norm = norm;
-    if (!isfinite(loss) || !isfinite(norm))
-        die("non-finite %s in the mirrored step", isfinite(loss) ? "gradient norm" : "loss");
-    t->step++;
-    double tend = dpt_comm_time();
-    s->other += tend - th;
-    s->total += tend - t0;
+/* dpt_trainer_step, with its reducer's ops timed and its trace on. */
+static void timed_step(dpt_trainer *t, size_t i, split *s)
+{
+    dpt_reducer *r = t->reducer;
+    const dpt_reducer_ops *inner = r->ops;
+    dpt_reducer_ops timed = *inner;
+    timed.gradients = timed_gradients;
+    timed.inputs = own_inputs;
+    timed.publish = timed_publish;
+    timed.norm = timed_norm;
+    if (!t->update.pool) /* several threads would race on the sum */
+        timed.share_run = timed_share_run;
+    g_inner = inner;
+    g_split = s;
+    r->ops = &timed;
+    dpt_trace_step(&t->trace, t->pos.step + 1);
+    double loss, count, t0 = dpt_comm_time();
+    dpt_err e;
+    if (dpt_trainer_step(t, i, &loss, &count, &e) != DPT_OK)
+        die("dpt_trainer_step: %s", e.msg);
+    s->total += dpt_comm_time() - t0;
+    dpt_trace_step(&t->trace, 0); /* off again: the untimed runs pay nothing */
+    add_spans(&t->trace, s);
+    r->ops = inner;
 }
 
 /* Steps to time so a run lasts about `seconds`, from one warm step's time; agreed on rank 0's. */
@@ -383,23 +345,34 @@ static double max_over_ranks(const dpt_comm *c, double v)
  * the machine spoils one chunk rather than the figure. */
 enum { CHUNKS = 3 };
 
-/* Mirrored steps after two warm ones; s holds per-step means over ranks of the fastest chunk. */
-static void run_mirrored(dpt_trainer *t, double seconds, split *s)
+/* Waiting for other ranks: the gradients op beyond its computing, and the publishing. */
+static double waiting(const split *s)
+{
+    return fmax(0, s->grads - s->data - s->fwd - s->bwd - s->ready) + s->publish;
+}
+
+/* Averaging, update and copies to other ranks: the step beyond the reducer's collective ops. */
+static double averaging(const split *s)
+{
+    return fmax(0, s->total - s->grads - s->publish - s->norm);
+}
+
+/* Timed steps after two warm ones; s holds per-step means over ranks of the fastest chunk. */
+static void run_split(dpt_trainer *t, double seconds, split *s)
 {
     split warm = {0};
     double t0 = dpt_comm_time();
-    mirrored_step(t, next_batch(t), &warm);
-    mirrored_step(t, next_batch(t), &warm);
+    timed_step(t, next_batch(t), &warm);
+    timed_step(t, next_batch(t), &warm);
     int steps = steps_for(t->comm, (dpt_comm_time() - t0) / 2, seconds / CHUNKS);
     for (int chunk = 0; chunk < CHUNKS; chunk++) {
         split c = {0};
         for (int k = 0; k < steps; k++)
-            mirrored_step(t, next_batch(t), &c);
-        double v[10] = {c.data, c.fwd, c.bwd, c.ready, c.wait, c.sum, c.update, c.copy, c.other, c.total};
-        dpt_comm_allreduce_d(t->comm, v, 10);
+            timed_step(t, next_batch(t), &c);
+        double v[9] = {c.data, c.fwd, c.bwd, c.ready, c.grads, c.publish, c.norm, c.copy, c.total};
+        dpt_comm_allreduce_d(t->comm, v, 9);
         double d = (double)steps * t->comm->size;
-        c = (split){v[0] / d, v[1] / d, v[2] / d, v[3] / d, v[4] / d, v[5] / d, v[6] / d, v[7] / d,
-                    v[8] / d, v[9] / d};
+        c = (split){v[0] / d, v[1] / d, v[2] / d, v[3] / d, v[4] / d, v[5] / d, v[6] / d, v[7] / d, v[8] / d};
         if (chunk == 0 || c.total < s->total)
             *s = c;
     }
@@ -639,7 +612,7 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
     double step_s = 0, sps = run_trainer(&t, o->seconds, &step_s);
     double link = comm->size > 1 ? link_bytes_per_step(&t) : 0;
     split s;
-    run_mirrored(&t, o->seconds, &s);
+    run_split(&t, o->seconds, &s);
     int cores = comm->size * o->threads;
     double mfu = o->peak > 0 ? flops * sps / (o->peak * 1e9 * cores) : NAN;
     double bytes = sizeof(float) * (double)t.model.nparams;
@@ -652,7 +625,7 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
             dpt_config cfg2;
             dpt_trainer t2;
             make_trainer(&t2, &cfg2, comm, dims, batch, o->alt_bucket_mb, 0, NULL);
-            run_mirrored(&t2, o->seconds * 0.5, &alt);
+            run_split(&t2, o->seconds * 0.5, &alt);
             dpt_trainer_free(&t2);
             have_alt = 1;
         }
@@ -660,17 +633,18 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
     /* What the summing pass costs without the other ranks' regions, on a throwaway trainer (its
      * sums are wrong): the rest of that pass is communication. */
     split own = {0};
-    if (t.shared) {
+    int shared = t.reducer->max_inputs > 1; /* node-shared shards: every rank's region is a summand */
+    if (shared) {
         dpt_config cfg5;
         dpt_trainer t5;
         make_trainer(&t5, &cfg5, comm, dims, batch, o->bucket_mb, 0, NULL);
         g_own_only = 1;
-        run_mirrored(&t5, o->seconds * 0.5, &own);
+        run_split(&t5, o->seconds * 0.5, &own);
         g_own_only = 0;
         dpt_trainer_free(&t5);
     }
     double mpi_sps = 0; /* the same shards through MPI's reduce-scatter and all-gather */
-    if (t.shared) {
+    if (shared) {
         dpt_config cfg4;
         dpt_trainer t4;
         double mpi_step;
@@ -691,25 +665,26 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
         double ms = 1e3;
         /* Node-shared, the summing pass over every region counts as communication beyond what the
          * same pass over this rank's region alone takes (that much one rank spends averaging). */
-        double reading = t.shared ? fmax(0, s.sum - own.sum) : 0;
+        double sum = averaging(&s) - s.copy, own_sum = averaging(&own) - own.copy;
+        double reading = shared ? fmax(0, sum - own_sum) : 0;
         /* MFU if communication, optimizer and data cost nothing: forward and backward alone. */
         double per_core = flops * (double)batch / comm->size / (s.fwd + s.bwd) / o->threads;
         double ceiling = o->peak > 0 ? per_core / (o->peak * 1e9) : NAN;
-        double cm = s.wait + s.copy + reading, opt = s.update + s.sum - reading;
-        printf("%s b%ld %s: %.0f samples/s (dpt_trainer_step)  step %.1f ms | mirrored %.0f samples/s: "
+        double cm = waiting(&s) + s.copy + reading, opt = sum - reading;
+        printf("%s b%ld %s: %.0f samples/s (dpt_trainer_step)  step %.1f ms | timed %.0f samples/s: "
                "data %.2f  fwd %.1f  bwd %.1f (bucket calls %.2f)  communication(exposed) %.2f  optimizer %.2f  "
-               "other %.2f ms  MFU %.0f%%\n",
+               "loss and norm %.2f ms  MFU %.0f%%\n",
                dims, batch, o->label, sps, step_s * ms, batch / s.total, s.data * ms, s.fwd * ms,
-               s.bwd * ms, s.ready * ms, cm * ms, opt * ms, s.other * ms, 100 * mfu);
+               s.bwd * ms, s.ready * ms, cm * ms, opt * ms, s.norm * ms, 100 * mfu);
         if (comm->size > 1) {
             printf("    forward and backward alone run at %.0f%% MFU (the ceiling if all else were free)\n",
                    100 * ceiling);
-            if (t.shared)
+            if (shared)
                 printf("    node-shared shards: barriers %.2f ms, summing every rank's region and averaging %.2f ms "
                        "(this rank's region alone %.2f ms: reading the others' %.2f ms), copying the updated shard "
                        "to the other regions %.2f ms; counting the whole summing pass, communication would be "
-                       "%.1f%% of the step\n", s.wait * ms, s.sum * ms, own.sum * ms, reading * ms, s.copy * ms,
-                       100 * (s.wait + s.copy + s.sum) / s.total);
+                       "%.1f%% of the step\n", waiting(&s) * ms, sum * ms, own_sum * ms, reading * ms, s.copy * ms,
+                       100 * (waiting(&s) + s.copy + sum) / s.total);
             printf("    gradient of %.2f MB (%zu floats, bucket %g MiB): exposed communication %.2f ms = %.1f%% of "
                    "step, %.2f GB/s; with the bucket calls inside backward %.2f ms = %.1f%%; "
                    "allreduce path alone (after barrier) %.2f ms = %.2f GB/s; bare dpt_comm_allreduce_f %.2f ms = "
@@ -718,9 +693,9 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
                    bytes / cm / 1e9, (cm + s.ready) * ms, 100 * (cm + s.ready) / s.total,
                    ar.bucketed * ms, bytes / ar.bucketed / 1e9, ar.bare * ms, bytes / ar.bare / 1e9);
             if (have_alt)
-                printf("\n    the same with training.bucket_mb = %g (mirrored step): %.0f samples/s, exposed "
+                printf("\n    the same with training.bucket_mb = %g (timed step): %.0f samples/s, exposed "
                        "allreduce %.2f ms, bucket calls %.2f ms, bwd %.1f ms, step %.1f ms",
-                       o->alt_bucket_mb, batch / alt.total, (alt.wait + alt.copy) * ms, alt.ready * ms, alt.bwd * ms,
+                       o->alt_bucket_mb, batch / alt.total, (waiting(&alt) + alt.copy) * ms, alt.ready * ms, alt.bwd * ms,
                        alt.total * ms);
             printf("\n");
         }
@@ -851,7 +826,7 @@ int main(int argc, char **argv)
     if (o.bucket_mb < 0) { /* as training.bucket_mb = auto resolves */
         dpt_config d;
         dpt_config_defaults(&d);
-        o.bucket_mb = dpt_trainer_bucket_mb(&d, &comm);
+        o.bucket_mb = dpt_reducer_bucket_mb(&d, &comm);
     }
     dpt_blas_set_threads(o.threads);
     g_threads = o.threads;

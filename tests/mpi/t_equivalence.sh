@@ -4,7 +4,7 @@
 # clipping (sharded optimizer, its shards meeting in node-shared memory: the
 # one-node default), with the shards meeting through MPI's reduce-scatter and
 # all-gather instead, with bucketed non-blocking allreduce (the multi-node
-# default), and over TCP.
+# default), with one blocking allreduce, and over TCP.
 . tests/lib.sh
 cd "$TMP"
 common=(--set data.synthetic_samples=103 --set "model.layers=dense 16, tanh, dense 8, relu, dense 1"
@@ -46,6 +46,12 @@ expect_contains reg-2.log "optimizer shards in node-shared memory"
 cp -r runs/adam-1 runs/bucket-1
 check bucket 2 --set training.batch=26 --set training.bucket_mb=0.0005
 check bucket 3 --set training.batch=26 --set training.bucket_mb=0.0005
+expect_contains bucket-2.log "bucketed non-blocking allreduce"
+# One blocking allreduce of the whole gradient, every rank updating every parameter.
+cp -r runs/reg-1 runs/blocking-1
+for np in 2 3; do check blocking "$np" --set training.batch=26 --set regularization.l1=0.001 \
+  --set regularization.l2=0.01 --set optimizer.clip_norm=0.5 --set training.shard_optimizer=false; done
+expect_contains blocking-2.log "one blocking allreduce"
 if tcp=$(mpi_force_tcp); then
   MPI_EXTRA=($tcp)
   check tcp 1 --set training.batch=26

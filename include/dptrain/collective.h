@@ -1,0 +1,37 @@
+/* The arithmetic of the collectives dptrain builds from exchanges between pairs of ranks (the ring
+ * reduce-scatter, the deterministic tree), written over any transport: comm.c runs them over
+ * MPI, the unit tests over threads of one process. Which rank adds what, in which order, is
+ * decided here alone, so the tests see the very sums training makes. */
+#ifndef DPTRAIN_COLLECTIVE_H
+#define DPTRAIN_COLLECTIVE_H
+
+#include <stddef.h>
+
+typedef struct {
+    int rank, size;
+    /* Sends n floats of out to rank dst while receiving m floats into in from rank src; tag
+     * tells the rounds apart. Returns when both are done. */
+    void (*exchange)(void *ctx, const float *out, size_t n, int dst, float *in, size_t m, int src, int tag);
+    void *ctx;
+} dpt_peers;
+
+/* Rank's shard [*lo, *hi) of n elements among size ranks: contiguous, sizes differ by at most one. */
+void dpt_shard_range(size_t n, int size, int rank, size_t *lo, size_t *hi);
+
+/* The range rank keeps in dpt_tree_reduce_scatter: [0, n) halved along the bits of rank (size a
+ * power of two), each cut at a multiple of align. */
+void dpt_tree_range(size_t n, size_t align, int size, int rank, size_t *lo, size_t *hi);
+
+/* Ring reduce-scatter: afterwards this rank's shard (dpt_shard_range) of buf [n] holds the sum
+ * over ranks (the rest is left partial); scratch holds one shard. */
+void dpt_ring_reduce_scatter(const dpt_peers *p, float *buf, float *scratch, size_t n);
+
+/* Sums buf [n] over a power-of-two number of ranks along a fixed binary tree over ranks
+ * (recursive doubling): every rank ends with the same bits; scratch [n]. */
+void dpt_tree_sum(const dpt_peers *p, float *buf, float *scratch, size_t n);
+
+/* Like dpt_tree_sum, but each rank ends with only its dpt_tree_range summed (recursive halving),
+ * with the bits dpt_tree_sum gives there; scratch holds half of buf. */
+void dpt_tree_reduce_scatter(const dpt_peers *p, float *buf, float *scratch, size_t n, size_t align);
+
+#endif

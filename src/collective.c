@@ -1,0 +1,67 @@
+/* Reduce-scatter and tree sums as exchanges between pairs of ranks; the
+ * transport (MPI in comm.c, threads in the unit tests) is the caller's. */
+#include "dptrain/collective.h"
+
+void dpt_shard_range(size_t n, int size, int rank, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)rank / (size_t)size;
+    *hi = n * (size_t)(rank + 1) / (size_t)size;
+}
+
+void dpt_tree_range(size_t n, size_t align, int size, int rank, size_t *lo, size_t *hi)
+{
+    *lo = 0;
+    *hi = n;
+    for (int mask = 1; mask < size; mask <<= 1) {
+        size_t mid = *lo + (*hi - *lo) / 2 / align * align;
+        if (rank & mask)
+            *lo = mid;
+        else
+            *hi = mid;
+    }
+}
+
+void dpt_ring_reduce_scatter(const dpt_peers *p, float *buf, float *scratch, size_t n)
+{
+    /* At step k rank r passes its running sum of shard r-k-1 to the right and adds the left
+     * neighbour's running sum of shard r-k-2 into its own; after size-1 steps shard r is complete
+     * on rank r, as x_r + (x_{r-1} + (... + x_{r+1})). */
+    int s = p->size, r = p->rank, right = (r + 1) % s, left = (r + s - 1) % s;
+    for (int k = 0; k < s - 1; k++) {
+        size_t slo, shi, rlo, rhi;
+        dpt_shard_range(n, s, (r - k - 1 + 2 * s) % s, &slo, &shi);
+        dpt_shard_range(n, s, (r - k - 2 + 2 * s) % s, &rlo, &rhi);
+        p->exchange(p->ctx, buf + slo, shi - slo, right, scratch, rhi - rlo, left, 7);
+        for (size_t j = 0; j < rhi - rlo; j++)
+            buf[rlo + j] += scratch[j];
+    }
+}
+
+void dpt_tree_sum(const dpt_peers *p, float *buf, float *scratch, size_t n)
+{
+    /* Recursive doubling: at each level a rank and its partner hold sibling subtrees and both
+     * form their sum; float addition is commutative, so both get the same bits. */
+    for (int mask = 1; mask < p->size; mask <<= 1) {
+        int partner = p->rank ^ mask;
+        p->exchange(p->ctx, buf, n, partner, scratch, n, partner, mask);
+        for (size_t i = 0; i < n; i++)
+            buf[i] += scratch[i];
+    }
+}
+
+void dpt_tree_reduce_scatter(const dpt_peers *p, float *buf, float *scratch, size_t n, size_t align)
+{
+    /* Recursive halving: partners share the same range at every level and keep opposite halves,
+     * so each kept element is the sum of two sibling subtrees, as in dpt_tree_sum. */
+    size_t lo = 0, hi = n;
+    for (int mask = 1; mask < p->size; mask <<= 1) {
+        int partner = p->rank ^ mask, upper = (p->rank & mask) != 0;
+        size_t mid = lo + (hi - lo) / 2 / align * align;
+        size_t klo = upper ? mid : lo, khi = upper ? hi : mid, slo = upper ? lo : mid, shi = upper ? mid : hi;
+        p->exchange(p->ctx, buf + slo, shi - slo, partner, scratch, khi - klo, partner, mask);
+        for (size_t i = klo; i < khi; i++)
+            buf[i] += scratch[i - klo];
+        lo = klo;
+        hi = khi;
+    }
+}

@@ -1,0 +1,48 @@
+/* Where a step's gradients come from: forward and backward passes over the
+ * samples the sampler assigns to this rank (or to one block, in deterministic
+ * mode), into whatever buffer the model's gradients are bound to. */
+#include <string.h>
+
+#include "dptrain/reduce.h"
+
+double dpt_grad_local(const dpt_grad_source *s, const dpt_comm *c, size_t i, dpt_grad_ready_fn ready, void *ctx,
+                      double *count)
+{
+    dpt_model *m = s->model;
+    int parts = s->accumulation, written = 0;
+    double loss = 0;
+    *count = 0;
+    for (int p = 0; p < parts; p++) {
+        size_t begin, n, total;
+        dpt_sampler_slice(s->sampler, i, p, parts, c->rank, c->size, &begin, &n, &total);
+        *count += (double)total;
+        if (n == 0)
+            continue;
+        double t0 = dpt_trace_now(s->trace);
+        dpt_data_gather(s->x, s->y, s->data, s->sampler->order + begin, n);
+        dpt_trace_span(s->trace, "gather batch", "data", t0, (int64_t)n);
+        const float *out = dpt_model_forward(m, s->x, (int)n);
+        loss += dpt_loss_eval(s->loss, s->dout, out, s->y, (int)n, m->out_dim);
+        /* Gradients are final, and may travel, only in the last micro-batch. */
+        dpt_model_backward(m, s->dout, (int)n, written, p == parts - 1 ? ready : NULL, ctx);
+        written = 1;
+    }
+    if (!written) /* an empty slice still joins the reduction, with zeros */
+        dpt_model_zero_grad(m);
+    return loss;
+}
+
+double dpt_grad_rows(const dpt_grad_source *s, float *g, size_t begin, size_t n)
+{
+    dpt_model *m = s->model;
+    dpt_model_bind_grads(m, g);
+    if (n == 0) {
+        memset(g, 0, sizeof(float) * m->nparams);
+        return 0;
+    }
+    dpt_data_gather(s->x, s->y, s->data, s->sampler->order + begin, n);
+    const float *out = dpt_model_forward(m, s->x, (int)n);
+    double loss = dpt_loss_eval(s->loss, s->dout, out, s->y, (int)n, m->out_dim);
+    dpt_model_backward(m, s->dout, (int)n, 0, NULL, NULL);
+    return loss;
+}
