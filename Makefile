@@ -36,7 +36,7 @@ MPI_BIN  := $(MPI_SRC:tests/mpi/%.c=$(BUILD)/tests/mpi_%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check-deps test test-mpich unit asan demo bench bench-cluster clean fuzz fuzz-run fuzz-replay
+.PHONY: all deps check-deps test test-mpich unit asan demo bench bench-compare bench-cluster clean fuzz fuzz-run fuzz-replay
 all: check-deps $(BUILD)/libdptrain.a $(BUILD)/dptrain $(UNIT_BIN) $(MPI_BIN) $(BENCH_BIN)
 
 deps:
@@ -153,6 +153,12 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	scripts/bench.sh
+
+# The step benchmark of commit BASE and of this build side by side (a refactor must not slow a path).
+BASE ?= HEAD~1
+bench-compare: deps
+	@$(MAKE) --no-print-directory all
+	scripts/bench-compare.sh $(BASE)
 
 # dptrain against PyTorch DDP on two emulated nodes, unshaped and at 2 Gbit/s (root only).
 bench-cluster: deps

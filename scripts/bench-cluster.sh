@@ -3,7 +3,7 @@
 # emulated by launch/fake-cluster.sh, one process per node, side by side in one run, with the
 # link unshaped and limited to 2 Gbit/s (tbf), for 784-512-512-10 at batch 128 and
 # 784-2048-2048-10 at batch 512. For each: samples/s of both and their ratio; dptrain's step
-# beside compute alone (forward, backward and optimizer of its mirrored step) and communication
+# beside compute alone (forward, backward and optimizer of the timed step) and communication
 # alone (a bare allreduce of the gradient), max of the two being what full overlap would give;
 # exposed communication; bytes this node sent on its link per step against a ring's minimum
 # (2 (M-1)/M x gradient bytes); the reduction path training.bucket_mb = auto chose.
@@ -72,6 +72,6 @@ for rate in $rates; do
 done
 rm -f "$results.log"
 echo
-echo "step_ms: dpt_trainer_step; compute: forward + backward + optimizer of the mirrored step;"
+echo "step_ms: dpt_trainer_step; compute: forward + backward + optimizer of the timed step;"
 echo "comm: one bare allreduce of the gradient; exposed: the step's wait for communication;"
 echo "link/min: bytes node 1 sent per step / the ring minimum 2(M-1)/M x gradient bytes."

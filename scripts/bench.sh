@@ -64,7 +64,7 @@ peak=$(awk '$1 == "peak" { sub("gflops1=", "", $2); print $2 }' "$results")
 echo
 
 echo "== training steps: samples/s of the real dpt_trainer_step (on a trainer assembled in the bench"
-echo "   over in-memory synthetic data), then the split of a mirrored copy of that step, per-rank ms;"
+echo "   over in-memory synthetic data), then the split of that very step (its reducer ops timed), per-rank ms;"
 echo "   'bucket calls' = time inside backward spent starting/testing bucket allreduces;"
 echo "   MFU = GEMM FLOPs/s of dpt_trainer_step / (1-thread peak x cores used)"
 common=(--seconds "$secs" --peak-gflops "$peak" --results "$results")

@@ -411,15 +411,15 @@ double dpt_comm_time(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-const char *dpt_comm_library(void)
+void dpt_comm_library(char *buf, size_t size)
 {
-    static char version[MPI_MAX_LIBRARY_VERSION_STRING];
+    char version[MPI_MAX_LIBRARY_VERSION_STRING];
     int len;
     MPI_Get_library_version(version, &len);
     for (int i = 0; i < len; i++)
         if (version[i] == '\n' || version[i] == ',')
             version[i] = '\0';
-    return version;
+    snprintf(buf, size, "%s", version);
 }
 
 /* Buckets cover buf from its end backwards, because backward produces the

@@ -123,7 +123,8 @@ void dpt_record_collect(dpt_record *r, const dpt_comm *comm)
     dpt_record_add(r, "cpu", "%s, %ld cores", buf, sysconf(_SC_NPROCESSORS_ONLN));
     dpt_record_add(r, "blas core", "%s", dpt_blas_core());
     dpt_record_add(r, "blas", "%s", dpt_blas_info());
-    dpt_record_add(r, "mpi", "%s", dpt_comm_library());
+    dpt_comm_library(buf, sizeof buf);
+    dpt_record_add(r, "mpi", "%s", buf);
     dpt_record_add(r, "build", "dptrain %s, commit %s, %s", DPT_VERSION, DPT_COMMIT,
 #if defined(__clang__)
                    "clang " __clang_version__

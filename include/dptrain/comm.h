@@ -150,8 +150,8 @@ char *dpt_comm_gather_bytes(const dpt_comm *c, const void *buf, size_t n, size_t
 /* This node's host name into buf (always terminated). */
 void dpt_comm_hostname(char *buf, size_t size);
 
-/* "Open MPI v4.1.4, ..." as the library reports itself. */
-const char *dpt_comm_library(void);
+/* "Open MPI v4.1.4" as the library reports itself, into buf (always terminated). */
+void dpt_comm_library(char *buf, size_t size);
 
 /* Sum n floats across ranks in bucketed non-blocking allreduces that the
  * backward pass starts as gradients become final and the optimizer waits on. */
