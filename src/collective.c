@@ -2,6 +2,8 @@
  * transport (MPI in comm.c, threads in the unit tests) is the caller's. */
 #include "dptrain/collective.h"
 
+#include <string.h>
+
 void dpt_shard_range(size_t n, int size, int rank, size_t *lo, size_t *hi)
 {
     *lo = n * (size_t)rank / (size_t)size;
@@ -31,7 +33,7 @@ void dpt_ring_reduce_scatter(const dpt_peers *p, float *buf, float *scratch, siz
         size_t slo, shi, rlo, rhi;
         dpt_shard_range(n, s, (r - k - 1 + 2 * s) % s, &slo, &shi);
         dpt_shard_range(n, s, (r - k - 2 + 2 * s) % s, &rlo, &rhi);
-        p->exchange(p->ctx, buf + slo, shi - slo, right, scratch, rhi - rlo, left, 7);
+        p->exchange(p->ctx, buf + slo, sizeof(float) * (shi - slo), right, scratch, sizeof(float) * (rhi - rlo), left, 7);
         for (size_t j = 0; j < rhi - rlo; j++)
             buf[rlo + j] += scratch[j];
     }
@@ -43,7 +45,7 @@ void dpt_tree_sum(const dpt_peers *p, float *buf, float *scratch, size_t n)
      * form their sum; float addition is commutative, so both get the same bits. */
     for (int mask = 1; mask < p->size; mask <<= 1) {
         int partner = p->rank ^ mask;
-        p->exchange(p->ctx, buf, n, partner, scratch, n, partner, mask);
+        p->exchange(p->ctx, buf, sizeof(float) * n, partner, scratch, sizeof(float) * n, partner, mask);
         for (size_t i = 0; i < n; i++)
             buf[i] += scratch[i];
     }
@@ -58,10 +60,58 @@ void dpt_tree_reduce_scatter(const dpt_peers *p, float *buf, float *scratch, siz
         int partner = p->rank ^ mask, upper = (p->rank & mask) != 0;
         size_t mid = lo + (hi - lo) / 2 / align * align;
         size_t klo = upper ? mid : lo, khi = upper ? hi : mid, slo = upper ? lo : mid, shi = upper ? mid : hi;
-        p->exchange(p->ctx, buf + slo, shi - slo, partner, scratch, khi - klo, partner, mask);
+        p->exchange(p->ctx, buf + slo, sizeof(float) * (shi - slo), partner, scratch, sizeof(float) * (khi - klo), partner,
+                    mask);
         for (size_t i = klo; i < khi; i++)
             buf[i] += scratch[i - klo];
         lo = klo;
         hi = khi;
+    }
+}
+
+uint16_t dpt_bf16_from(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it one, quiet */
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+float dpt_bf16_to(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+void dpt_ring_reduce_scatter_bf16(const dpt_peers *p, float *buf, uint16_t *out, uint16_t *in, size_t n)
+{
+    /* The ring of dpt_ring_reduce_scatter, each hop's running sum rounded for the wire only. */
+    int s = p->size, r = p->rank, right = (r + 1) % s, left = (r + s - 1) % s;
+    for (int k = 0; k < s - 1; k++) {
+        size_t slo, shi, rlo, rhi;
+        dpt_shard_range(n, s, (r - k - 1 + 2 * s) % s, &slo, &shi);
+        dpt_shard_range(n, s, (r - k - 2 + 2 * s) % s, &rlo, &rhi);
+        for (size_t j = 0; j < shi - slo; j++)
+            out[j] = dpt_bf16_from(buf[slo + j]);
+        p->exchange(p->ctx, out, sizeof(uint16_t) * (shi - slo), right, in, sizeof(uint16_t) * (rhi - rlo), left, 7);
+        for (size_t j = 0; j < rhi - rlo; j++)
+            buf[rlo + j] += dpt_bf16_to(in[j]);
+    }
+}
+
+void dpt_ring_allgather_u16(const dpt_peers *p, uint16_t *buf, size_t n)
+{
+    /* At step k rank r passes shard r-k to the right and receives shard r-k-1 from the left. */
+    int s = p->size, r = p->rank, right = (r + 1) % s, left = (r + s - 1) % s;
+    for (int k = 0; k < s - 1; k++) {
+        size_t slo, shi, rlo, rhi;
+        dpt_shard_range(n, s, (r - k + s) % s, &slo, &shi);
+        dpt_shard_range(n, s, (r - k - 1 + s) % s, &rlo, &rhi);
+        p->exchange(p->ctx, buf + slo, sizeof(uint16_t) * (shi - slo), right, buf + rlo,
+                    sizeof(uint16_t) * (rhi - rlo), left, 8);
     }
 }

@@ -526,43 +526,43 @@ void dpt_comm_shard(const dpt_comm *c, size_t n, int rank, size_t *lo, size_t *h
     dpt_shard_range(n, c->size, rank, lo, hi);
 }
 
-/* Sends n floats of buf to dst while receiving m into in from src, in pieces of at most
- * c->max_count (MPI counts are int); both sides cut alike, since each knows both lengths. */
-static void sendrecv_f(const dpt_comm *c, const float *buf, size_t n, int dst, float *in, size_t m, int src, int tag)
+/* Sends n bytes of out to dst while receiving m into in from src, in pieces of at most
+ * 4 * c->max_count bytes (MPI counts are int); both sides cut alike, since each knows both lengths. */
+static void sendrecv_bytes(const dpt_comm *c, const char *out, size_t n, int dst, char *in, size_t m, int src, int tag)
 {
-    size_t off = 0, most = n > m ? n : m;
+    size_t off = 0, most = n > m ? n : m, piece = 4 * c->max_count;
     do {
         size_t sn = n > off ? n - off : 0, rn = m > off ? m - off : 0;
-        sn = sn < c->max_count ? sn : c->max_count;
-        rn = rn < c->max_count ? rn : c->max_count;
-        MPI_Sendrecv(buf + (sn ? off : 0), (int)sn, MPI_FLOAT, dst, tag, in + (rn ? off : 0), (int)rn, MPI_FLOAT, src,
+        sn = sn < piece ? sn : piece;
+        rn = rn < piece ? rn : piece;
+        MPI_Sendrecv(out + (sn ? off : 0), (int)sn, MPI_BYTE, dst, tag, in + (rn ? off : 0), (int)rn, MPI_BYTE, src,
                      tag, group(c), MPI_STATUS_IGNORE);
-        off += c->max_count;
+        off += piece;
     } while (off < most);
 }
 
 /* The exchange of src/collective.c's algorithms: one MPI_Sendrecv (in pieces), watched. */
-static void mpi_exchange(void *ctx, const float *out, size_t n, int dst, float *in, size_t m, int src, int tag)
+static void mpi_exchange(void *ctx, const void *out, size_t n, int dst, void *in, size_t m, int src, int tag)
 {
-    waiting_for("another rank in MPI_Sendrecv (reduce-scatter or deterministic tree)");
-    sendrecv_f(ctx, out, n, dst, in, m, src, tag);
+    waiting_for("another rank in MPI_Sendrecv (ring or deterministic tree)");
+    sendrecv_bytes(ctx, out, n, dst, in, m, src, tag);
     waiting_for(NULL);
 }
 
-static dpt_peers peers(const dpt_comm *c)
+dpt_peers dpt_comm_peers(const dpt_comm *c)
 {
     return (dpt_peers){.rank = c->rank, .size = c->size, .exchange = mpi_exchange, .ctx = (void *)c};
 }
 
 void dpt_comm_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, size_t n)
 {
-    dpt_peers p = peers(c);
+    dpt_peers p = dpt_comm_peers(c);
     dpt_ring_reduce_scatter(&p, buf, scratch, n);
 }
 
 void dpt_comm_tree_sum_f(const dpt_comm *c, float *buf, float *scratch, size_t n)
 {
-    dpt_peers p = peers(c);
+    dpt_peers p = dpt_comm_peers(c);
     dpt_tree_sum(&p, buf, scratch, n);
 }
 
@@ -634,7 +634,7 @@ void dpt_comm_tree_shard(const dpt_comm *c, size_t n, size_t align, int rank, si
 
 void dpt_comm_tree_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, size_t n, size_t align)
 {
-    dpt_peers p = peers(c);
+    dpt_peers p = dpt_comm_peers(c);
     dpt_tree_reduce_scatter(&p, buf, scratch, n, align);
 }
 

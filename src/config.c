@@ -65,6 +65,7 @@ static const pick p_optim[] = {{"gd", DPT_OPT_GD}, {"sgd", DPT_OPT_SGD}, {"adagr
 static const pick p_sched[] = {{"constant", DPT_SCHED_CONSTANT}, {"step", DPT_SCHED_STEP},
                                {"exponential", DPT_SCHED_EXP}, {"cosine", DPT_SCHED_COSINE}, {NULL, 0}};
 static const pick p_nonfinite[] = {{"stop", 0}, {"skip", 0}, {NULL, 0}};
+static const pick p_comm_dtype[] = {{"fp32", 0}, {"bf16", 0}, {NULL, 0}};
 static const pick p_metric[] = {{"val_loss", 0}, {"val_accuracy", 0}, {NULL, 0}};
 
 #define FLD(m) offsetof(dpt_config, m), sizeof(((dpt_config *)0)->m)
@@ -154,6 +155,7 @@ static const keydef keys[] = {
     INT("training", "update_threads", train.update_threads, 0, 0, "0", "threads per rank sharing the averaging and the update of models of 1M parameters or more (no bit depends on it); 0 = training.threads"),
     BOOL("training", "shard_optimizer", train.shard_optimizer, "true", "each rank updates one shard of the parameters (when bucket_mb is 0); shards meet in node-shared memory or through reduce-scatter and all-gather"),
     BOOL("training", "flush_denormals", train.flush_denormals, "true", "treat subnormal floats as zero (x86 FTZ/DAZ, as TensorFlow does): Adam's moments of weights whose gradient stays zero decay into subnormals that slow the optimizer step up to 30x"),
+    PICK("training", "comm_dtype", train.comm_dtype, p_comm_dtype, "fp32", "gradients on the wire: fp32, or bf16 (half the bytes; summed in fp32, rounded when they travel; not in deterministic mode)"),
     BOOL("training", "shared_memory", train.shared_memory, "true", "sharded optimizer, every rank on one node: shards meet in node-shared memory instead of MPI's reduce-scatter and all-gather"),
 
     PICK("early_stopping", "metric", early.metric, p_metric, "val_loss", "validation metric watched"),
@@ -1088,6 +1090,7 @@ static const struct {
     {"data.classes", "data.task", "classify"},
     {"data.synthetic_samples", "data.synthetic", "linreg"},
     {"training.blocks", "training.deterministic", "true"},
+    {"training.comm_dtype", "training.deterministic", "false"},
 };
 
 /* Whether word is one of the space-separated words of list. */

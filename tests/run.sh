@@ -15,7 +15,7 @@ for t in tests/"$kind"/t_*.sh; do
   start=$(date +%s)
   if timeout 300 bash "$t" >"$log" 2>&1; then
     pass=$((pass + 1)); echo "PASS $name ($(( $(date +%s) - start ))s)"
-    grep '^SKIPPED' "$log" | sed 's/^/    /' || true
+    grep -E '^(SKIPPED|MEASURED)' "$log" | sed 's/^/    /' || true
   else
     fail=$((fail + 1)); failed+=("$name"); echo "FAIL $name ($(( $(date +%s) - start ))s)"
     sed 's/^/    /' "$log" | tail -40

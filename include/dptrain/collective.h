@@ -6,12 +6,13 @@
 #define DPTRAIN_COLLECTIVE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     int rank, size;
-    /* Sends n floats of out to rank dst while receiving m floats into in from rank src; tag
-     * tells the rounds apart. Returns when both are done. */
-    void (*exchange)(void *ctx, const float *out, size_t n, int dst, float *in, size_t m, int src, int tag);
+    /* Sends n bytes of out to rank dst while receiving m bytes into in from rank src; tag tells
+     * the rounds apart. Returns when both are done. */
+    void (*exchange)(void *ctx, const void *out, size_t n, int dst, void *in, size_t m, int src, int tag);
     void *ctx;
 } dpt_peers;
 
@@ -33,5 +34,19 @@ void dpt_tree_sum(const dpt_peers *p, float *buf, float *scratch, size_t n);
 /* Like dpt_tree_sum, but each rank ends with only its dpt_tree_range summed (recursive halving),
  * with the bits dpt_tree_sum gives there; scratch holds half of buf. */
 void dpt_tree_reduce_scatter(const dpt_peers *p, float *buf, float *scratch, size_t n, size_t align);
+
+/* bfloat16: the upper half of a float's bits, rounded to nearest even (NaN stays NaN). */
+uint16_t dpt_bf16_from(float x);
+
+/* The float a bfloat16 stands for (exact). */
+float dpt_bf16_to(uint16_t h);
+
+/* The ring reduce-scatter with 16-bit partial sums on the wire: each rank widens what it receives
+ * and adds it into its float running sums, so sums are formed in fp32 and only what travels is
+ * rounded. Afterwards this rank's shard of buf [n] holds the sum; out and in hold one shard. */
+void dpt_ring_reduce_scatter_bf16(const dpt_peers *p, float *buf, uint16_t *out, uint16_t *in, size_t n);
+
+/* Ring all-gather of every rank's shard (dpt_shard_range) of the 16-bit values in buf [n]. */
+void dpt_ring_allgather_u16(const dpt_peers *p, uint16_t *buf, size_t n);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dptrain/collective.h"
 #include "dptrain/error.h"
 
 /* A group of ranks that run collectives together: the whole job, or a part of it that trains one
@@ -57,6 +58,9 @@ void dpt_comm_shard(const dpt_comm *c, size_t n, int rank, size_t *lo, size_t *h
 /* Sums buf [n] across ranks so that this rank's shard holds the total (the rest is left
  * partial); scratch holds one shard (collective). */
 void dpt_comm_reduce_scatter_f(const dpt_comm *c, float *buf, float *scratch, size_t n);
+
+/* c's ranks as peers of src/collective.c's algorithms, exchanging through MPI (watched). */
+dpt_peers dpt_comm_peers(const dpt_comm *c);
 
 /* A planned all-gather of every rank's shard of n floats: plain shards (dpt_comm_shard) or, with
  * align > 0, tree shards (dpt_comm_tree_shard). Planned once, so a step allocates nothing. */

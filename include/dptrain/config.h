@@ -73,6 +73,7 @@ typedef struct {
         int shard_optimizer;             /* each rank updates one shard (with one blocking allreduce) */
         int flush_denormals;             /* subnormal floats count as zero (FTZ/DAZ) */
         int shared_memory;               /* shards meet in node-shared memory (all ranks on one node) */
+        char comm_dtype[8];              /* fp32 | bf16: gradients on the wire */
     } train;
     struct {
         char metric[32];                 /* val_loss | val_accuracy */

@@ -111,6 +111,7 @@ typedef struct {
 int dpt_reduce_allreduce_new(dpt_reducer **out, const dpt_reduce_plan *p, dpt_err *e);
 int dpt_reduce_shards_mpi_new(dpt_reducer **out, const dpt_reduce_plan *p, dpt_err *e);
 int dpt_reduce_tree_new(dpt_reducer **out, const dpt_reduce_plan *p, dpt_err *e);
+int dpt_reduce_compressed_new(dpt_reducer **out, const dpt_reduce_plan *p, dpt_err *e);
 /* Collective: *out stays NULL, without error, when node-shared memory cannot be had. */
 void dpt_reduce_shards_shm_new(dpt_reducer **out, const dpt_reduce_plan *p);
 

@@ -3,9 +3,11 @@
 # parameters of 1 rank within 1e-5 relative on every path that crosses nodes; deterministic mode
 # gives its bits; a rank killed on the second node ends the job within seconds, naming the node,
 # and run-with-restart resumes it bitwise; a data file present on the first node only is one
-# clear error. Where namespaces cannot be made, the test says so loudly and passes as skipped.
+# clear error; gradients in bf16 halve the bytes on the link. Where namespaces cannot be made,
+# the test says so loudly and passes as skipped.
 . tests/lib.sh
-export FAKE_CLUSTER_PREFIX=dptt
+# A cluster of this run's own: two checkouts testing at once must not take down each other's.
+export FAKE_CLUSTER_PREFIX=dt$(( $$ % 100000 ))
 FC=$ROOT/launch/fake-cluster.sh
 if [ "$(id -u)" -ne 0 ] || ! unshare --net true 2>/dev/null; then
   skipped "the multi-node path" "t_two_nodes needs root and network namespaces"
@@ -54,6 +56,20 @@ for per in 1 2; do
   nodes "$per" "det$per" --set training.deterministic=true --set training.blocks=4
   "$CKPTDIFF" "$(last_ckpt runs/det)" "$(last_ckpt runs/det$per)" bitwise || fail "deterministic on 2 nodes x $per differs"
 done
+
+# Gradients in bf16 on the wire (training.comm_dtype): the training of fp32 within bf16's
+# precision (plain SGD: Adam would turn a sum that rounding flips in sign into a full step the
+# other way), and at most 0.6 times the bytes on the link (half, plus what is not gradient).
+sent() { "$FC" bytes | awk '{ s += $2 } END { print s }'; }
+wide=(--set "model.layers=dense 8192, relu, dense 3" --set optimizer.kind=sgd --set optimizer.lr=0.05)
+one wideref "${wide[@]}"
+b0=$(sent); nodes 1 fp32w "${wide[@]}" --set training.bucket_mb=0
+b1=$(sent); nodes 1 bf16w "${wide[@]}" --set training.comm_dtype=bf16
+b2=$(sent)
+expect_contains bf16w.log "bf16 reduce-scatter and all-gather"
+"$CKPTDIFF" "$(last_ckpt runs/wideref)" "$(last_ckpt runs/bf16w)" 3e-2 || fail "bf16 gradients drift beyond 3e-2 of fp32"
+awk -v f=$((b1 - b0)) -v h=$((b2 - b1)) 'BEGIN { printf "MEASURED bytes on the link per node, 12 steps of 2 nodes x 1 rank: fp32 %d, bf16 %d (%.2fx)\n", f, h, h / f; exit !(h <= 0.6 * f) }' \
+  || fail "bf16 did not halve the bytes on the link"
 
 # A data file on the first node only (a node-local disk): one clear error, every rank ends.
 mkdir -p local && cp blobs.csv local/

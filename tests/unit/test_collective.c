@@ -15,11 +15,11 @@
 
 enum { MAX_RANKS = 8 };
 
-/* A message in flight: its sender, tag and a copy of its floats. */
+/* A message in flight: its sender, tag and a copy of its bytes. */
 typedef struct message {
     int from, tag;
     size_t n;
-    float *data;
+    char *data;
     struct message *next;
 } message;
 
@@ -35,13 +35,13 @@ typedef struct {
     int rank;
 } endpoint;
 
-static void post(network *net, int to, int from, int tag, const float *data, size_t n)
+static void post(network *net, int to, int from, int tag, const void *data, size_t n)
 {
     message *m = malloc(sizeof *m);
     ck_assert_ptr_nonnull(m);
-    m->data = malloc(sizeof(float) * (n ? n : 1));
+    m->data = malloc(n ? n : 1);
     ck_assert_ptr_nonnull(m->data);
-    memcpy(m->data, data, sizeof(float) * n);
+    memcpy(m->data, data, n);
     *m = (message){from, tag, n, m->data, NULL};
     pthread_mutex_lock(&net->lock);
     message **end = &net->box[to];
@@ -68,24 +68,25 @@ static message *take(network *net, int rank, int from, int tag)
     }
 }
 
-static void fake_exchange(void *ctx, const float *out, size_t n, int dst, float *in, size_t m, int src, int tag)
+static void fake_exchange(void *ctx, const void *out, size_t n, int dst, void *in, size_t m, int src, int tag)
 {
     endpoint *ep = ctx;
     post(ep->net, dst, ep->rank, tag, out, n);
     message *got = take(ep->net, ep->rank, src, tag);
     ck_assert_uint_eq(got->n, m); /* both sides agree on every length */
-    memcpy(in, got->data, sizeof(float) * m);
+    memcpy(in, got->data, m);
     free(got->data);
     free(got);
 }
 
-enum { RING, TREE_SUM, TREE_SCATTER };
+enum { RING, TREE_SUM, TREE_SCATTER, RING_BF16, GATHER_U16 };
 
 typedef struct {
     endpoint ep;
     int size, what;
     size_t n, align;
     float *buf, *scratch;
+    uint16_t *h, *h2;  /* 16-bit buffers: the wire's (RING_BF16), the gathered values (GATHER_U16) */
 } job;
 
 static void *rank_main(void *arg)
@@ -94,6 +95,10 @@ static void *rank_main(void *arg)
     dpt_peers p = {.rank = j->ep.rank, .size = j->size, .exchange = fake_exchange, .ctx = &j->ep};
     if (j->what == RING)
         dpt_ring_reduce_scatter(&p, j->buf, j->scratch, j->n);
+    else if (j->what == RING_BF16)
+        dpt_ring_reduce_scatter_bf16(&p, j->buf, j->h, j->h2, j->n);
+    else if (j->what == GATHER_U16)
+        dpt_ring_allgather_u16(&p, j->h, j->n);
     else if (j->what == TREE_SUM)
         dpt_tree_sum(&p, j->buf, j->scratch, j->n);
     else
@@ -116,15 +121,27 @@ static void run(int what, int size, size_t n, size_t align, float *out[MAX_RANKS
     pthread_t th[MAX_RANKS];
     for (int r = 0; r < size; r++) {
         jobs[r] = (job){{&net, r}, size, what, n, align, malloc(sizeof(float) * (n + 1)),
-                        malloc(sizeof(float) * (n + 1))};
-        ck_assert(jobs[r].buf && jobs[r].scratch);
-        for (size_t i = 0; i < n; i++)
+                        malloc(sizeof(float) * (n + 1)), malloc(sizeof(uint16_t) * (n + 1)),
+                        malloc(sizeof(uint16_t) * (n + 1))};
+        ck_assert(jobs[r].buf && jobs[r].scratch && jobs[r].h && jobs[r].h2);
+        for (size_t i = 0; i < n; i++) {
             jobs[r].buf[i] = value(r, i);
+            jobs[r].h[i] = 0;
+        }
+        size_t lo, hi; /* GATHER_U16: each rank starts with its own shard only */
+        dpt_shard_range(n, size, r, &lo, &hi);
+        for (size_t i = lo; i < hi; i++)
+            jobs[r].h[i] = dpt_bf16_from(value(r, i));
         ck_assert_int_eq(pthread_create(&th[r], NULL, rank_main, &jobs[r]), 0);
     }
     for (int r = 0; r < size; r++) {
         pthread_join(th[r], NULL);
         free(jobs[r].scratch);
+        if (what == GATHER_U16)
+            for (size_t i = 0; i < n; i++)
+                jobs[r].buf[i] = dpt_bf16_to(jobs[r].h[i]);
+        free(jobs[r].h);
+        free(jobs[r].h2);
         out[r] = jobs[r].buf;
     }
     for (int r = 0; r < MAX_RANKS; r++)
@@ -188,6 +205,66 @@ START_TEST(test_tree_same_bits_everywhere)
 }
 END_TEST
 
+/* With 16 bits on the wire the ring adds in floats what it receives rounded: shard r is
+ * x_r + bf16(x_{r-1} + bf16(... + bf16(x_{r+1}))). */
+START_TEST(test_ring_bf16_order)
+{
+    const size_t sizes[] = {0, 1, 64, 1001};
+    for (int size = 1; size <= 5; size++)
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+            size_t n = sizes[k];
+            float *out[MAX_RANKS];
+            run(RING_BF16, size, n, 1, out);
+            for (int r = 0; r < size; r++) {
+                size_t lo, hi;
+                dpt_shard_range(n, size, r, &lo, &hi);
+                for (size_t i = lo; i < hi; i++) {
+                    float acc = value((r + 1) % size, i);
+                    for (int j = 2; j <= size; j++)
+                        acc = value((r + j) % size, i) + dpt_bf16_to(dpt_bf16_from(acc));
+                    ck_assert_msg(out[r][i] == acc, "bf16 ring: %d ranks, n %zu, rank %d, element %zu", size, n, r, i);
+                }
+                free(out[r]);
+            }
+        }
+}
+END_TEST
+
+/* The 16-bit all-gather leaves every rank every rank's shard. */
+START_TEST(test_allgather_u16)
+{
+    for (int size = 1; size <= 5; size++) {
+        size_t n = 1001;
+        float *out[MAX_RANKS];
+        run(GATHER_U16, size, n, 1, out);
+        for (int q = 0; q < size; q++) {
+            size_t lo, hi;
+            dpt_shard_range(n, size, q, &lo, &hi);
+            for (int r = 0; r < size; r++)
+                for (size_t i = lo; i < hi; i++)
+                    ck_assert_msg(out[r][i] == dpt_bf16_to(dpt_bf16_from(value(q, i))),
+                                  "gather: %d ranks, rank %d, element %zu", size, r, i);
+        }
+        for (int r = 0; r < size; r++)
+            free(out[r]);
+    }
+}
+END_TEST
+
+/* Round to nearest even, exact widening, NaN kept. */
+START_TEST(test_bf16_rounding)
+{
+    ck_assert(dpt_bf16_to(dpt_bf16_from(1.0f)) == 1.0f);
+    ck_assert(dpt_bf16_to(dpt_bf16_from(-2.5f)) == -2.5f);
+    ck_assert(dpt_bf16_to(dpt_bf16_from(1.0f + 1.0f / 256)) == 1.0f);             /* a tie: to even */
+    ck_assert(dpt_bf16_to(dpt_bf16_from(1.0f + 3.0f / 256)) == 1.0f + 4.0f / 256); /* a tie: to even, up */
+    ck_assert(dpt_bf16_to(dpt_bf16_from(1.0f + 1.5f / 256)) == 1.0f + 2.0f / 256);
+    ck_assert(dpt_bf16_to(dpt_bf16_from(0.1f)) == 0.10009765625f);
+    float nan = dpt_bf16_to(dpt_bf16_from(__builtin_nanf("")));
+    ck_assert(nan != nan);
+}
+END_TEST
+
 /* Shards cover [0, n) once, in rank order: even ones within one element, tree ones cut at
  * multiples of align. */
 START_TEST(test_ranges_cover)
@@ -227,6 +304,9 @@ int main(void)
     tcase_add_test(tc, test_ring_order);
     tcase_add_test(tc, test_tree_same_bits_everywhere);
     tcase_add_test(tc, test_ranges_cover);
+    tcase_add_test(tc, test_ring_bf16_order);
+    tcase_add_test(tc, test_allgather_u16);
+    tcase_add_test(tc, test_bf16_rounding);
     suite_add_tcase(s, tc);
     return dpt_test_run(s);
 }
