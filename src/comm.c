@@ -65,7 +65,7 @@ int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e)
 {
     int provided;
     memset(c, 0, sizeof *c);
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
         return dpt_errf(e, "MPI_Init failed");
     /* Errors in MPI calls abort the job (the default), so no status checks below. */
     describe(c);
@@ -133,8 +133,8 @@ static void *watchdog_main(void *arg)
                         "(training.timeout)\n", wd.rank, wd.seconds, atomic_load(&wd.phase),
                 (long long)atomic_load(&wd.step), what ? what : "this rank's own computation");
         fflush(stderr);
-        /* MPI_THREAD_FUNNELED (kept: the step's calls take no locks) reserves MPI to the main
-         * thread, which may be spinning in a collective now; Open MPI's abort only asks the
+        /* MPI_THREAD_SERIALIZED forbids a second thread in MPI while the training thread (or the
+         * buckets' progress thread) may be spinning in a collective now; Open MPI's abort only asks the
          * launcher to kill the job and exits, and does so from this thread (Open MPI 4.1,
          * tests/mpi/t_watchdog.sh); _exit in case it ever returns. */
         MPI_Abort(MPI_COMM_WORLD, 1);
@@ -404,8 +404,8 @@ void dpt_comm_hostname(char *buf, size_t size)
 
 double dpt_comm_time(void)
 {
-    /* Not MPI_Wtime: the update's pool threads time trace spans, and under MPI_THREAD_FUNNELED
-     * only the main thread may call MPI. The monotonic clock serves as well for intervals. */
+    /* Not MPI_Wtime: the update's pool threads time trace spans, and under MPI_THREAD_SERIALIZED
+     * no two threads may be in MPI at once. The monotonic clock serves as well for intervals. */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -424,14 +424,93 @@ void dpt_comm_library(char *buf, size_t size)
 
 /* Buckets cover buf from its end backwards, because backward produces the
  * last layer's gradients (stored last) first. */
+/* The buckets' allreduces progress on a thread of their own: Open MPI's non-blocking collectives
+ * over TCP move data only inside MPI calls, and backward makes none (as Horovod's background
+ * thread and DDP's reducer do it). From the first ready bucket of a step to the end of
+ * dpt_bucketed_finish this thread alone calls MPI, so MPI_THREAD_SERIALIZED suffices: the main
+ * thread hands it ready_from under the lock and waits for it at the end. */
+enum { POLL_NS = 100000 }; /* between two MPI_Testall calls: TCP buffers hold what arrives meanwhile */
+
 struct dpt_bucketed {
     const dpt_comm *c;
     float *buf;
     size_t n, bucket;    /* floats in buf and per bucket (0: one blocking call) */
     int nb, started;     /* buckets, and how many have been started */
-    size_t ready_from;   /* buf[ready_from..n) is final */
     MPI_Request *req;
+    pthread_t thread;
+    int has_thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done_cond;
+    size_t ready_from;   /* buf[ready_from..n) is final (under lock) */
+    int active;          /* the thread owns MPI for this step (under lock) */
+    int finishing;       /* every bucket is ready: complete them all (under lock) */
+    int done, stop;      /* the step's buckets are complete; the thread is to end (under lock) */
 };
+
+static void bucket_bounds(const dpt_bucketed *b, int k, size_t *lo, size_t *hi)
+{
+    *hi = b->n - (size_t)k * b->bucket;
+    *lo = *hi > b->bucket ? *hi - b->bucket : 0;
+}
+
+/* Starts every bucket now complete (the progress thread, or the caller when threadless). */
+static void start_ready(dpt_bucketed *b, size_t ready_from)
+{
+    while (b->started < b->nb) {
+        size_t lo, hi;
+        bucket_bounds(b, b->started, &lo, &hi);
+        if (lo < ready_from)
+            break;
+        MPI_Iallreduce(MPI_IN_PLACE, b->buf + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, group(b->c),
+                       &b->req[b->started]);
+        b->started++;
+    }
+}
+
+/* MPICH defines MPI_STATUSES_IGNORE as the address 1, which GCC's access checks take for an empty
+ * array of statuses (a false -Wstringop-overflow); the standard's value is meant to be passed. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+
+/* One round of the thread's work, the lock released: start what is ready, test what is started;
+ * returns 1 when the step's buckets are all complete. */
+static int progress_round(dpt_bucketed *b, size_t ready_from, int finishing)
+{
+    int all = 0;
+    start_ready(b, ready_from);
+    if (b->started)
+        MPI_Testall(b->started, b->req, &all, MPI_STATUSES_IGNORE);
+    return finishing && b->started == b->nb && (all || !b->started);
+}
+
+#pragma GCC diagnostic pop
+
+static void *progress_main(void *arg)
+{
+    dpt_bucketed *b = arg;
+    struct timespec poll = {0, POLL_NS};
+    pthread_mutex_lock(&b->lock);
+    while (!b->stop) {
+        if (!b->active) {
+            pthread_cond_wait(&b->wake, &b->lock);
+            continue;
+        }
+        size_t ready_from = b->ready_from;
+        int finishing = b->finishing;
+        pthread_mutex_unlock(&b->lock);
+        int complete = progress_round(b, ready_from, finishing);
+        if (!complete && !finishing)
+            nanosleep(&poll, NULL);
+        pthread_mutex_lock(&b->lock);
+        if (complete) {
+            b->active = b->finishing = 0;
+            b->done = 1;
+            pthread_cond_signal(&b->done_cond);
+        }
+    }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
 
 dpt_bucketed *dpt_bucketed_new(const dpt_comm *c, float *buf, size_t n, size_t bucket_bytes)
 {
@@ -447,8 +526,17 @@ dpt_bucketed *dpt_bucketed_new(const dpt_comm *c, float *buf, size_t n, size_t b
     b->nb = b->bucket ? (int)((n + b->bucket - 1) / b->bucket) : 0;
     b->ready_from = n;
     b->req = calloc((size_t)b->nb + 1, sizeof *b->req);
-    if (!b->req) {
-        free(b);
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->wake, NULL);
+    pthread_cond_init(&b->done_cond, NULL);
+    int level;
+    MPI_Query_thread(&level);
+    if (level < MPI_THREAD_SERIALIZED) /* no thread may call MPI: one blocking allreduce instead */
+        b->nb = 0;
+    if (b->req && b->nb && c->size > 1)
+        b->has_thread = pthread_create(&b->thread, NULL, progress_main, b) == 0;
+    if (!b->req || (b->nb && c->size > 1 && !b->has_thread)) {
+        dpt_bucketed_free(b);
         return NULL;
     }
     return b;
@@ -456,70 +544,55 @@ dpt_bucketed *dpt_bucketed_new(const dpt_comm *c, float *buf, size_t n, size_t b
 
 void dpt_bucketed_free(dpt_bucketed *b)
 {
-    if (b)
-        free(b->req);
-    free(b);
-}
-
-static void bucket_bounds(const dpt_bucketed *b, int k, size_t *lo, size_t *hi)
-{
-    *hi = b->n - (size_t)k * b->bucket;
-    *lo = *hi > b->bucket ? *hi - b->bucket : 0;
-}
-
-static void start_ready(dpt_bucketed *b)
-{
-    if (b->c->size == 1)
+    if (!b)
         return;
-    while (b->started < b->nb) {
-        size_t lo, hi;
-        bucket_bounds(b, b->started, &lo, &hi);
-        if (lo < b->ready_from)
-            break;
-        MPI_Iallreduce(MPI_IN_PLACE, b->buf + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, group(b->c),
-                       &b->req[b->started]);
-        b->started++;
+    if (b->has_thread) {
+        pthread_mutex_lock(&b->lock);
+        b->stop = 1;
+        pthread_cond_signal(&b->wake);
+        pthread_mutex_unlock(&b->lock);
+        pthread_join(b->thread, NULL);
     }
+    pthread_mutex_destroy(&b->lock);
+    pthread_cond_destroy(&b->wake);
+    pthread_cond_destroy(&b->done_cond);
+    free(b->req);
+    free(b);
 }
 
 void dpt_bucketed_ready(dpt_bucketed *b, size_t off, size_t len)
 {
+    if (!b->has_thread)
+        return;
+    pthread_mutex_lock(&b->lock);
     /* Layers finish in reverse order, so a run ending at ready_from extends the final suffix. */
-    if (off + len == b->ready_from)
+    if (off + len == b->ready_from) {
         b->ready_from = off;
-    if (b->nb)
-        start_ready(b);
-}
-
-/* MPICH defines MPI_STATUSES_IGNORE as the address 1, which GCC's access checks take for an empty
- * array of statuses (a false -Wstringop-overflow); the standard's value is meant to be passed. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstringop-overflow"
-
-void dpt_bucketed_progress(dpt_bucketed *b)
-{
-    if (b->started && b->c->size > 1) {
-        int done;
-        MPI_Testall(b->started, b->req, &done, MPI_STATUSES_IGNORE);
+        b->active = 1;
+        pthread_cond_signal(&b->wake);
     }
+    pthread_mutex_unlock(&b->lock);
 }
 
 void dpt_bucketed_finish(dpt_bucketed *b)
 {
     if (b->nb == 0) {
         dpt_comm_allreduce_f(b->c, b->buf, b->n);
-    } else if (b->c->size > 1) {
+    } else if (b->has_thread) {
+        waiting_for("the other ranks in the bucketed gradient allreduce");
+        pthread_mutex_lock(&b->lock);
         b->ready_from = 0;
-        start_ready(b);
-        waiting_for("the other ranks in MPI_Waitall (the bucketed gradient allreduce)");
-        MPI_Waitall(b->started, b->req, MPI_STATUSES_IGNORE);
+        b->finishing = b->active = 1;
+        pthread_cond_signal(&b->wake);
+        while (!b->done)
+            pthread_cond_wait(&b->done_cond, &b->lock);
+        b->done = 0;
+        b->ready_from = b->n;
+        b->started = 0;
+        pthread_mutex_unlock(&b->lock);
         waiting_for(NULL);
     }
-    b->started = 0;
-    b->ready_from = b->n;
 }
-
-#pragma GCC diagnostic pop
 
 void dpt_comm_shard(const dpt_comm *c, size_t n, int rank, size_t *lo, size_t *hi)
 {

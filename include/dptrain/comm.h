@@ -157,8 +157,9 @@ void dpt_comm_hostname(char *buf, size_t size);
 /* "Open MPI v4.1.4" as the library reports itself, into buf (always terminated). */
 void dpt_comm_library(char *buf, size_t size);
 
-/* Sum n floats across ranks in bucketed non-blocking allreduces that the
- * backward pass starts as gradients become final and the optimizer waits on. */
+/* Sum n floats across ranks in bucketed non-blocking allreduces that the backward pass hands to a
+ * progress thread as gradients become final, and the optimizer waits on. Between the first
+ * dpt_bucketed_ready of a step and dpt_bucketed_finish the caller makes no MPI call. */
 typedef struct dpt_bucketed dpt_bucketed;
 
 /* Plans buckets of about bucket_bytes over buf [n] (0: one blocking allreduce at the end). */
@@ -170,8 +171,6 @@ void dpt_bucketed_free(dpt_bucketed *b);
 /* Marks buf[off..off+len) final; starts every bucket that is now complete. */
 void dpt_bucketed_ready(dpt_bucketed *b, size_t off, size_t len);
 
-/* Gives MPI a chance to progress the buckets in flight (between layers). */
-void dpt_bucketed_progress(dpt_bucketed *b);
 
 /* Completes every bucket (starting any left), so buf holds the sum; resets for the next step. */
 void dpt_bucketed_finish(dpt_bucketed *b);

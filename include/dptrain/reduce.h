@@ -85,8 +85,8 @@ struct dpt_reducer {
 int dpt_reducer_new(dpt_reducer **out, const dpt_config *c, const dpt_comm *comm, const dpt_grad_source *src,
                     dpt_err *e);
 
-/* The bucket size in MiB training.bucket_mb means for this job: the setting, or for auto none
- * (0) when one node holds every rank and 4 across nodes. */
+/* The bucket size in MiB training.bucket_mb means for this job: the setting, or for auto the
+ * fastest measured for this topology (0 on one node and across nodes). */
 double dpt_reducer_bucket_mb(const dpt_config *c, const dpt_comm *comm);
 
 /* The most samples one forward pass of a step takes on this path, for a global batch of batch

@@ -1,6 +1,7 @@
 /* Every rank sums the whole gradient: one blocking allreduce after backward,
- * or buckets of about bucket_mb that backward starts as their layers finish
- * (non-blocking allreduces, waited for before the update). Each rank then
+ * or buckets of about bucket_mb that backward hands to comm.c's progress
+ * thread as their layers finish (non-blocking allreduces that progress while
+ * backward computes, waited for before the update). Each rank then
  * averages and updates every parameter itself. */
 #include <stdlib.h>
 
@@ -16,7 +17,6 @@ static void on_ready(void *ctx, size_t off, size_t len)
     allreduce *a = ctx;
     double t0 = dpt_trace_now(a->r.src->trace);
     dpt_bucketed_ready(a->buckets, off, len);
-    dpt_bucketed_progress(a->buckets);
     dpt_trace_span(a->r.src->trace, "gradients ready: start buckets", "comm", t0, (int64_t)len);
 }
 

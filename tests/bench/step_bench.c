@@ -742,7 +742,7 @@ static void usage(void)
             "usage: step_bench [--peak] [--models 784-512-512-10,...] [--batches 128,512] [--threads N]\n"
             "                  [--seconds S] [--bucket-mb MB] [--alt-bucket-mb MB] [--det-blocks B1[,B2]] [--peak-gflops G]\n"
             "                  [--label NAME] [--results FILE]\n"
-            "--bucket-mb defaults to what training.bucket_mb = auto means: 0 on one node, 4 across nodes\n");
+            "--bucket-mb defaults to what training.bucket_mb = auto means (0 today)\n");
 }
 
 static int parse_args(opts *o, int argc, char **argv)

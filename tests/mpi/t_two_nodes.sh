@@ -42,11 +42,11 @@ nodes() { # nodes PER TAG ARGS...: PER ranks on each of the 2 nodes
 }
 one ref
 for per in 1 2; do
-  nodes "$per" "bucket$per"
+  nodes "$per" "bucket$per" --set training.bucket_mb=4
   expect_contains "bucket$per.log" "over 2 nodes"
   expect_contains "bucket$per.log" "bucketed non-blocking allreduce"
   "$CKPTDIFF" "$(last_ckpt runs/ref)" "$(last_ckpt runs/bucket$per)" 1e-5 || fail "2 nodes x $per (buckets) differ from 1 rank"
-  nodes "$per" "shards$per" --set training.bucket_mb=0
+  nodes "$per" "shards$per" # the default across nodes
   expect_contains "shards$per.log" "reduce-scatter and all-gather"
   "$CKPTDIFF" "$(last_ckpt runs/ref)" "$(last_ckpt runs/shards$per)" 1e-5 || fail "2 nodes x $per (shards) differ from 1 rank"
 done
@@ -90,7 +90,7 @@ for i in $(seq 1 400); do
   [ "$(ls runs/crash/checkpoints/step-*.safetensors 2>/dev/null | wc -l)" -ge 2 ] && break
   sleep 0.05
 done
-victim=$(ip netns pids dptt-ns-2 | while read -r p; do
+victim=$(ip netns pids "$FAKE_CLUSTER_PREFIX-ns-2" | while read -r p; do
   [ "$(cat /proc/$p/comm 2>/dev/null)" = dptrain ] && echo "$p"; done | head -1)
 [ -n "$victim" ] || { cat crash.log; fail "no rank on the second node to kill"; }
 killed=$(date +%s)
@@ -100,7 +100,7 @@ for i in $(seq 1 100); do grep -q "restart 1 of 1" crash.log && break; sleep 0.1
 ended=$(date +%s)
 grep -q "restart 1 of 1" crash.log || { cat crash.log; fail "the job did not end within 10 s of the kill"; }
 [ $((ended - killed)) -le 10 ] || fail "the job took $((ended - killed)) s to end"
-grep -q "dptt-node2" crash.log || { cat crash.log; fail "the failure does not name the node"; }
+grep -q "$FAKE_CLUSTER_PREFIX-node2" crash.log || { cat crash.log; fail "the failure does not name the node"; }
 wait "$job" || { cat crash.log; fail "run-with-restart did not recover"; }
 expect_contains crash.log "resumed from"
 "$CKPTDIFF" "$(last_ckpt runs/clean)" "$(last_ckpt runs/crash)" bitwise || fail "the restarted run differs"
