@@ -1,8 +1,8 @@
 /* The experiment: every setting of a run in one plain struct, filled from
- * built-in defaults, then an INI file (libinih), then --set overrides, then
- * validated. The struct holds no pointers, so rank 0 reads it and the other
- * ranks receive it as bytes. Every key lives in one table in config.c, which
- * also prints the resolved file and README's key table. */
+ * built-in defaults, then an INI file, then --set overrides, then validated.
+ * The struct holds no pointers, so rank 0 reads it and the other ranks receive
+ * it as bytes. Every key lives in one table in config_keys.c, which also
+ * prints the resolved file and README's key table; config_ini.c reads text. */
 #ifndef DPTRAIN_CONFIG_H
 #define DPTRAIN_CONFIG_H
 
@@ -15,7 +15,7 @@
 
 enum { DPT_PATH_MAX = 512, DPT_NAME_MAX = 128, DPT_LAYERS_MAX = 1024 };
 
-/* Room for the key table's size (config.c asserts it fits); origins other than a line of the file. */
+/* Room for the key table's size (config_keys.c asserts it fits); origins other than a line of the file. */
 enum { DPT_CONFIG_KEYS_MAX = 128, DPT_FROM_SET = -1, DPT_FROM_EARLIER_FILE = -2 };
 
 typedef struct {

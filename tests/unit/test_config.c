@@ -578,6 +578,39 @@ START_TEST(t_err_structure)
 }
 END_TEST
 
+/* Lines of any length up to the limit read whole: a key after 250 blanks is set (libinih's
+ * 200-byte buffer read those blanks as an empty line and dropped the key), a separator past
+ * column 200 still splits the pair, and a value of 900 characters arrives entire. */
+START_TEST(t_long_lines)
+{
+    static char text[5000];
+    dpt_config c;
+    dpt_err e = {0};
+    dpt_config_defaults(&c);
+    int n = snprintf(text, sizeof text, "[optimizer]\n");
+    memset(text + n, ' ', 250);
+    snprintf(text + n + 250, sizeof text - (size_t)n - 250, "lr = 0.5\n");
+    ck_assert_int_eq(dpt_config_load_string(&c, text, "exp.ini", &e), DPT_OK);
+    ck_assert(c.optim.lr == 0.5);
+
+    n = snprintf(text, sizeof text, "[optimizer]\n");
+    memset(text + n, 'k', 230);
+    snprintf(text + n + 230, sizeof text - (size_t)n - 230, " = 1\n");
+    load_fails(text, "exp.ini:2: unknown key optimizer.kkkk", "keys in [optimizer] are kind, lr", NULL);
+
+    dpt_config_defaults(&c);
+    n = snprintf(text, sizeof text, "[model]\nlayers = ");
+    for (int i = 0; i < 100; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s", i + 1 < 100 ? "dense 1, " : "dense 1");
+    size_t want = strlen(text) - strlen("[model]\nlayers = ");
+    snprintf(text + n, sizeof text - (size_t)n, "\n[run]\nname = after\n");
+    ck_assert_int_eq(dpt_config_load_string(&c, text, "exp.ini", &e), DPT_OK);
+    ck_assert_uint_eq(strlen(c.model.layers), want);
+    ck_assert_str_eq(c.run.name, "after");
+    ck_assert_int_eq(c.origin.line[dpt_config_nkeys() - 2], 4); /* run.name: the line numbers hold */
+}
+END_TEST
+
 /* Comments, quotes, ':' pairs, CRLF, a byte-order mark, case, long lines. */
 START_TEST(t_syntax_accepted)
 {
@@ -973,6 +1006,7 @@ int main(void)
     tcase_add_test(tc, t_err_values);
     tcase_add_test(tc, t_err_structure);
     tcase_add_test(tc, t_syntax_accepted);
+    tcase_add_test(tc, t_long_lines);
     tcase_add_test(tc, t_set);
     tcase_add_test(tc, t_validate);
     tcase_add_test(tc, t_doc);

@@ -1,13 +1,11 @@
-/* The experiment file. One table of keys (section, key, type, field, default
- * text, meaning) drives everything here: the defaults are the table's texts
- * fed through the same setter a file uses, the INI reader and --set look keys
- * up in it, the writer and the Markdown doc walk it, and error messages
- * suggest its nearest names. libinih splits the text into sections and pairs;
- * our own line reader feeds it, so we know each line's number and full text
- * (inih's stack buffer holds only 200 bytes, and paths or layer lists can be
- * longer: the handler therefore reads the value from the full line). Each key remembers the
- * line or --set that gave its value, so a check made later, even after the data is loaded, can
- * point at it (dpt_config_where). */
+/* The experiment's keys. One table (section, key, type, field, default text, meaning) drives
+ * everything: the defaults are the table's texts fed through the same setter a file uses, the
+ * readers (config_ini.c) look keys up in it, the writer and the Markdown doc walk it, checks
+ * combine its values, and error messages suggest its nearest names. Each key remembers the line
+ * or --set that gave its value, so a check made later, even after the data is loaded, can point
+ * at it (dpt_config_where). Settings the code decides on are enums whose names come from their
+ * module's table (optimizer, schedule, loss, init, data format, synthetic set, early-stopping
+ * metric), so this file holds no list of them of its own. */
 #include "dptrain/config.h"
 
 #include <ctype.h>
@@ -15,15 +13,11 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <ini.h>
+#include "config_keys.h"
 
 typedef enum { K_STR, K_PICK, K_ENUM, K_BOOL, K_INT, K_I64, K_U64, K_F64 } ktype;
 
@@ -187,11 +181,11 @@ static const struct {
 };
 #define NALIASES ((int)(sizeof aliases / sizeof aliases[0]))
 
-enum { RAW_MAX = 4096, VALUE_SHOWN = 80 };
+enum { RAW_MAX = DPT_CFG_RAW_MAX, VALUE_SHOWN = DPT_CFG_VALUE_SHOWN };
 
 /* ---- names ------------------------------------------------------------ */
 
-static int is_section(const char *s)
+int dpt_cfgkey_is_section(const char *s)
 {
     for (int i = 0; i < NSECTIONS; i++)
         if (strcmp(s, sections[i]) == 0)
@@ -199,7 +193,7 @@ static int is_section(const char *s)
     return 0;
 }
 
-static int find_key(const char *sec, const char *key)
+int dpt_cfgkey_find(const char *sec, const char *key)
 {
     for (int i = 0; i < NKEYS; i++)
         if (strcmp(keys[i].sec, sec) == 0 && strcmp(keys[i].key, key) == 0)
@@ -216,7 +210,7 @@ static int find_name(const char *name)
         return -1;
     memcpy(sec, name, (size_t)(dot - name));
     sec[dot - name] = '\0';
-    return find_key(sec, dot + 1);
+    return dpt_cfgkey_find(sec, dot + 1);
 }
 
 /* Levenshtein distance, ignoring case; names past 63 characters are never close. */
@@ -256,11 +250,11 @@ static int is_close(int d, const char *a, const char *b)
 
 /* The key nearest to `key` (preferring section `sec` on ties), or -1 if none is close.
  * Keys of other sections and common aliases count too. */
-static int nearest_key(const char *sec, const char *key)
+int dpt_cfgkey_nearest(const char *sec, const char *key)
 {
     int best = -1, bestd = INT_MAX, bestsame = 0;
     for (int i = 0; i < NKEYS + NALIASES; i++) {
-        int k = i < NKEYS ? i : find_key(aliases[i - NKEYS].sec, aliases[i - NKEYS].key);
+        int k = i < NKEYS ? i : dpt_cfgkey_find(aliases[i - NKEYS].sec, aliases[i - NKEYS].key);
         const char *name = i < NKEYS ? keys[i].key : aliases[i - NKEYS].alias;
         if (k < 0)
             continue;
@@ -276,7 +270,7 @@ static int nearest_key(const char *sec, const char *key)
     return best;
 }
 
-static void unknown_section_msg(char *out, size_t n, const char *sec)
+void dpt_cfgkey_unknown_section(char *out, size_t n, const char *sec)
 {
     int best = -1, bestd = INT_MAX;
     for (int i = 0; i < NSECTIONS; i++) {
@@ -295,9 +289,9 @@ static void unknown_section_msg(char *out, size_t n, const char *sec)
         len += snprintf(out + len, n - (size_t)len, "%s %s", i ? "," : "", sections[i]);
 }
 
-static void unknown_key_msg(char *out, size_t n, const char *sec, const char *key)
+void dpt_cfgkey_unknown_key(char *out, size_t n, const char *sec, const char *key)
 {
-    int k = nearest_key(sec, key);
+    int k = dpt_cfgkey_nearest(sec, key);
     if (k >= 0) {
         snprintf(out, n, "unknown key %s.%.100s; did you mean %s.%s?", sec, key, keys[k].sec, keys[k].key);
         return;
@@ -312,9 +306,9 @@ static void unknown_key_msg(char *out, size_t n, const char *sec, const char *ke
 }
 
 /* A key written before any [section] line. */
-static void sectionless_msg(char *out, size_t n, const char *key)
+void dpt_cfgkey_sectionless(char *out, size_t n, const char *key)
 {
-    int k = nearest_key("", key);
+    int k = dpt_cfgkey_nearest("", key);
     if (k >= 0 && strcmp(keys[k].key, key) == 0)
         snprintf(out, n, "key %.100s comes before any [section]; it belongs under [%s]", key, keys[k].sec);
     else if (k >= 0)
@@ -638,228 +632,11 @@ static void format_value(char *out, size_t n, const dpt_config *c, const keydef 
     }
 }
 
-/* ---- the INI reader ------------------------------------------------------ */
+/* ---- for the readers (config_keys.h) ------------------------------------- */
 
-typedef struct {
-    dpt_config *c;      /* a copy, committed only when the whole text is good */
-    FILE *f;            /* the source: a file ... */
-    const char *s;      /* ... or text (next unread character) */
-    int read_errno;     /* errno of a failed read, 0 if none */
-    int line;           /* number of the line in raw */
-    char raw[RAW_MAX];  /* that line, without its end of line */
-    int seen[NKEYS];    /* line that set each key, 0 = not yet */
-    int err_line;       /* first error, 0 = none */
-    char msg[400];
-} reader_ctx;
-
-static int fail(reader_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Records the first error only (the earliest line); returns 0 for inih. */
-static int fail(reader_ctx *x, const char *fmt, ...)
+int dpt_cfgkey_set(dpt_config *c, int i, const char *v, char *why, size_t n)
 {
-    if (!x->err_line) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(x->msg, sizeof x->msg, fmt, ap);
-        va_end(ap);
-        x->err_line = x->line;
-    }
-    return 0;
-}
-
-/* The line as inih sees it: without a leading UTF-8 byte order mark and whitespace. */
-static const char *line_start(const reader_ctx *x)
-{
-    const char *p = x->raw;
-    if (x->line == 1 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-        p += 3;
-    while (isspace((unsigned char)*p))
-        p++;
-    return p;
-}
-
-/* Like inih: the first of chars, or an inline comment (';' after whitespace), or the end. */
-static const char *find_chars_or_comment(const char *s, const char *chars)
-{
-    int was_space = 0;
-    while (*s && !(chars && strchr(chars, *s)) && !(was_space && *s == ';')) {
-        was_space = isspace((unsigned char)*s);
-        s++;
-    }
-    return s;
-}
-
-/* A [section] line is checked here, so an empty unknown section is reported too, at its line. */
-static void check_section_line(reader_ctx *x)
-{
-    const char *p = line_start(x);
-    if (*p != '[')
-        return;
-    const char *q = find_chars_or_comment(p + 1, "]");
-    if (*q != ']') {
-        fail(x, "section header without a closing ']'");
-        return;
-    }
-    char name[128];
-    size_t len = (size_t)(q - p - 1) < sizeof name - 1 ? (size_t)(q - p - 1) : sizeof name - 1;
-    memcpy(name, p + 1, len);
-    name[len] = '\0';
-    if (!is_section(name)) {
-        char m[sizeof x->msg];
-        unknown_section_msg(m, sizeof m, name);
-        fail(x, "%s", m);
-    }
-}
-
-/* inih's reader: one whole line per call, so inih's line count is ours. inih gets at
- * most num - 2 characters of it; the handler takes the value from raw. */
-static char *read_line(char *buf, int num, void *stream)
-{
-    reader_ctx *x = stream;
-    size_t len = 0;
-    int got = 0, nul = 0, too_long = 0, ch;
-    for (;;) {
-        if (x->f) {
-            ch = getc(x->f);
-            if (ch == EOF) {
-                if (ferror(x->f))
-                    x->read_errno = errno ? errno : EIO;
-                break;
-            }
-        } else {
-            if (!*x->s)
-                break;
-            ch = (unsigned char)*x->s++;
-        }
-        got = 1;
-        if (ch == '\n')
-            break;
-        if (ch == '\0')
-            nul = 1;
-        if (len < RAW_MAX - 1)
-            x->raw[len++] = (char)ch;
-        else
-            too_long = 1;
-    }
-    if (!got || x->read_errno || num < 3)
-        return NULL;
-    if (len && x->raw[len - 1] == '\r')
-        len--;
-    x->raw[len] = '\0';
-    x->line++;
-    if (too_long) {
-        fail(x, "line longer than %d characters", RAW_MAX - 2);
-        return NULL;
-    }
-    if (nul) {
-        fail(x, "NUL byte in line");
-        return NULL;
-    }
-    check_section_line(x);
-    size_t m = len < (size_t)num - 2 ? len : (size_t)num - 2;
-    memcpy(buf, x->raw, m);
-    buf[m] = '\n';
-    buf[m + 1] = '\0';
-    return buf;
-}
-
-/* The value of the pair on a line, from after its '=' or ':': inih's rules (an inline
- * comment is ';' after whitespace), plus "double quotes" to keep spaces or " ;". */
-static int extract_value(char *out, size_t n, const char *after)
-{
-    const char *v = after;
-    while (isspace((unsigned char)*v))
-        v++;
-    if (*v == '"') {
-        for (const char *q = v + 1; *q; q++) {
-            if (*q != '"')
-                continue;
-            const char *r = q + 1;
-            while (isspace((unsigned char)*r))
-                r++;
-            if (*r == '\0' || (*r == ';' && r > q + 1)) {
-                size_t len = (size_t)(q - v - 1);
-                if (len >= n)
-                    len = n - 1;
-                memcpy(out, v + 1, len);
-                out[len] = '\0';
-                return 0;
-            }
-        }
-        return -1;
-    }
-    const char *end = find_chars_or_comment(after, NULL);
-    while (end > v && isspace((unsigned char)end[-1]))
-        end--;
-    size_t len = end > v ? (size_t)(end - v) : 0;
-    if (len >= n)
-        len = n - 1;
-    memcpy(out, v, len);
-    out[len] = '\0';
-    return 0;
-}
-
-static int on_pair(void *user, const char *sec, const char *name, const char *inih_value)
-{
-    reader_ctx *x = user;
-    char val[RAW_MAX], why[256], m[sizeof x->msg];
-    (void)inih_value; /* truncated for long lines; raw has it all */
-
-    /* inih reads an indented line after a pair as more of that pair's value */
-    const char *p = line_start(x), *q = p + strlen(name);
-    int named = strncmp(p, name, strlen(name)) == 0;
-    while (named && (*q == ' ' || *q == '\t'))
-        q++;
-    if (!named || (*q != '=' && *q != ':'))
-        return fail(x, "indented line reads as more of %s%s%s; a value must fit on one line (remove the indentation)",
-                    sec, *sec ? "." : "", name);
-    if (!*name)
-        return fail(x, "no key name before '%c'", *q);
-    if (extract_value(val, sizeof val, q + 1))
-        return fail(x, "%s.%s: value starts with '\"' but has no closing '\"'", sec, name);
-    if (!*sec) {
-        sectionless_msg(m, sizeof m, name);
-        return fail(x, "%s", m);
-    }
-    if (!is_section(sec)) {
-        unknown_section_msg(m, sizeof m, sec);
-        return fail(x, "%s", m);
-    }
-    int i = find_key(sec, name);
-    if (i < 0) {
-        unknown_key_msg(m, sizeof m, sec, name);
-        return fail(x, "%s", m);
-    }
-    if (x->seen[i])
-        return fail(x, "duplicate key %s.%s (first set on line %d)", sec, name, x->seen[i]);
-    x->seen[i] = x->line;
-    if (set_value(x->c, &keys[i], val, why, sizeof why))
-        return fail(x, "%s.%s = '%.*s%s': %s", sec, name, VALUE_SHOWN, val,
-                    strlen(val) > VALUE_SHOWN ? "..." : "", why);
-    x->c->origin.line[i] = x->line;
-    return 1;
-}
-
-static int load(dpt_config *c, reader_ctx *x, const char *origin, dpt_err *e)
-{
-    dpt_config tmp = *c;
-    x->c = &tmp;
-    int r = ini_parse_stream(read_line, x, on_pair, x);
-    if (x->read_errno)
-        return dpt_errf(e, "%s: cannot read: %s", origin, strerror(x->read_errno));
-    if (r > 0 && (!x->err_line || r < x->err_line))
-        return dpt_errf(e, "%s:%d: expected [section], key = value or a comment", origin, r);
-    if (x->err_line)
-        return dpt_errf(e, "%s:%d: %s", origin, x->err_line, x->msg);
-    if (r < 0)
-        return dpt_errf(e, "%s: the INI parser failed (%d)", origin, r);
-    /* origin names one file: keys set by an earlier one keep only that they were set */
-    for (int i = 0; i < NKEYS && strcmp(tmp.origin.file, origin) != 0; i++)
-        if (tmp.origin.line[i] > 0 && !x->seen[i])
-            tmp.origin.line[i] = DPT_FROM_EARLIER_FILE;
-    snprintf(tmp.origin.file, sizeof tmp.origin.file, "%s", origin);
-    *c = tmp;
-    return DPT_OK;
+    return set_value(c, &keys[i], v, why, n);
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -871,100 +648,6 @@ void dpt_config_defaults(dpt_config *c)
     /* a default the setter refuses would leave its field zero; the unit test refuses the table then */
     for (int i = 0; i < NKEYS; i++)
         set_value(c, &keys[i], keys[i].def, why, sizeof why);
-}
-
-/* What a path that is not a regular file is, for the refusal. */
-static const char *not_regular(mode_t m)
-{
-    return S_ISREG(m) ? NULL : S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO"
-         : S_ISCHR(m) || S_ISBLK(m) ? "a device" : "a socket";
-}
-
-int dpt_config_load_file(dpt_config *c, const char *path, dpt_err *e)
-{
-    static reader_ctx zero;
-    /* Non-blocking: opening a FIFO for reading would wait for a writer. Then fstat before any
-     * read: /dev/zero never ends, and a directory reads as an error only on some systems. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return dpt_errf(e, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    FILE *f = NULL;
-    if (fstat(fd, &st) == 0 && not_regular(st.st_mode)) {
-        close(fd);
-        return dpt_errf(e, "%s: is %s, not an experiment file", path, not_regular(st.st_mode));
-    }
-    if (fcntl(fd, F_SETFL, 0) != 0 || !(f = fdopen(fd, "r"))) {
-        int err = errno;
-        close(fd);
-        return dpt_errf(e, "%s: cannot open: %s", path, strerror(err));
-    }
-    reader_ctx x = zero;
-    x.f = f;
-    int rc = load(c, &x, path, e);
-    fclose(f);
-    return rc;
-}
-
-int dpt_config_load_string(dpt_config *c, const char *text, const char *origin, dpt_err *e)
-{
-    static reader_ctx zero;
-    reader_ctx x = zero;
-    x.s = text ? text : "";
-    return load(c, &x, origin ? origin : "<string>", e);
-}
-
-int dpt_config_set(dpt_config *c, const char *a, dpt_err *e)
-{
-    char name[128], sec[128], why[256], m[400];
-    const char *eq = a ? strchr(a, '=') : NULL;
-    if (!eq)
-        return dpt_errf(e, "--set %.200s: expected section.key=value", a ? a : "(null)");
-
-    const char *b = a, *t = eq;
-    while (b < t && isspace((unsigned char)*b))
-        b++;
-    while (t > b && isspace((unsigned char)t[-1]))
-        t--;
-    size_t len = (size_t)(t - b) < sizeof name - 1 ? (size_t)(t - b) : sizeof name - 1;
-    memcpy(name, b, len);
-    name[len] = '\0';
-    const char *v = eq + 1;
-    while (isspace((unsigned char)*v))
-        v++;
-    char val[RAW_MAX];
-    size_t vl = strlen(v);
-    while (vl && isspace((unsigned char)v[vl - 1]))
-        vl--;
-    if (vl >= sizeof val)
-        vl = sizeof val - 1;
-    memcpy(val, v, vl);
-    val[vl] = '\0';
-
-    char *dot = strchr(name, '.');
-    if (!dot) {
-        int k = nearest_key("", name);
-        if (k >= 0)
-            return dpt_errf(e, "--set %.200s: expected section.key=value; did you mean %s.%s=%.100s?", a,
-                            keys[k].sec, keys[k].key, val);
-        return dpt_errf(e, "--set %.200s: expected section.key=value", a);
-    }
-    memcpy(sec, name, (size_t)(dot - name));
-    sec[dot - name] = '\0';
-    const char *key = dot + 1;
-    if (!is_section(sec)) {
-        unknown_section_msg(m, sizeof m, sec);
-        return dpt_errf(e, "--set %.200s: %s", a, m);
-    }
-    int i = find_key(sec, key);
-    if (i < 0) {
-        unknown_key_msg(m, sizeof m, sec, key);
-        return dpt_errf(e, "--set %.200s: %s", a, m);
-    }
-    if (set_value(c, &keys[i], val, why, sizeof why))
-        return dpt_errf(e, "--set %.200s: %s", a, why);
-    c->origin.line[i] = DPT_FROM_SET;
-    return DPT_OK;
 }
 
 /* A cosine schedule ends at min_lr: above the base rate, the rate would climb all run. */
@@ -984,8 +667,8 @@ static int check_cosine(const dpt_config *c, dpt_err *e)
 int dpt_config_validate(const dpt_config *c, dpt_err *e)
 {
     char text[RAW_MAX], why[256];
-    static dpt_config scratch_zero;
-    dpt_config scratch = scratch_zero;
+    dpt_config scratch;
+    memset(&scratch, 0, sizeof scratch);
     for (int i = 0; i < NKEYS; i++) {
         format_value(text, sizeof text, c, &keys[i]);
         if (set_value(&scratch, &keys[i], text, why, sizeof why))
@@ -1118,8 +801,8 @@ static void or_list(char *out, size_t n, const char *list)
 /* Key i was written by the user with a value other than its default. */
 static int set_off_default(const dpt_config *c, int i)
 {
-    static dpt_config zero;
-    dpt_config d = zero;
+    dpt_config d;
+    memset(&d, 0, sizeof d);
     char why[256], now[RAW_MAX], def[RAW_MAX];
     if (c->origin.line[i] == 0)
         return 0;
