@@ -19,7 +19,7 @@
 
 #include "config_keys.h"
 
-typedef enum { K_STR, K_PICK, K_ENUM, K_BOOL, K_INT, K_I64, K_U64, K_F64 } ktype;
+typedef enum { K_STR, K_ENUM, K_BOOL, K_INT, K_I64, K_U64, K_F64 } ktype;
 
 enum {
     LO_OPEN = 1,   /* F64: lower bound excluded */
@@ -30,7 +30,7 @@ enum {
     AUTO = 32       /* F64: "auto" (stored as NaN) = torch's default for the optimizer kind */
 };
 
-/* A name a K_PICK (stored as text) or K_ENUM (stored as int) key accepts. */
+/* A name a K_ENUM key (stored as int) accepts, for settings only the config decides on. */
 typedef struct {
     const char *name;
     int value;
@@ -40,36 +40,27 @@ typedef struct {
     const char *sec, *key;
     ktype type;
     size_t off, size;   /* the field in dpt_config */
-    const pick *picks;  /* K_PICK, K_ENUM: NULL-terminated */
+    const pick *picks;  /* K_ENUM: NULL-terminated, or ... */
+    const char *(*names)(int); /* ... the owning module's names of values 0, 1, ... (NULL past the last) */
     double lo, hi;      /* numeric bounds */
     int flags;
     const char *def;    /* default, as the file would spell it */
     const char *doc;
 } keydef;
 
-static const pick p_format[] = {{"auto", 0}, {"idx", 0}, {"npy", 0}, {"csv", 0}, {"libsvm", 0}, {NULL, 0}};
 static const pick p_header[] = {{"auto", -1}, {"true", 1}, {"false", 0}, {NULL, 0}};
 static const pick p_task[] = {{"classify", DPT_TASK_CLASSIFY}, {"regress", DPT_TASK_REGRESS}, {NULL, 0}};
-static const pick p_synth[] = {{"none", 0}, {"linreg", 0}, {NULL, 0}};
-static const pick p_init[] = {{"auto", 0}, {"xavier", 0}, {"he", 0}, {NULL, 0}};
-static const pick p_loss[] = {{"mse", 0}, {"cross_entropy", 0}, {NULL, 0}};
-static const pick p_optim[] = {{"gd", DPT_OPT_GD}, {"sgd", DPT_OPT_SGD}, {"adagrad", DPT_OPT_ADAGRAD},
-                               {"rmsprop", DPT_OPT_RMSPROP}, {"adam", DPT_OPT_ADAM},
-                               {"adamw", DPT_OPT_ADAMW}, {NULL, 0}};
-static const pick p_sched[] = {{"constant", DPT_SCHED_CONSTANT}, {"step", DPT_SCHED_STEP},
-                               {"exponential", DPT_SCHED_EXP}, {"cosine", DPT_SCHED_COSINE}, {NULL, 0}};
-static const pick p_nonfinite[] = {{"stop", 0}, {"skip", 0}, {NULL, 0}};
-static const pick p_metric[] = {{"val_loss", 0}, {"val_accuracy", 0}, {NULL, 0}};
+static const pick p_nonfinite[] = {{"stop", DPT_NONFINITE_STOP}, {"skip", DPT_NONFINITE_SKIP}, {NULL, 0}};
 
 #define FLD(m) offsetof(dpt_config, m), sizeof(((dpt_config *)0)->m)
-#define STR(s, k, m, fl, def, doc) {s, k, K_STR, FLD(m), NULL, 0, 0, fl, def, doc}
-#define PICK(s, k, m, p, def, doc) {s, k, K_PICK, FLD(m), p, 0, 0, 0, def, doc}
-#define ENUM(s, k, m, p, def, doc) {s, k, K_ENUM, FLD(m), p, 0, 0, 0, def, doc}
-#define BOOL(s, k, m, def, doc) {s, k, K_BOOL, FLD(m), NULL, 0, 0, 0, def, doc}
-#define INT(s, k, m, lo, fl, def, doc) {s, k, K_INT, FLD(m), NULL, lo, HUGE_VAL, fl, def, doc}
-#define I64(s, k, m, lo, def, doc) {s, k, K_I64, FLD(m), NULL, lo, HUGE_VAL, 0, def, doc}
-#define U64(s, k, m, def, doc) {s, k, K_U64, FLD(m), NULL, 0, HUGE_VAL, 0, def, doc}
-#define F64(s, k, m, lo, hi, fl, def, doc) {s, k, K_F64, FLD(m), NULL, lo, hi, fl, def, doc}
+#define STR(s, k, m, fl, def, doc) {s, k, K_STR, FLD(m), NULL, NULL, 0, 0, fl, def, doc}
+#define ENUM(s, k, m, p, def, doc) {s, k, K_ENUM, FLD(m), p, NULL, 0, 0, 0, def, doc}
+#define NAMED(s, k, m, fn, def, doc) {s, k, K_ENUM, FLD(m), NULL, fn, 0, 0, 0, def, doc}
+#define BOOL(s, k, m, def, doc) {s, k, K_BOOL, FLD(m), NULL, NULL, 0, 0, 0, def, doc}
+#define INT(s, k, m, lo, fl, def, doc) {s, k, K_INT, FLD(m), NULL, NULL, lo, HUGE_VAL, fl, def, doc}
+#define I64(s, k, m, lo, def, doc) {s, k, K_I64, FLD(m), NULL, NULL, lo, HUGE_VAL, 0, def, doc}
+#define U64(s, k, m, def, doc) {s, k, K_U64, FLD(m), NULL, NULL, 0, HUGE_VAL, 0, def, doc}
+#define F64(s, k, m, lo, hi, fl, def, doc) {s, k, K_F64, FLD(m), NULL, NULL, lo, hi, fl, def, doc}
 
 static const char *const sections[] = {"data", "model", "loss", "optimizer", "schedule",
                                        "regularization", "training", "early_stopping",
@@ -78,7 +69,7 @@ static const char *const sections[] = {"data", "model", "loss", "optimizer", "sc
 
 /* Every key, grouped by section in the order of `sections`. */
 static const keydef keys[] = {
-    PICK("data", "format", data.format, p_format, "auto", "input format; auto picks it by file extension"),
+    NAMED("data", "format", data.format, dpt_data_format_name, "auto", "input format; auto picks it by file extension"),
     STR("data", "train", data.train, 0, "", "training features file; csv and libsvm hold the targets too"),
     STR("data", "train_targets", data.train_targets, 0, "", "training targets file, for idx and npy"),
     STR("data", "test", data.test, 0, "", "test features file; empty = no test set"),
@@ -94,15 +85,15 @@ static const keydef keys[] = {
     BOOL("data", "allow_changed", data.allow_changed, "false", "let --resume continue on data whose contents differ from the checkpoint's (checksums)"),
     BOOL("data", "shuffle", data.shuffle, "true", "new sample order every epoch"),
     BOOL("data", "drop_last", data.drop_last, "false", "drop an epoch's last incomplete batch"),
-    PICK("data", "synthetic", data.synthetic, p_synth, "none", "generated data instead of files; linreg: y = 2x + 0.5 noise"),
+    NAMED("data", "synthetic", data.synthetic, dpt_data_synthetic_name, "none", "generated data instead of files; linreg: y = 2x + 0.5 noise"),
     I64("data", "synthetic_samples", data.synthetic_samples, 1, "100", "samples in the synthetic dataset"),
 
     STR("model", "layers", model.layers, NONEMPTY, "dense 1", "layer stack, comma separated, e.g. dense 512, relu, dense 10"),
-    PICK("model", "init", model.init, p_init, "auto", "weight initialization; auto picks by the following activation"),
+    NAMED("model", "init", model.init, dpt_init_scheme_name, "auto", "weight initialization; auto picks by the following activation"),
 
-    PICK("loss", "kind", loss.kind, p_loss, "mse", "loss function; cross_entropy takes class labels"),
+    NAMED("loss", "kind", loss.kind, dpt_loss_kind_name, "mse", "loss function; cross_entropy takes class labels"),
 
-    ENUM("optimizer", "kind", optim.kind, p_optim, "adam", "optimizer, with torch.optim's update rules"),
+    NAMED("optimizer", "kind", optim.kind, dpt_optim_kind_name, "adam", "optimizer, with torch.optim's update rules"),
     F64("optimizer", "lr", optim.lr, 0, HUGE_VAL, AUTO, "auto", "base learning rate; auto = 0.001 for adam, adamw, else 0.01"),
     F64("optimizer", "weight_decay", optim.weight_decay, 0, HUGE_VAL, AUTO, "auto", "weight decay, added to the gradient (decoupled for adamw); auto = 0.01 for adamw, else 0"),
     F64("optimizer", "momentum", optim.momentum, 0, HUGE_VAL, 0, "0", "sgd, rmsprop: momentum factor"),
@@ -118,7 +109,7 @@ static const keydef keys[] = {
     BOOL("optimizer", "amsgrad", optim.amsgrad, "false", "adam, adamw: use the maximum of past second moments"),
     F64("optimizer", "clip_norm", clip_norm, 0, HUGE_VAL, 0, "0", "clip the global gradient norm to this; 0 = off"),
 
-    ENUM("schedule", "kind", sched.kind, p_sched, "constant", "learning-rate schedule"),
+    NAMED("schedule", "kind", sched.kind, dpt_sched_kind_name, "constant", "learning-rate schedule"),
     I64("schedule", "step_size", sched.step_size, 1, "1000", "step: decay every this many steps"),
     F64("schedule", "gamma", sched.gamma, 0, HUGE_VAL, LO_OPEN, "0.1", "step, exponential: decay factor"),
     F64("schedule", "min_lr", sched.min_lr, 0, HUGE_VAL, 0, "0", "cosine: learning rate at the last step"),
@@ -136,7 +127,7 @@ static const keydef keys[] = {
     I64("training", "accumulation", train.accumulation, 1, "1", "micro-batches summed per optimizer step"),
     I64("training", "eval_every", train.eval_every, 0, "0", "steps between validations; 0 = once per epoch"),
     I64("training", "log_every", train.log_every, 1, "1", "epochs between progress lines"),
-    PICK("training", "nonfinite", train.nonfinite, p_nonfinite, "stop", "on a NaN or infinite loss or gradient: stop the run or skip the step"),
+    ENUM("training", "nonfinite", train.nonfinite, p_nonfinite, "stop", "on a NaN or infinite loss or gradient: stop the run or skip the step"),
     I64("training", "max_skipped", train.max_skipped, 0, "10", "nonfinite = skip: stop the run after this many consecutive skipped steps; 0 = no limit"),
     F64("training", "timeout", train.timeout, 0, HUGE_VAL, 0, "600", "seconds a step, evaluation or collective may take before the job is ended (a rank stopped or cut off); 0 = no watchdog"),
     BOOL("training", "deterministic", train.deterministic, "false", "bitwise-identical results for any number of ranks"),
@@ -150,7 +141,7 @@ static const keydef keys[] = {
     BOOL("training", "flush_denormals", train.flush_denormals, "true", "treat subnormal floats as zero (x86 FTZ/DAZ, as TensorFlow does): Adam's moments of weights whose gradient stays zero decay into subnormals that slow the optimizer step up to 30x"),
     BOOL("training", "shared_memory", train.shared_memory, "true", "sharded optimizer, every rank on one node: shards meet in node-shared memory instead of MPI's reduce-scatter and all-gather"),
 
-    PICK("early_stopping", "metric", early.metric, p_metric, "val_loss", "validation metric watched"),
+    NAMED("early_stopping", "metric", early.metric, dpt_early_metric_name, "val_loss", "validation metric watched"),
     I64("early_stopping", "patience", early.patience, 0, "0", "validations without improvement before stopping; 0 = off"),
     F64("early_stopping", "min_delta", early.min_delta, 0, HUGE_VAL, 0, "0", "smallest change that counts as an improvement"),
 
@@ -392,6 +383,17 @@ static int parse_f64(const char *s, double *v, const char **hint)
     return 0;
 }
 
+/* Choice i of K_ENUM key k: its name (NULL past the last) and, in *value, the value it stores. */
+static const char *choice(const keydef *k, int i, int *value)
+{
+    if (k->names) {
+        *value = i;
+        return k->names(i);
+    }
+    *value = k->picks[i].value;
+    return k->picks[i].name;
+}
+
 /* What key k accepts, as "expected ..." text. */
 static void expect_text(char *out, size_t n, const keydef *k)
 {
@@ -403,11 +405,10 @@ static void expect_text(char *out, size_t n, const keydef *k)
             snprintf(out, n, "expected %stext of at most %zu characters", (k->flags & NONEMPTY) ? "non-empty " : "",
                      k->size - 1);
         return;
-    case K_PICK:
     case K_ENUM: {
-        int len = snprintf(out, n, "expected one of");
-        for (int i = 0; k->picks[i].name && len > 0 && (size_t)len < n; i++)
-            len += snprintf(out + len, n - (size_t)len, "%s %s", i ? "," : "", k->picks[i].name);
+        int len = snprintf(out, n, "expected one of"), v;
+        for (int i = 0; choice(k, i, &v) && len > 0 && (size_t)len < n; i++)
+            len += snprintf(out + len, n - (size_t)len, "%s %s", i ? "," : "", choice(k, i, &v));
         return;
     }
     case K_BOOL:
@@ -442,12 +443,14 @@ static int in_bounds(const keydef *k, double x)
     return x < k->hi || (x == k->hi && !(k->flags & HI_OPEN));
 }
 
-static const pick *find_pick(const pick *p, const char *name)
+/* The value of key k's choice called name (case ignored); -1 if there is none. */
+static int find_choice(const keydef *k, const char *name, int *value)
 {
-    for (; p->name; p++)
-        if (same_ci(p->name, name))
-            return p;
-    return NULL;
+    const char *c;
+    for (int i = 0; (c = choice(k, i, value)) != NULL; i++)
+        if (same_ci(c, name))
+            return 0;
+    return -1;
 }
 
 /* Sets key k of c from text v; on a bad value leaves c untouched and says why in out[n]. */
@@ -456,7 +459,7 @@ static int set_value(dpt_config *c, const keydef *k, const char *v, char *why, s
     char *dst = (char *)c + k->off;
     size_t want = k->type == K_I64 ? sizeof(int64_t) : k->type == K_U64 ? sizeof(uint64_t)
                 : k->type == K_F64 ? sizeof(double) : sizeof(int);
-    if (k->type != K_STR && k->type != K_PICK && k->size != want) {
+    if (k->type != K_STR && k->size != want) {
         snprintf(why, n, "internal: the table's field size is wrong");
         return -1;
     }
@@ -486,19 +489,13 @@ static int set_value(dpt_config *c, const keydef *k, const char *v, char *why, s
         memcpy(dst, v, len);
         return 0;
     }
-    case K_PICK:
     case K_ENUM: {
-        const pick *p = find_pick(k->picks, v);
-        if (!p || (k->type == K_PICK && strlen(p->name) >= k->size)) {
+        int value;
+        if (find_choice(k, v, &value)) {
             expect_text(why, n, k);
             return -1;
         }
-        if (k->type == K_ENUM) {
-            memcpy(dst, &p->value, sizeof p->value);
-        } else {
-            memset(dst, 0, k->size);
-            memcpy(dst, p->name, strlen(p->name));
-        }
+        memcpy(dst, &value, sizeof value);
         return 0;
     }
     case K_BOOL: {
@@ -579,8 +576,7 @@ static void format_value(char *out, size_t n, const dpt_config *c, const keydef 
     const char *src = (const char *)c + k->off;
     int iv;
     switch (k->type) {
-    case K_STR:
-    case K_PICK: {
+    case K_STR: {
         size_t len = strnlen(src, k->size);
         if (len >= n)
             len = n - 1;
@@ -588,15 +584,18 @@ static void format_value(char *out, size_t n, const dpt_config *c, const keydef 
         out[len] = '\0';
         return;
     }
-    case K_ENUM:
+    case K_ENUM: {
+        const char *name;
+        int v;
         memcpy(&iv, src, sizeof iv);
-        for (const pick *p = k->picks; p->name; p++)
-            if (p->value == iv) {
-                snprintf(out, n, "%s", p->name);
+        for (int i = 0; (name = choice(k, i, &v)) != NULL; i++)
+            if (v == iv) {
+                snprintf(out, n, "%s", name);
                 return;
             }
         snprintf(out, n, "%d", iv);
         return;
+    }
     case K_BOOL:
         memcpy(&iv, src, sizeof iv);
         if (iv == 0 || iv == 1)
@@ -675,31 +674,32 @@ int dpt_config_validate(const dpt_config *c, dpt_err *e)
             return dpt_errf(e, "%s.%s = '%.*s%s': %s", keys[i].sec, keys[i].key, VALUE_SHOWN, text,
                             strlen(text) > VALUE_SHOWN ? "..." : "", why);
     }
-    int synthetic = strcmp(c->data.synthetic, "none") != 0;
+    int synthetic = c->data.synthetic != DPT_SYNTH_NONE;
+    const char *synth = dpt_data_synthetic_name(c->data.synthetic), *format = dpt_data_format_name(c->data.format);
     int regress = c->data.task == DPT_TASK_REGRESS;
     if (!synthetic && !c->data.train[0])
         return dpt_errf(e, "data.train: no training data (set data.train or data.synthetic)");
     if (synthetic && c->data.train[0])
         return dpt_errf(e, "data.synthetic: %s and data.train = '%.100s' both give training data; keep one",
-                        c->data.synthetic, c->data.train);
+                        synth, c->data.train);
     if (synthetic && !regress)
-        return dpt_errf(e, "data.synthetic: %s is a regression set; set data.task = regress", c->data.synthetic);
-    int inline_targets = strcmp(c->data.format, "csv") == 0 || strcmp(c->data.format, "libsvm") == 0;
+        return dpt_errf(e, "data.synthetic: %s is a regression set; set data.task = regress", synth);
+    int inline_targets = dpt_data_format_carries_targets(c->data.format);
     if (inline_targets && c->data.train_targets[0])
         return dpt_errf(e, "data.train_targets: format %s keeps the targets in data.train; remove data.train_targets",
-                        c->data.format);
+                        format);
     if (inline_targets && c->data.test_targets[0])
         return dpt_errf(e, "data.test_targets: format %s keeps the targets in data.test; remove data.test_targets",
-                        c->data.format);
+                        format);
     if (c->data.test_targets[0] && !c->data.test[0])
         return dpt_errf(e, "data.test_targets: set without data.test");
     if (c->data.val_fraction > 0 && c->data.kfold)
         return dpt_errf(e, "data.kfold: cannot be combined with data.val_fraction; choose one");
     if (c->early.patience > 0 && c->data.val_fraction == 0 && !c->data.kfold)
         return dpt_errf(e, "early_stopping.patience: needs a validation set (set data.val_fraction or data.kfold)");
-    if (regress && strcmp(c->early.metric, "val_accuracy") == 0)
+    if (regress && c->early.metric == DPT_METRIC_VAL_ACCURACY)
         return dpt_errf(e, "early_stopping.metric: val_accuracy needs data.task = classify");
-    if (regress && strcmp(c->loss.kind, "cross_entropy") == 0)
+    if (regress && c->loss.kind == DPT_LOSS_XENT)
         return dpt_errf(e, "loss.kind: cross_entropy needs data.task = classify");
     if (c->optim.kind == DPT_OPT_GD && (c->optim.momentum > 0 || c->optim.dampening > 0 || c->optim.nesterov))
         return dpt_errf(e, "optimizer.momentum: gd has no momentum (dampening, nesterov neither); use "
@@ -822,9 +822,10 @@ int dpt_config_warn_unused(FILE *f, const dpt_config *c)
             continue;
         format_value(value, sizeof value, c, &keys[s]);
         snprintf(shown, sizeof shown, "%s", value);
-        if (strcmp(applies[r].setting, "data.format") == 0 && strcmp(value, "auto") == 0) {
-            const char *by_name = dpt_data_format_of(c->data.train);
-            if (!by_name)
+        if (strcmp(applies[r].setting, "data.format") == 0 && c->data.format == DPT_FORMAT_AUTO) {
+            dpt_data_format by = dpt_data_format_of(c->data.train);
+            const char *by_name = dpt_data_format_name(by);
+            if (by == DPT_FORMAT_AUTO)
                 continue; /* loading will say the format is unknown */
             snprintf(value, sizeof value, "%s", by_name);
             snprintf(shown, sizeof shown, "auto (%s by the file name)", by_name);

@@ -247,50 +247,82 @@ int dpt_find_nonfinite(const void *x, dpt_dtype t, size_t n, size_t d, size_t *r
 
 /* ---- loading ---- */
 
-static int ends_with(const char *s, size_t len, const char *suf)
+static int read_idx(dpt_dataset *ds, const dpt_data_opts *o, int no_label, dpt_err *e)
 {
-    size_t k = strlen(suf);
-    return len >= k && strncasecmp(s + len - k, suf, k) == 0;
+    (void)no_label;
+    return dpt_idx_read_x(ds, o->path, e);
 }
 
-/* The format named by path's extension (".gz" ignored), or NULL. */
-static const char *format_of(const char *path)
+static int read_npy(dpt_dataset *ds, const dpt_data_opts *o, int no_label, dpt_err *e)
+{
+    (void)no_label;
+    return dpt_npy_read_x(ds, o->path, e);
+}
+
+/* The readers, one per format, in the order auto tries their file-name endings (".gz" aside).
+ * An ending with a trailing '*' matches anywhere in the name ("train-images.idx3-ubyte"). */
+static const struct {
+    const char *name;
+    const char *ext[4];
+    int carries_targets; /* the features file holds the targets too */
+    int (*read)(dpt_dataset *ds, const dpt_data_opts *o, int no_label, dpt_err *e);
+    int (*read_targets)(float **y, size_t *n, size_t *tdim, const char *path, dpt_err *e); /* or NULL */
+} readers[] = {
+    [DPT_FORMAT_AUTO] = {"auto", {NULL}, 0, NULL, NULL},
+    [DPT_FORMAT_IDX] = {"idx", {"-ubyte", ".idx*"}, 0, read_idx, dpt_idx_read_y},
+    [DPT_FORMAT_NPY] = {"npy", {".npy"}, 0, read_npy, dpt_npy_read_y},
+    [DPT_FORMAT_CSV] = {"csv", {".csv"}, 1, dpt_csv_read, NULL},
+    [DPT_FORMAT_LIBSVM] = {"libsvm", {".svm", ".libsvm", ".txt"}, 1, dpt_libsvm_read, NULL},
+};
+enum { NFORMATS = (int)(sizeof readers / sizeof readers[0]) };
+
+const char *dpt_data_format_name(int format)
+{
+    return format >= 0 && format < NFORMATS ? readers[format].name : NULL;
+}
+
+int dpt_data_format_carries_targets(dpt_data_format format)
+{
+    return (int)format >= 0 && (int)format < NFORMATS && readers[format].carries_targets;
+}
+
+/* Whether base[0..len) ends with ext, or holds it anywhere when ext ends with '*' (case ignored). */
+static int name_has(const char *base, size_t len, const char *ext)
+{
+    size_t k = strlen(ext);
+    if (k && ext[k - 1] == '*') {
+        for (size_t i = 0; i + k - 1 <= len; i++)
+            if (strncasecmp(base + i, ext, k - 1) == 0)
+                return 1;
+        return 0;
+    }
+    return len >= k && strncasecmp(base + len - k, ext, k) == 0;
+}
+
+dpt_data_format dpt_data_format_of(const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     size_t len = strlen(base);
-    if (ends_with(base, len, ".gz"))
+    if (name_has(base, len, ".gz"))
         len -= 3;
-    if (ends_with(base, len, "-ubyte"))
-        return "idx";
-    for (size_t i = 0; i + 4 <= len; i++)
-        if (strncasecmp(base + i, ".idx", 4) == 0)
-            return "idx";
-    if (ends_with(base, len, ".npy"))
-        return "npy";
-    if (ends_with(base, len, ".csv"))
-        return "csv";
-    if (ends_with(base, len, ".svm") || ends_with(base, len, ".libsvm") || ends_with(base, len, ".txt"))
-        return "libsvm";
-    return NULL;
+    for (int f = 0; f < NFORMATS; f++)
+        for (int i = 0; i < 4 && readers[f].ext[i]; i++)
+            if (name_has(base, len, readers[f].ext[i]))
+                return (dpt_data_format)f;
+    return DPT_FORMAT_AUTO;
 }
 
-const char *dpt_data_format_of(const char *path)
-{
-    return format_of(path);
-}
-
-static int load_targets(dpt_dataset *ds, const dpt_data_opts *o, const char *fmt, dpt_err *e)
+static int load_targets(dpt_dataset *ds, const dpt_data_opts *o, dpt_data_format fmt, dpt_err *e)
 {
     if (!o->targets || !*o->targets)
-        return dpt_errf(e, "%s: no targets file given (%s features need one)", o->path, fmt);
+        return dpt_errf(e, "%s: no targets file given (%s features need one)", o->path, readers[fmt].name);
     /* The targets file may be in the other binary format (IDX images, NPY labels). */
-    const char *tfmt = format_of(o->targets);
-    if (!tfmt || (strcmp(tfmt, "idx") != 0 && strcmp(tfmt, "npy") != 0))
+    dpt_data_format tfmt = dpt_data_format_of(o->targets);
+    if (!readers[tfmt].read_targets)
         tfmt = fmt;
     size_t n = 0, tdim = 0;
-    int rc = strcmp(tfmt, "npy") == 0 ? dpt_npy_read_y(&ds->y, &n, &tdim, o->targets, e)
-                                      : dpt_idx_read_y(&ds->y, &n, &tdim, o->targets, e);
+    int rc = readers[tfmt].read_targets(&ds->y, &n, &tdim, o->targets, e);
     if (rc != DPT_OK)
         return rc;
     if (n != ds->n)
@@ -309,30 +341,22 @@ static int load(dpt_dataset *ds, const dpt_data_opts *o, int no_label, dpt_err *
 {
     if (!o || !o->path || !*o->path)
         return dpt_errf(e, "data: no input file given");
-    const char *fmt = o->format && *o->format && strcmp(o->format, "auto") != 0 ? o->format : NULL;
-    if (!fmt && !(fmt = format_of(o->path)))
+    if ((int)o->format < 0 || (int)o->format >= NFORMATS)
+        return dpt_errf(e, "%s: unknown data format %d", o->path, (int)o->format);
+    dpt_data_format fmt = o->format != DPT_FORMAT_AUTO ? o->format : dpt_data_format_of(o->path);
+    if (fmt == DPT_FORMAT_AUTO)
         return dpt_errf(e, "%s: cannot tell the format from the file name; name it (idx, npy, csv, libsvm)",
                         o->path);
     if (o->task != DPT_TASK_CLASSIFY && o->task != DPT_TASK_REGRESS)
         return dpt_errf(e, "%s: unknown task %d", o->path, (int)o->task);
     if (o->nclasses < 0)
         return dpt_errf(e, "%s: nclasses %d is negative", o->path, o->nclasses);
-    int own_targets = strcmp(fmt, "csv") == 0 || strcmp(fmt, "libsvm") == 0;
+    int own_targets = readers[fmt].carries_targets;
     if (own_targets && !no_label && o->targets && *o->targets)
-        return dpt_errf(e, "%s: %s files carry their own targets; drop the targets file %s", o->path, fmt,
-                        o->targets);
+        return dpt_errf(e, "%s: %s files carry their own targets; drop the targets file %s", o->path,
+                        readers[fmt].name, o->targets);
 
-    int rc;
-    if (strcmp(fmt, "idx") == 0)
-        rc = dpt_idx_read_x(ds, o->path, e);
-    else if (strcmp(fmt, "npy") == 0)
-        rc = dpt_npy_read_x(ds, o->path, e);
-    else if (strcmp(fmt, "csv") == 0)
-        rc = dpt_csv_read(ds, o, no_label, e);
-    else if (strcmp(fmt, "libsvm") == 0)
-        rc = dpt_libsvm_read(ds, o, no_label, e);
-    else
-        return dpt_errf(e, "%s: unknown data format '%s' (idx, npy, csv, libsvm, auto)", o->path, fmt);
+    int rc = readers[fmt].read(ds, o, no_label, e);
     if (rc != DPT_OK)
         return rc;
 

@@ -147,7 +147,7 @@ int dpt_trainer_fused(const dpt_trainer *t)
 {
     const dpt_config *c = t->cfg;
     return !c->train.deterministic && !(c->clip_norm > 0) && !(c->reg.l1 > 0 || c->reg.l2 > 0) &&
-           strcmp(c->train.nonfinite, "stop") == 0;
+           c->train.nonfinite == DPT_NONFINITE_STOP;
 }
 
 /* One run over the chunks of [lo, hi), shared by the rank's threads. */
@@ -285,7 +285,7 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
     *loss_sum = loss;
     /* Every rank holds the same reduced loss and gradient norm, so this test agrees everywhere. */
     if (!isfinite(loss) || !isfinite(norm)) {
-        if (fused || strcmp(c->train.nonfinite, "skip") != 0)
+        if (fused || c->train.nonfinite != DPT_NONFINITE_SKIP)
             return dpt_errf(e, "non-finite %s at step %lld (epoch %lld); stopping",
                             isfinite(loss) ? "gradient norm" : "loss", (long long)t->step + 1,
                             (long long)t->epoch + 1);

@@ -182,8 +182,7 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
     t->comm = comm;
-    if (dpt_loss_parse(&t->loss, cfg->loss.kind, &e) != DPT_OK)
-        die("%s", e.msg);
+    t->loss = cfg->loss.kind;
     size_t n = (size_t)batch * 8;
     synth_classes(&t->train, n, (size_t)in_dim, 10, cfg->run.seed);
     t->ntrain = n;

@@ -140,7 +140,7 @@ static void rows_ini(char *buf, size_t n)
 
 static void check_all_rows(const dpt_config *c)
 {
-    ck_assert_str_eq(c->data.format, "csv");
+    ck_assert_int_eq(c->data.format, DPT_FORMAT_CSV);
     ck_assert_str_eq(c->data.train, "/d/train.csv");
     ck_assert_str_eq(c->data.train_targets, "/d/ty.idx");
     ck_assert_str_eq(c->data.test, "/d/test.csv");
@@ -156,11 +156,11 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_int_eq(c->data.allow_changed, 1);
     ck_assert_int_eq(c->data.shuffle, 0);
     ck_assert_int_eq(c->data.drop_last, 1);
-    ck_assert_str_eq(c->data.synthetic, "linreg");
+    ck_assert_int_eq(c->data.synthetic, DPT_SYNTH_LINREG);
     ck_assert_int_eq(c->data.synthetic_samples, 500);
     ck_assert_str_eq(c->model.layers, "dense 64, relu, dense 3");
-    ck_assert_str_eq(c->model.init, "he");
-    ck_assert_str_eq(c->loss.kind, "cross_entropy");
+    ck_assert_int_eq(c->model.init, DPT_SCHEME_HE);
+    ck_assert_int_eq(c->loss.kind, DPT_LOSS_XENT);
     ck_assert_int_eq(c->optim.kind, DPT_OPT_SGD);
     ck_assert_double_eq(c->optim.lr, 0.125);
     ck_assert_double_eq(c->optim.weight_decay, 0.0625);
@@ -192,7 +192,7 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_int_eq(c->train.accumulation, 4);
     ck_assert_int_eq(c->train.eval_every, 50);
     ck_assert_int_eq(c->train.log_every, 7);
-    ck_assert_str_eq(c->train.nonfinite, "skip");
+    ck_assert_int_eq(c->train.nonfinite, DPT_NONFINITE_SKIP);
     ck_assert_int_eq(c->train.max_skipped, 3);
     ck_assert_double_eq(c->train.timeout, 45.5);
     ck_assert_int_eq(c->train.deterministic, 1);
@@ -205,7 +205,7 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_int_eq(c->train.shard_optimizer, 0);
     ck_assert_int_eq(c->train.flush_denormals, 0);
     ck_assert_int_eq(c->train.shared_memory, 0);
-    ck_assert_str_eq(c->early.metric, "val_accuracy");
+    ck_assert_int_eq(c->early.metric, DPT_METRIC_VAL_ACCURACY);
     ck_assert_int_eq(c->early.patience, 9);
     ck_assert_double_eq(c->early.min_delta, 0.015625);
     ck_assert_int_eq(c->ckpt.every_steps, 100);
@@ -221,7 +221,7 @@ START_TEST(t_defaults)
 {
     dpt_config c;
     dpt_config_defaults(&c);
-    ck_assert_str_eq(c.data.format, "auto");
+    ck_assert_int_eq(c.data.format, DPT_FORMAT_AUTO);
     ck_assert_str_eq(c.data.train, "");
     ck_assert_str_eq(c.data.train_targets, "");
     ck_assert_str_eq(c.data.test, "");
@@ -237,11 +237,11 @@ START_TEST(t_defaults)
     ck_assert_int_eq(c.data.allow_changed, 0);
     ck_assert_int_eq(c.data.shuffle, 1);
     ck_assert_int_eq(c.data.drop_last, 0);
-    ck_assert_str_eq(c.data.synthetic, "none");
+    ck_assert_int_eq(c.data.synthetic, DPT_SYNTH_NONE);
     ck_assert_int_eq(c.data.synthetic_samples, 100);
     ck_assert_str_eq(c.model.layers, "dense 1");
-    ck_assert_str_eq(c.model.init, "auto");
-    ck_assert_str_eq(c.loss.kind, "mse");
+    ck_assert_int_eq(c.model.init, DPT_SCHEME_AUTO);
+    ck_assert_int_eq(c.loss.kind, DPT_LOSS_MSE);
     ck_assert_int_eq(c.optim.kind, DPT_OPT_ADAM);
     ck_assert(isnan(c.optim.lr) && isnan(c.optim.weight_decay) && isnan(c.optim.eps)); /* auto */
     ck_assert_double_eq(c.optim.momentum, 0);
@@ -271,7 +271,7 @@ START_TEST(t_defaults)
     ck_assert_int_eq(c.train.accumulation, 1);
     ck_assert_int_eq(c.train.eval_every, 0);
     ck_assert_int_eq(c.train.log_every, 1);
-    ck_assert_str_eq(c.train.nonfinite, "stop");
+    ck_assert_int_eq(c.train.nonfinite, DPT_NONFINITE_STOP);
     ck_assert_int_eq(c.train.max_skipped, 10);
     ck_assert_double_eq(c.train.timeout, 600);
     ck_assert_int_eq(c.train.deterministic, 0);
@@ -284,7 +284,7 @@ START_TEST(t_defaults)
     ck_assert_int_eq(c.train.shard_optimizer, 1);
     ck_assert_int_eq(c.train.flush_denormals, 1);
     ck_assert_int_eq(c.train.shared_memory, 1);
-    ck_assert_str_eq(c.early.metric, "val_loss");
+    ck_assert_int_eq(c.early.metric, DPT_METRIC_VAL_LOSS);
     ck_assert_int_eq(c.early.patience, 0);
     ck_assert_double_eq(c.early.min_delta, 0);
     ck_assert_int_eq(c.ckpt.every_steps, 0);
@@ -937,11 +937,11 @@ START_TEST(t_default_experiment)
     dpt_config a, b, d;
     dpt_err e = {0};
     base(&a);
-    ck_assert_str_eq(a.data.synthetic, "linreg");
+    ck_assert_int_eq(a.data.synthetic, DPT_SYNTH_LINREG);
     ck_assert_int_eq(a.data.synthetic_samples, 100);
     ck_assert_int_eq(a.data.task, DPT_TASK_REGRESS);
     ck_assert_str_eq(a.model.layers, "dense 1");
-    ck_assert_str_eq(a.loss.kind, "mse");
+    ck_assert_int_eq(a.loss.kind, DPT_LOSS_MSE);
     ck_assert_int_eq(a.optim.kind, DPT_OPT_ADAM);
     ck_assert_double_eq(a.optim.lr, 0.01);
     ck_assert_int_eq(a.train.epochs, 1000);
