@@ -5,7 +5,8 @@
  * 191-character value and an error on line 3). Paths and layer lists are longer than that; and
  * the rest of what we need (a line's number and full text for messages, "double quotes",
  * refusing a continuation line, reporting an empty unknown section at its line) inih does not
- * do. The reader keeps inih's rules, so experiment files read exactly as before:
+ * do. The reader keeps inih's rules, so experiment files read as before (only now a line is
+ * read whole, however far its '=' or its first non-blank lies):
  * - a line's leading whitespace (and a UTF-8 byte order mark on line 1) is skipped; an empty
  *   line or one starting with ';' or '#' is a comment;
  * - "[name]" starts a section; "name = value" or "name : value" is a pair, the name ending at
