@@ -7,7 +7,7 @@ MPI     ?= openmpi
 MPI_PKG := $(if $(filter mpich,$(MPI)),mpich,$(if $(filter openmpi,$(MPI)),ompi-c,$(error MPI must be openmpi or mpich, not '$(MPI)')))
 BUILD   ?= $(if $(filter mpich,$(MPI)),build/mpich,build)
 CC      ?= gcc
-PKGS    := $(MPI_PKG) openblas libcjson inih zlib
+PKGS    := $(MPI_PKG) openblas libcjson zlib
 SAN     ?=
 OPT     ?= -O3
 # -fno-math-errno and -fno-trapping-math let loops with math calls and compare-selects vectorize;

@@ -9,7 +9,6 @@ pkgs=(
   libmpich-dev mpich                # MPICH too (make MPI=mpich; mpirun stays Open MPI's)
   libopenblas-dev                   # BLAS (pkg-config: openblas)
   check                             # unit tests (pkg-config: check)
-  libinih-dev                       # experiment files (INI)
   libcjson-dev                      # safetensors headers, metrics.jsonl
   zlib1g-dev                        # .gz datasets
   gnuplot-nox                       # plots

@@ -93,14 +93,14 @@ static int want_help(int argc, char **argv, const dpt_comm *comm, const char *he
 static int load_eval_set(dpt_dataset *ds, const dpt_cli_model *l, const char *data, const char *targets, dpt_err *e)
 {
     const dpt_config *c = &l->cfg;
-    if (!data && strcmp(c->data.synthetic, "linreg") == 0)
+    if (!data && c->data.synthetic == DPT_SYNTH_LINREG)
         return dpt_data_linreg(ds, (size_t)c->data.synthetic_samples, c->run.seed, e);
     if (!data) {
         data = c->data.test[0] ? c->data.test : c->data.train;
         targets = c->data.test[0] ? c->data.test_targets : c->data.train_targets;
     }
     dpt_data_opts o = {
-        .format = data == c->data.train || data == c->data.test ? c->data.format : "auto",
+        .format = data == c->data.train || data == c->data.test ? c->data.format : DPT_FORMAT_AUTO,
         .path = data, .targets = targets ? targets : "", .label = c->data.label, .header = c->data.header,
         .task = c->data.task, .nfeatures = (size_t)l->in_dim,
         /* Labels the model has no output for would be read past its logits. */
@@ -110,7 +110,7 @@ static int load_eval_set(dpt_dataset *ds, const dpt_cli_model *l, const char *da
         return DPT_FAIL;
     if (ds->d != (size_t)l->in_dim)
         return dpt_errf(e, "%s: %zu features per sample, but the model takes %d", data, ds->d, l->in_dim);
-    if (strcmp(c->loss.kind, "mse") == 0 && ds->tdim != (size_t)l->model.out_dim)
+    if (c->loss.kind == DPT_LOSS_MSE && ds->tdim != (size_t)l->model.out_dim)
         return dpt_errf(e, "%s: %zu targets per sample, but the model has %d outputs", data, ds->tdim,
                         l->model.out_dim);
     return DPT_OK;
@@ -150,8 +150,7 @@ int dpt_cli_eval(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
         return DPT_FAIL;
     }
     ds.mean = l.mean, ds.std = l.std;
-    dpt_loss_kind loss;
-    dpt_loss_parse(&loss, l.cfg.loss.kind, e);
+    dpt_loss_kind loss = l.cfg.loss.kind;
     float *x = malloc(sizeof(float) * CHUNK * ds.d), *y = malloc(sizeof(float) * CHUNK * ds.tdim);
     if (!x || !y)
         dpt_comm_abort(comm, "eval: out of memory");
@@ -216,7 +215,7 @@ static int predict_local(const char *ckpt, const char *input, const char *outpat
     const char *inputs[] = {ckpt, input};
     if (check_not_input(outpath, inputs, 2, e) != DPT_OK || dpt_cli_model_load(&l, ckpt, e) != DPT_OK)
         return DPT_FAIL;
-    dpt_data_opts o = {.format = "auto", .path = input, .targets = "", .label = "", .header = -1,
+    dpt_data_opts o = {.format = DPT_FORMAT_AUTO, .path = input, .targets = "", .label = "", .header = -1,
                        .task = DPT_TASK_REGRESS, .nfeatures = (size_t)l.in_dim};
     int st = dpt_data_load_features(&ds, &o, e);
     if (st == DPT_OK && ds.d != (size_t)l.in_dim)

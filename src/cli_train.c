@@ -246,7 +246,7 @@ static void model_metrics(dpt_trainer *t, cJSON *o, dpt_eval_result *test)
 static cJSON *best_summary(dpt_trainer *t, const cJSON *fin, dpt_eval_result *test)
 {
     cJSON *best = cJSON_CreateObject();
-    cJSON_AddStringToObject(best, "metric", t->cfg->early.metric);
+    cJSON_AddStringToObject(best, "metric", dpt_early_metric_name(t->cfg->early.metric));
     cJSON_AddNumberToObject(best, "value", t->early.best);
     cJSON_AddNumberToObject(best, "step", (double)t->early.best_step);
     if (!t->best_params)
@@ -305,7 +305,7 @@ static int write_summary(dpt_trainer *t, session *s, double wall, dpt_eval_resul
 /* The classic closing lines of the linear regression: the fitted line and a few predictions. */
 static void print_line_fit(dpt_trainer *t, session *s)
 {
-    if (strcmp(t->cfg->data.synthetic, "linreg") != 0 || t->model.nparams != 2 || s->comm->rank != 0)
+    if (t->cfg->data.synthetic != DPT_SYNTH_LINREG || t->model.nparams != 2 || s->comm->rank != 0)
         return;
     dpt_log_printf(&s->log, "learned weight %.4f  bias %.4f", t->model.params[0], t->model.params[1]);
     for (int i = 2; i <= 5; i++) {
@@ -322,10 +322,11 @@ static void tell_stop(dpt_trainer *t, session *s, int restored)
     if (t->pos.stopped)
         dpt_log_printf(&s->log, "stopped early at step %lld of %lld (epoch %lld): %s did not improve by more than %g "
                        "in %lld validations", (long long)t->pos.step, (long long)t->total_steps, epoch,
-                       c->early.metric, c->early.min_delta, (long long)c->early.patience);
+                       dpt_early_metric_name(c->early.metric), c->early.min_delta, (long long)c->early.patience);
     if (restored)
         dpt_log_printf(&s->log, "restored the model of step %lld (best %s %.6g, best.safetensors); the last step's "
-                       "model stays in the newest checkpoint", (long long)t->early.best_step, c->early.metric,
+                       "model stays in the newest checkpoint", (long long)t->early.best_step,
+                       dpt_early_metric_name(c->early.metric),
                        t->early.best);
 }
 

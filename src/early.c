@@ -3,6 +3,16 @@
 #include "dptrain/early.h"
 
 #include <math.h>
+#include <stddef.h>
+
+static const char *const metric_names[] = {[DPT_METRIC_VAL_LOSS] = "val_loss",
+                                           [DPT_METRIC_VAL_ACCURACY] = "val_accuracy"};
+
+const char *dpt_early_metric_name(int metric)
+{
+    return metric >= 0 && metric < (int)(sizeof metric_names / sizeof metric_names[0]) ? metric_names[metric]
+                                                                                       : NULL;
+}
 
 void dpt_early_init(dpt_early *s, int maximize, int64_t patience, double min_delta)
 {

@@ -35,3 +35,12 @@ int dpt_err_prefix(dpt_err *e, const char *prefix)
     }
     return DPT_FAIL;
 }
+
+const char *dpt_names_list(char *out, size_t n, const char *(*name)(int))
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; name(i) && len < n; i++)
+        len += (size_t)snprintf(out + len, n - len, "%s%s", i ? ", " : "", name(i));
+    return out;
+}

@@ -5,15 +5,24 @@
 #include <math.h>
 #include <string.h>
 
+static const char *const kind_names[] = {[DPT_LOSS_MSE] = "mse", [DPT_LOSS_XENT] = "cross_entropy"};
+enum { NKINDS = (int)(sizeof kind_names / sizeof kind_names[0]) };
+
 int dpt_loss_parse(dpt_loss_kind *kind, const char *name, dpt_err *e)
 {
-    if (strcmp(name, "mse") == 0)
-        *kind = DPT_LOSS_MSE;
-    else if (strcmp(name, "cross_entropy") == 0)
-        *kind = DPT_LOSS_XENT;
-    else
-        return dpt_errf(e, "loss.kind = '%s': expected one of mse, cross_entropy", name);
-    return DPT_OK;
+    for (int i = 0; name && i < NKINDS; i++)
+        if (strcmp(name, kind_names[i]) == 0) {
+            *kind = (dpt_loss_kind)i;
+            return DPT_OK;
+        }
+    char list[64];
+    return dpt_errf(e, "loss.kind = '%s': expected one of %s", name ? name : "(null)",
+                    dpt_names_list(list, sizeof list, dpt_loss_kind_name));
+}
+
+const char *dpt_loss_kind_name(int kind)
+{
+    return kind >= 0 && kind < NKINDS ? kind_names[kind] : NULL;
 }
 
 double dpt_loss_mse(float *grad, const float *pred, const float *y, int n, int k)

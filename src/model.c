@@ -166,13 +166,34 @@ void dpt_model_free(dpt_model *m)
     memset(m, 0, sizeof *m);
 }
 
-int dpt_model_init_params(dpt_model *m, uint64_t seed, const char *scheme, dpt_err *e)
+static const char *const scheme_names[] = {[DPT_SCHEME_AUTO] = "auto", [DPT_SCHEME_XAVIER] = "xavier",
+                                           [DPT_SCHEME_HE] = "he"};
+enum { NSCHEMES = (int)(sizeof scheme_names / sizeof scheme_names[0]) };
+
+const char *dpt_init_scheme_name(int scheme)
 {
-    int autopick = strcmp(scheme, "auto") == 0;
-    if (!autopick && strcmp(scheme, "xavier") != 0 && strcmp(scheme, "he") != 0)
-        return dpt_errf(e, "model.init = '%s': expected one of auto, xavier, he", scheme);
+    return scheme >= 0 && scheme < NSCHEMES ? scheme_names[scheme] : NULL;
+}
+
+int dpt_init_scheme_parse(dpt_init_scheme *scheme, const char *name, dpt_err *e)
+{
+    for (int i = 0; name && i < NSCHEMES; i++)
+        if (strcmp(name, scheme_names[i]) == 0) {
+            *scheme = (dpt_init_scheme)i;
+            return DPT_OK;
+        }
+    char list[64];
+    return dpt_errf(e, "model.init = '%s': expected one of %s", name ? name : "(null)",
+                    dpt_names_list(list, sizeof list, dpt_init_scheme_name));
+}
+
+int dpt_model_init_params(dpt_model *m, uint64_t seed, dpt_init_scheme scheme, dpt_err *e)
+{
+    int autopick = scheme == DPT_SCHEME_AUTO;
+    if (!dpt_init_scheme_name((int)scheme))
+        return dpt_errf(e, "model.init = %d: not an initialization scheme", (int)scheme);
     for (int i = 0; i < m->nlayers; i++) {
-        dpt_init_kind kind = strcmp(scheme, "he") == 0 ? DPT_INIT_HE : DPT_INIT_XAVIER;
+        dpt_init_kind kind = scheme == DPT_SCHEME_HE ? DPT_INIT_HE : DPT_INIT_XAVIER;
         if (autopick)
             kind = (i + 1 < m->nlayers && m->layers[i + 1].ops == &dpt_layer_relu) ? DPT_INIT_HE
                                                                                    : DPT_INIT_XAVIER;

@@ -44,9 +44,9 @@ int dpt_optim_kind_parse(dpt_optim_kind *kind, const char *name)
     return DPT_FAIL;
 }
 
-const char *dpt_optim_kind_name(dpt_optim_kind kind)
+const char *dpt_optim_kind_name(int kind)
 {
-    return (int)kind >= 0 && (int)kind < NKINDS ? kind_names[kind] : "unknown";
+    return kind >= 0 && kind < NKINDS ? kind_names[kind] : NULL;
 }
 
 /* x must be finite and >= 0 (NaN fails every comparison, so it is caught too). */

@@ -19,9 +19,9 @@ int dpt_sched_kind_parse(dpt_sched_kind *kind, const char *name)
     return DPT_FAIL;
 }
 
-const char *dpt_sched_kind_name(dpt_sched_kind kind)
+const char *dpt_sched_kind_name(int kind)
 {
-    return (int)kind >= 0 && (int)kind < NSCHED ? sched_names[kind] : "unknown";
+    return kind >= 0 && kind < NSCHED ? sched_names[kind] : NULL;
 }
 
 int dpt_sched_check(const dpt_sched_config *s, dpt_err *e)

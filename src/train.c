@@ -25,7 +25,7 @@ static int load_set(dpt_dataset *ds, const dpt_config *c, const char *path, cons
 static int load_data(dpt_trainer *t, int fold, dpt_err *e)
 {
     const dpt_config *c = t->cfg;
-    if (strcmp(c->data.synthetic, "linreg") == 0) {
+    if (c->data.synthetic == DPT_SYNTH_LINREG) {
         if (dpt_data_linreg(&t->train, (size_t)c->data.synthetic_samples, c->run.seed, e) != DPT_OK)
             return DPT_FAIL;
     } else if (load_set(&t->train, c, c->data.train, c->data.train_targets, c->data.classes, e) != DPT_OK) {
@@ -145,7 +145,8 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
 {
     const dpt_config *c = t->cfg;
     dpt_grad_source *src = &t->src;
-    if (dpt_loss_parse(&src->loss, c->loss.kind, e) != DPT_OK || load_data(t, fold, e) != DPT_OK)
+    src->loss = c->loss.kind;
+    if (load_data(t, fold, e) != DPT_OK)
         return DPT_FAIL;
     size_t batch = c->train.batch > 0 && (size_t)c->train.batch < t->ntrain ? (size_t)c->train.batch
                                                                               : t->ntrain;
@@ -192,8 +193,8 @@ const char *dpt_trainer_data_source(const dpt_config *c, int k, const char **pat
 {
     static const char *const keys[4] = {"data.train", "data.train_targets", "data.test", "data.test_targets"};
     const char *const paths[4] = {c->data.train, c->data.train_targets, c->data.test, c->data.test_targets};
-    if (k < 2 && strcmp(c->data.synthetic, "none") != 0) {
-        *path = c->data.synthetic;
+    if (k < 2 && c->data.synthetic != DPT_SYNTH_NONE) {
+        *path = dpt_data_synthetic_name(c->data.synthetic);
         return "data.synthetic";
     }
     if ((k == 1 || k == 3) && !paths[k][0]) /* csv, libsvm: the targets come from the features file */
@@ -272,7 +273,7 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
     t->comm = comm;
-    dpt_early_init(&t->early, strcmp(cfg->early.metric, "val_accuracy") == 0, cfg->early.patience,
+    dpt_early_init(&t->early, cfg->early.metric == DPT_METRIC_VAL_ACCURACY, cfg->early.patience,
                    cfg->early.min_delta);
     if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK || check_same_data(t, e) != DPT_OK ||
         dpt_trainer_plan_reduction(t, e) != DPT_OK ||

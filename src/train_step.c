@@ -13,7 +13,7 @@
 int dpt_trainer_fused(const dpt_config *c, const dpt_reducer *r)
 {
     return !r->deterministic && !(c->clip_norm > 0) && !(c->reg.l1 > 0 || c->reg.l2 > 0) &&
-           strcmp(c->train.nonfinite, "stop") == 0;
+           c->train.nonfinite == DPT_NONFINITE_STOP;
 }
 
 /* Skipped steps are told (rank 0): each of the first few, then every SKIP_TELL_EVERY-th; a run that skips
@@ -50,7 +50,7 @@ static int skip_step(dpt_trainer *t, const char *what, dpt_err *e)
 static int nonfinite(dpt_trainer *t, double loss, double *loss_sum, double *count, dpt_err *e)
 {
     const char *what = isfinite(loss) ? "gradient norm" : "loss";
-    if (t->fused || strcmp(t->cfg->train.nonfinite, "skip") != 0)
+    if (t->fused || t->cfg->train.nonfinite != DPT_NONFINITE_SKIP)
         return dpt_errf(e, "non-finite %s at step %lld (epoch %lld); stopping", what, (long long)t->pos.step + 1,
                         (long long)t->pos.epoch + 1);
     *loss_sum = *count = 0; /* a skipped step adds nothing to the epoch's loss */

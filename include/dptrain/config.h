@@ -1,8 +1,8 @@
 /* The experiment: every setting of a run in one plain struct, filled from
- * built-in defaults, then an INI file (libinih), then --set overrides, then
- * validated. The struct holds no pointers, so rank 0 reads it and the other
- * ranks receive it as bytes. Every key lives in one table in config.c, which
- * also prints the resolved file and README's key table. */
+ * built-in defaults, then an INI file, then --set overrides, then validated.
+ * The struct holds no pointers, so rank 0 reads it and the other ranks receive
+ * it as bytes. Every key lives in one table in config_keys.c, which also
+ * prints the resolved file and README's key table; config_ini.c reads text. */
 #ifndef DPTRAIN_CONFIG_H
 #define DPTRAIN_CONFIG_H
 
@@ -10,17 +10,26 @@
 #include <stdio.h>
 
 #include "dptrain/data.h"
+#include "dptrain/early.h"
 #include "dptrain/error.h"
+#include "dptrain/loss.h"
+#include "dptrain/model.h"
 #include "dptrain/optim.h"
 
 enum { DPT_PATH_MAX = 512, DPT_NAME_MAX = 128, DPT_LAYERS_MAX = 1024 };
 
-/* Room for the key table's size (config.c asserts it fits); origins other than a line of the file. */
+/* What the trainer does on a NaN or infinite loss or gradient (training.nonfinite). */
+typedef enum { DPT_NONFINITE_STOP, DPT_NONFINITE_SKIP } dpt_nonfinite;
+
+/* How gradients travel between ranks (training.comm_dtype). */
+typedef enum { DPT_COMM_FP32, DPT_COMM_BF16 } dpt_comm_dtype;
+
+/* Room for the key table's size (config_keys.c asserts it fits); origins other than a line of the file. */
 enum { DPT_CONFIG_KEYS_MAX = 128, DPT_FROM_SET = -1, DPT_FROM_EARLIER_FILE = -2 };
 
 typedef struct {
     struct {
-        char format[16];                 /* auto | idx | npy | csv | libsvm */
+        dpt_data_format format;          /* auto | idx | npy | csv | libsvm */
         char train[DPT_PATH_MAX];        /* features (and targets for csv, libsvm) */
         char train_targets[DPT_PATH_MAX];/* idx, npy targets */
         char test[DPT_PATH_MAX];
@@ -36,15 +45,15 @@ typedef struct {
         int allow_changed;               /* --resume may go on with data whose checksum changed */
         int shuffle;
         int drop_last;
-        char synthetic[16];              /* none | linreg: a generated dataset instead of files */
+        dpt_synthetic synthetic;         /* none | linreg: a generated dataset instead of files */
         int64_t synthetic_samples;
     } data;
     struct {
         char layers[DPT_LAYERS_MAX];     /* e.g. "dense 512, relu, dense 10" */
-        char init[16];                   /* auto | xavier | he */
+        dpt_init_scheme init;            /* auto | xavier | he */
     } model;
     struct {
-        char kind[32];                   /* mse | cross_entropy */
+        dpt_loss_kind kind;              /* mse | cross_entropy */
     } loss;
     dpt_optim_config optim;
     double clip_norm;                    /* 0 = no clipping */
@@ -60,7 +69,7 @@ typedef struct {
         int64_t accumulation;            /* micro-batches per optimizer step */
         int64_t eval_every;              /* steps between validations; 0 = each epoch */
         int64_t log_every;               /* epochs between progress lines */
-        char nonfinite[8];               /* stop | skip */
+        dpt_nonfinite nonfinite;         /* stop | skip */
         int64_t max_skipped;             /* skip: consecutive skipped steps that stop the run; 0 = no limit */
         double timeout;                  /* watchdog seconds per step or collective; 0 = off */
         int deterministic;               /* bitwise-identical results for any rank count */
@@ -73,10 +82,10 @@ typedef struct {
         int shard_optimizer;             /* each rank updates one shard (with one blocking allreduce) */
         int flush_denormals;             /* subnormal floats count as zero (FTZ/DAZ) */
         int shared_memory;               /* shards meet in node-shared memory (all ranks on one node) */
-        char comm_dtype[8];              /* fp32 | bf16: gradients on the wire */
+        dpt_comm_dtype comm_dtype;       /* fp32 | bf16: gradients on the wire */
     } train;
     struct {
-        char metric[32];                 /* val_loss | val_accuracy */
+        dpt_early_metric metric;         /* val_loss | val_accuracy */
         int64_t patience;                /* 0 = off */
         double min_delta;
     } early;

@@ -13,6 +13,13 @@ typedef enum { DPT_DT_U8, DPT_DT_I32, DPT_DT_I64, DPT_DT_F32, DPT_DT_F64 } dpt_d
 
 typedef enum { DPT_TASK_CLASSIFY, DPT_TASK_REGRESS } dpt_task;
 
+/* An input format; AUTO picks one by the file name. data.c's table of readers gives each its
+ * name, file-name endings and whether its files carry the targets. */
+typedef enum { DPT_FORMAT_AUTO, DPT_FORMAT_IDX, DPT_FORMAT_NPY, DPT_FORMAT_CSV, DPT_FORMAT_LIBSVM } dpt_data_format;
+
+/* A generated dataset instead of files (data.synthetic). */
+typedef enum { DPT_SYNTH_NONE, DPT_SYNTH_LINREG } dpt_synthetic;
+
 typedef struct {
     size_t n;          /* samples */
     size_t d;          /* features per sample (trailing axes flattened) */
@@ -30,7 +37,7 @@ typedef struct {
 } dpt_dataset;
 
 typedef struct {
-    const char *format;   /* "auto" (by extension), "idx", "npy", "csv", "libsvm" */
+    dpt_data_format format; /* DPT_FORMAT_AUTO: by the file name */
     const char *path;     /* features, or features and targets for csv and libsvm */
     const char *targets;  /* targets file for idx and npy */
     const char *label;    /* csv: label column, by header name or 0-based index; "" = last */
@@ -47,8 +54,18 @@ int dpt_data_load(dpt_dataset *ds, const dpt_data_opts *o, dpt_err *e);
  * feature), o->targets is not read; ds->y is NULL and ds->tdim 0. */
 int dpt_data_load_features(dpt_dataset *ds, const dpt_data_opts *o, dpt_err *e);
 
-/* The format format = auto reads path as ("idx", "npy", "csv", "libsvm"), or NULL if its name does not tell. */
-const char *dpt_data_format_of(const char *path);
+/* The format format = auto reads path as, or DPT_FORMAT_AUTO if its name does not tell. */
+dpt_data_format dpt_data_format_of(const char *path);
+
+/* Name of format as the experiment file spells it ("auto", "idx", "npy", "csv", "libsvm"); NULL
+ * outside the enum. */
+const char *dpt_data_format_name(int format);
+
+/* 1 if files of format hold the targets beside the features (csv, libsvm), so no targets file. */
+int dpt_data_format_carries_targets(dpt_data_format format);
+
+/* Name of a synthetic dataset ("none", "linreg"); NULL outside the enum. */
+const char *dpt_data_synthetic_name(int synthetic);
 
 /* Releases everything ds owns; accepts a zeroed or half-built dataset. */
 void dpt_data_free(dpt_dataset *ds);

@@ -5,6 +5,9 @@
 
 #include <stdint.h>
 
+/* The validation metric watched. */
+typedef enum { DPT_METRIC_VAL_LOSS, DPT_METRIC_VAL_ACCURACY } dpt_early_metric;
+
 typedef struct {
     int maximize;        /* accuracy-like metric: larger is better */
     int64_t patience;    /* evaluations without improvement before stopping; 0 = never stop */
@@ -13,6 +16,9 @@ typedef struct {
     int64_t best_step;
     int64_t bad;         /* evaluations since the last improvement */
 } dpt_early;
+
+/* Name of metric as the experiment file and summary.json spell it; NULL outside the enum. */
+const char *dpt_early_metric_name(int metric);
 
 /* Starts watching a metric. */
 void dpt_early_init(dpt_early *s, int maximize, int64_t patience, double min_delta);

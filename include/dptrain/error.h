@@ -3,6 +3,8 @@
 #ifndef DPTRAIN_ERROR_H
 #define DPTRAIN_ERROR_H
 
+#include <stddef.h>
+
 enum { DPT_OK = 0, DPT_FAIL = -1 };
 
 typedef struct {
@@ -15,5 +17,9 @@ int dpt_errf(dpt_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 
 
 /* Prefixes e's message with "prefix: ", keeps DPT_FAIL flowing. */
 int dpt_err_prefix(dpt_err *e, const char *prefix);
+
+/* The names of an enum, name(0), name(1), ... up to the first NULL (each module's table of a
+ * setting's names), as "a, b, c" in out[n] for an "expected one of" message; returns out. */
+const char *dpt_names_list(char *out, size_t n, const char *(*name)(int));
 
 #endif

@@ -8,8 +8,11 @@
 
 typedef enum { DPT_LOSS_MSE, DPT_LOSS_XENT } dpt_loss_kind;
 
-/* Parses "mse" or "cross_entropy". */
+/* Parses "mse" or "cross_entropy"; the message lists the names. */
 int dpt_loss_parse(dpt_loss_kind *kind, const char *name, dpt_err *e);
+
+/* Name of kind as dpt_loss_parse accepts it (the one table of loss names); NULL outside the enum. */
+const char *dpt_loss_kind_name(int kind);
 
 /* Sum over n samples of mean_j (pred - y)^2 over k outputs; grad [n][k] (may be NULL). */
 double dpt_loss_mse(float *grad, const float *pred, const float *y, int n, int k);

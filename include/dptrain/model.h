@@ -44,8 +44,17 @@ int dpt_model_alloc(dpt_model *m, dpt_err *e);
 /* Frees everything; accepts a zeroed or half-built model. */
 void dpt_model_free(dpt_model *m);
 
-/* Draws every layer's parameters from seed: "auto" picks He before ReLU, Xavier otherwise. */
-int dpt_model_init_params(dpt_model *m, uint64_t seed, const char *scheme, dpt_err *e);
+/* How weights are drawn (model.init): auto picks He before ReLU, Xavier otherwise. */
+typedef enum { DPT_SCHEME_AUTO, DPT_SCHEME_XAVIER, DPT_SCHEME_HE } dpt_init_scheme;
+
+/* Name of scheme as the experiment file spells it (the one table of them); NULL outside the enum. */
+const char *dpt_init_scheme_name(int scheme);
+
+/* Parses a scheme's name; the message lists the names. */
+int dpt_init_scheme_parse(dpt_init_scheme *scheme, const char *name, dpt_err *e);
+
+/* Draws every layer's parameters from seed by scheme; DPT_FAIL for a value outside the enum. */
+int dpt_model_init_params(dpt_model *m, uint64_t seed, dpt_init_scheme scheme, dpt_err *e);
 
 /* Runs x [n][in_dim] (n <= max_batch) forward; returns the output [n][out_dim], valid until the next call. */
 const float *dpt_model_forward(dpt_model *m, const float *x, int n);

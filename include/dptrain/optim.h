@@ -50,8 +50,9 @@ int dpt_optim_check(const dpt_optim_config *c, dpt_err *e);
 /* Parses "gd", "sgd", "adagrad", "rmsprop", "adam", "adamw"; DPT_FAIL on anything else. */
 int dpt_optim_kind_parse(dpt_optim_kind *kind, const char *name);
 
-/* Name of kind as dpt_optim_kind_parse accepts it. */
-const char *dpt_optim_kind_name(dpt_optim_kind kind);
+/* Name of kind as dpt_optim_kind_parse accepts it, from the one table of optimizer names (the
+ * experiment file reads and writes them through it too); NULL for a value outside the enum. */
+const char *dpt_optim_kind_name(int kind);
 
 /* Allocates state for n parameters (t = 0); fails with a message on a bad hyper-parameter (dpt_optim_check). */
 int dpt_optim_init(dpt_optim *o, const dpt_optim_config *c, size_t n, dpt_err *e);
@@ -98,8 +99,8 @@ typedef struct {
 /* Parses "constant", "step", "exponential", "cosine". */
 int dpt_sched_kind_parse(dpt_sched_kind *kind, const char *name);
 
-/* Name of kind as dpt_sched_kind_parse accepts it. */
-const char *dpt_sched_kind_name(dpt_sched_kind kind);
+/* Name of kind as dpt_sched_kind_parse accepts it (the one table of schedule names); NULL outside the enum. */
+const char *dpt_sched_kind_name(int kind);
 
 /* Checks step_size >= 1 (step), gamma > 0 (step, exponential), min_lr >= 0, warmup >= 0; names the schedule.* key. */
 int dpt_sched_check(const dpt_sched_config *s, dpt_err *e);

@@ -6,6 +6,15 @@
 #include "dptrain/data.h"
 #include "dptrain/rng.h"
 
+static const char *const synthetic_names[] = {[DPT_SYNTH_NONE] = "none", [DPT_SYNTH_LINREG] = "linreg"};
+
+const char *dpt_data_synthetic_name(int synthetic)
+{
+    return synthetic >= 0 && synthetic < (int)(sizeof synthetic_names / sizeof synthetic_names[0])
+               ? synthetic_names[synthetic]
+               : NULL;
+}
+
 /* The classic linear regression: y = 2x + 0.5 eps with x, eps ~ N(0, 1). */
 int dpt_data_linreg(dpt_dataset *ds, size_t n, uint64_t seed, dpt_err *e)
 {

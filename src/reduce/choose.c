@@ -65,7 +65,7 @@ static int build(dpt_reducer **out, const dpt_config *c, const dpt_reduce_plan *
         q.sharded = c->train.shard_optimizer && p->comm->size > 1 && !(c->reg.l1 > 0 || c->reg.l2 > 0);
         return dpt_reduce_tree_new(out, &q, e);
     }
-    if (strcmp(c->train.comm_dtype, "bf16") == 0 && p->comm->size > 1)
+    if (c->train.comm_dtype == DPT_COMM_BF16 && p->comm->size > 1)
         return dpt_reduce_compressed_new(out, p, e);
     if (shards)
         return dpt_reduce_shards_mpi_new(out, p, e);
@@ -78,7 +78,7 @@ int dpt_reducer_new(dpt_reducer **out, const dpt_config *c, const dpt_comm *comm
     dpt_reduce_plan p = {.comm = comm, .src = src, .penalize_bias = c->penalize_bias,
                          .bucket_mb = dpt_reducer_bucket_mb(c, comm)};
     int shards = c->train.shard_optimizer && p.bucket_mb == 0 && comm->size > 1 && !c->train.deterministic &&
-                 strcmp(c->train.comm_dtype, "fp32") == 0;
+                 c->train.comm_dtype == DPT_COMM_FP32;
     *out = NULL;
     if (dpt_comm_agree(comm, build(out, c, &p, shards, e), e) != DPT_OK)
         return DPT_FAIL;

@@ -55,7 +55,7 @@ static int gunzip_to(const char *src, const char *dst)
 
 static int load_timed(dpt_dataset *ds, const char *x, const char *y, const char *what)
 {
-    dpt_data_opts o = {.format = "auto", .path = x, .targets = y, .label = "", .header = -1,
+    dpt_data_opts o = {.format = DPT_FORMAT_AUTO, .path = x, .targets = y, .label = "", .header = -1,
                        .task = DPT_TASK_CLASSIFY};
     dpt_err e;
     double t0 = now();
@@ -162,7 +162,7 @@ static void bench_csv(const char *dir)
     }
     fclose(f);
 
-    dpt_data_opts o = {.format = "auto", .path = path, .label = "label", .header = -1,
+    dpt_data_opts o = {.format = DPT_FORMAT_AUTO, .path = path, .label = "label", .header = -1,
                        .task = DPT_TASK_CLASSIFY};
     dpt_dataset ds;
     dpt_err e;

@@ -185,8 +185,7 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
     t->cfg = cfg;
     t->comm = comm;
     dpt_grad_source *src = &t->src;
-    if (dpt_loss_parse(&src->loss, cfg->loss.kind, &e) != DPT_OK)
-        die("%s", e.msg);
+    src->loss = cfg->loss.kind;
     size_t n = (size_t)batch * 8, max_batch;
     synth_classes(&t->train, n, (size_t)in_dim, 10, cfg->run.seed);
     t->ntrain = n;

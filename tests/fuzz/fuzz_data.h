@@ -23,7 +23,7 @@ static inline void fuzz_gather_all(const dpt_dataset *ds)
 
 /* Loads path as format fmt: with targets from the same file (idx, npy) or from its own label
  * column (csv, libsvm), then as features only; the first byte picks task and CSV header mode. */
-static inline void fuzz_load(const char *path, const char *fmt, int own_targets, unsigned sel)
+static inline void fuzz_load(const char *path, dpt_data_format fmt, int own_targets, unsigned sel)
 {
     dpt_data_opts o = {.format = fmt, .path = path, .targets = own_targets ? "" : path, .label = "",
                        .header = (int)(sel % 3) - 1, .task = (sel & 4) ? DPT_TASK_REGRESS : DPT_TASK_CLASSIFY,

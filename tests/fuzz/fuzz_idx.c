@@ -3,6 +3,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_load(dpt_fuzz_file(data, size, "-idx3-ubyte"), "idx", 0, 4);
+    fuzz_load(dpt_fuzz_file(data, size, "-idx3-ubyte"), DPT_FORMAT_IDX, 0, 4);
     return 0;
 }

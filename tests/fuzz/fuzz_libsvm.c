@@ -6,6 +6,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    fuzz_load(dpt_fuzz_file(data + 1, size - 1, ".svm"), "libsvm", 1, data[0]);
+    fuzz_load(dpt_fuzz_file(data + 1, size - 1, ".svm"), DPT_FORMAT_LIBSVM, 1, data[0]);
     return 0;
 }

@@ -3,6 +3,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_load(dpt_fuzz_file(data, size, ".npy"), "npy", 0, 4);
+    fuzz_load(dpt_fuzz_file(data, size, ".npy"), DPT_FORMAT_NPY, 0, 4);
     return 0;
 }

@@ -100,10 +100,20 @@ static size_t npy_make(unsigned char *buf, int major, const char *dict, size_t o
     return off + dlen;
 }
 
+/* The format named fmt, through the data module's table of readers. */
+static dpt_data_format format_named(const char *fmt)
+{
+    for (int f = 0; dpt_data_format_name(f); f++)
+        if (strcmp(dpt_data_format_name(f), fmt) == 0)
+            return (dpt_data_format)f;
+    ck_abort_msg("no format %s", fmt);
+    return DPT_FORMAT_AUTO;
+}
+
 static dpt_data_opts opts(const char *fmt, const char *path, const char *targets, dpt_task task)
 {
     dpt_data_opts o = {0};
-    o.format = fmt;
+    o.format = format_named(fmt);
     o.path = path;
     o.targets = targets;
     o.label = "";
@@ -759,17 +769,17 @@ START_TEST(csv_errors)
     o.path = fx("nope.csv");
     expect_fail(&o, "nope.csv", "cannot open");
     o.path = g_dir; /* a directory cannot be read as data */
-    o.format = "csv";
+    o.format = DPT_FORMAT_CSV;
     expect_fail(&o, g_dir, "not a regular file");
-    o.format = "auto";
+    o.format = DPT_FORMAT_AUTO;
     o.path = put_str("t.csv", "1,0\n");
     o.targets = "labels.npy";
     expect_fail(&o, "carry their own targets", NULL);
     o.targets = NULL;
     o.path = put_str("what.dat", "1,0\n");
     expect_fail(&o, "what.dat", "cannot tell the format");
-    o.format = "parquet";
-    expect_fail(&o, "unknown data format 'parquet'", NULL);
+    o.format = (dpt_data_format)99;
+    expect_fail(&o, "unknown data format 99", NULL);
 }
 END_TEST
 

@@ -24,7 +24,7 @@ static void check_mlp(const char *spec)
     dpt_model m;
     dpt_err e;
     ck_assert_msg(dpt_model_init(&m, spec, D, N, &e) == DPT_OK, "%s", e.msg);
-    ck_assert_int_eq(dpt_model_init_params(&m, 3, "auto", &e), DPT_OK);
+    ck_assert_int_eq(dpt_model_init_params(&m, 3, DPT_SCHEME_AUTO, &e), DPT_OK);
     for (size_t i = 0; i < m.nparams; i++)
         m.params[i] += (float)(0.1 * dpt_rng_normal(9, 0, i)); /* biases away from zero */
     float x[N * D], labels[N], dout[N * 8];
@@ -108,8 +108,8 @@ START_TEST(test_init_depends_on_seed_only)
     dpt_err e;
     ck_assert_int_eq(dpt_model_init(&a, "dense 64, relu, dense 10", 100, 1, &e), DPT_OK);
     ck_assert_int_eq(dpt_model_init(&b, "dense 64, relu, dense 10", 100, 32, &e), DPT_OK);
-    dpt_model_init_params(&a, 5, "auto", &e);
-    dpt_model_init_params(&b, 5, "auto", &e);
+    dpt_model_init_params(&a, 5, DPT_SCHEME_AUTO, &e);
+    dpt_model_init_params(&b, 5, DPT_SCHEME_AUTO, &e);
     ck_assert_int_eq(memcmp(a.params, b.params, sizeof(float) * a.nparams), 0);
     /* He before ReLU: variance 2/fan_in; Xavier uniform for the last: (in+out)/6 inverse. */
     double s1 = 0, s2 = 0;
@@ -119,9 +119,11 @@ START_TEST(test_init_depends_on_seed_only)
         s2 += (double)a.layers[2].w[i] * a.layers[2].w[i];
     ck_assert_double_eq_tol(s1 / 6400, 2.0 / 100, 0.002);
     ck_assert_double_eq_tol(s2 / 640, 2.0 / (64 + 10), 0.003);
-    dpt_model_init_params(&b, 6, "auto", &e);
+    dpt_model_init_params(&b, 6, DPT_SCHEME_AUTO, &e);
     ck_assert_int_ne(memcmp(a.params, b.params, sizeof(float) * a.nparams), 0);
-    ck_assert_int_eq(dpt_model_init_params(&b, 6, "lecun", &e), DPT_FAIL);
+    dpt_init_scheme scheme = DPT_SCHEME_HE;
+    ck_assert_int_eq(dpt_init_scheme_parse(&scheme, "lecun", &e), DPT_FAIL);
+    ck_assert_int_eq(dpt_model_init_params(&b, 6, (dpt_init_scheme)7, &e), DPT_FAIL);
     dpt_model_free(&a);
     dpt_model_free(&b);
 }

@@ -1,13 +1,11 @@
-/* The experiment file. One table of keys (section, key, type, field, default
- * text, meaning) drives everything here: the defaults are the table's texts
- * fed through the same setter a file uses, the INI reader and --set look keys
- * up in it, the writer and the Markdown doc walk it, and error messages
- * suggest its nearest names. libinih splits the text into sections and pairs;
- * our own line reader feeds it, so we know each line's number and full text
- * (inih's stack buffer holds only 200 bytes, and paths or layer lists can be
- * longer: the handler therefore reads the value from the full line). Each key remembers the
- * line or --set that gave its value, so a check made later, even after the data is loaded, can
- * point at it (dpt_config_where). */
+/* The experiment's keys. One table (section, key, type, field, default text, meaning) drives
+ * everything: the defaults are the table's texts fed through the same setter a file uses, the
+ * readers (config_ini.c) look keys up in it, the writer and the Markdown doc walk it, checks
+ * combine its values, and error messages suggest its nearest names. Each key remembers the line
+ * or --set that gave its value, so a check made later, even after the data is loaded, can point
+ * at it (dpt_config_where). Settings the code decides on are enums whose names come from their
+ * module's table (optimizer, schedule, loss, init, data format, synthetic set, early-stopping
+ * metric), so this file holds no list of them of its own. */
 #include "dptrain/config.h"
 
 #include <ctype.h>
@@ -15,17 +13,13 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <ini.h>
+#include "config_keys.h"
 
-typedef enum { K_STR, K_PICK, K_ENUM, K_BOOL, K_INT, K_I64, K_U64, K_F64 } ktype;
+typedef enum { K_STR, K_ENUM, K_BOOL, K_INT, K_I64, K_U64, K_F64 } ktype;
 
 enum {
     LO_OPEN = 1,   /* F64: lower bound excluded */
@@ -36,7 +30,7 @@ enum {
     AUTO = 32       /* F64: "auto" (stored as NaN) = torch's default for the optimizer kind */
 };
 
-/* A name a K_PICK (stored as text) or K_ENUM (stored as int) key accepts. */
+/* A name a K_ENUM key (stored as int) accepts, for settings only the config decides on. */
 typedef struct {
     const char *name;
     int value;
@@ -46,37 +40,28 @@ typedef struct {
     const char *sec, *key;
     ktype type;
     size_t off, size;   /* the field in dpt_config */
-    const pick *picks;  /* K_PICK, K_ENUM: NULL-terminated */
+    const pick *picks;  /* K_ENUM: NULL-terminated, or ... */
+    const char *(*names)(int); /* ... the owning module's names of values 0, 1, ... (NULL past the last) */
     double lo, hi;      /* numeric bounds */
     int flags;
     const char *def;    /* default, as the file would spell it */
     const char *doc;
 } keydef;
 
-static const pick p_format[] = {{"auto", 0}, {"idx", 0}, {"npy", 0}, {"csv", 0}, {"libsvm", 0}, {NULL, 0}};
 static const pick p_header[] = {{"auto", -1}, {"true", 1}, {"false", 0}, {NULL, 0}};
 static const pick p_task[] = {{"classify", DPT_TASK_CLASSIFY}, {"regress", DPT_TASK_REGRESS}, {NULL, 0}};
-static const pick p_synth[] = {{"none", 0}, {"linreg", 0}, {NULL, 0}};
-static const pick p_init[] = {{"auto", 0}, {"xavier", 0}, {"he", 0}, {NULL, 0}};
-static const pick p_loss[] = {{"mse", 0}, {"cross_entropy", 0}, {NULL, 0}};
-static const pick p_optim[] = {{"gd", DPT_OPT_GD}, {"sgd", DPT_OPT_SGD}, {"adagrad", DPT_OPT_ADAGRAD},
-                               {"rmsprop", DPT_OPT_RMSPROP}, {"adam", DPT_OPT_ADAM},
-                               {"adamw", DPT_OPT_ADAMW}, {NULL, 0}};
-static const pick p_sched[] = {{"constant", DPT_SCHED_CONSTANT}, {"step", DPT_SCHED_STEP},
-                               {"exponential", DPT_SCHED_EXP}, {"cosine", DPT_SCHED_COSINE}, {NULL, 0}};
-static const pick p_nonfinite[] = {{"stop", 0}, {"skip", 0}, {NULL, 0}};
-static const pick p_comm_dtype[] = {{"fp32", 0}, {"bf16", 0}, {NULL, 0}};
-static const pick p_metric[] = {{"val_loss", 0}, {"val_accuracy", 0}, {NULL, 0}};
+static const pick p_nonfinite[] = {{"stop", DPT_NONFINITE_STOP}, {"skip", DPT_NONFINITE_SKIP}, {NULL, 0}};
+static const pick p_comm_dtype[] = {{"fp32", DPT_COMM_FP32}, {"bf16", DPT_COMM_BF16}, {NULL, 0}};
 
 #define FLD(m) offsetof(dpt_config, m), sizeof(((dpt_config *)0)->m)
-#define STR(s, k, m, fl, def, doc) {s, k, K_STR, FLD(m), NULL, 0, 0, fl, def, doc}
-#define PICK(s, k, m, p, def, doc) {s, k, K_PICK, FLD(m), p, 0, 0, 0, def, doc}
-#define ENUM(s, k, m, p, def, doc) {s, k, K_ENUM, FLD(m), p, 0, 0, 0, def, doc}
-#define BOOL(s, k, m, def, doc) {s, k, K_BOOL, FLD(m), NULL, 0, 0, 0, def, doc}
-#define INT(s, k, m, lo, fl, def, doc) {s, k, K_INT, FLD(m), NULL, lo, HUGE_VAL, fl, def, doc}
-#define I64(s, k, m, lo, def, doc) {s, k, K_I64, FLD(m), NULL, lo, HUGE_VAL, 0, def, doc}
-#define U64(s, k, m, def, doc) {s, k, K_U64, FLD(m), NULL, 0, HUGE_VAL, 0, def, doc}
-#define F64(s, k, m, lo, hi, fl, def, doc) {s, k, K_F64, FLD(m), NULL, lo, hi, fl, def, doc}
+#define STR(s, k, m, fl, def, doc) {s, k, K_STR, FLD(m), NULL, NULL, 0, 0, fl, def, doc}
+#define ENUM(s, k, m, p, def, doc) {s, k, K_ENUM, FLD(m), p, NULL, 0, 0, 0, def, doc}
+#define NAMED(s, k, m, fn, def, doc) {s, k, K_ENUM, FLD(m), NULL, fn, 0, 0, 0, def, doc}
+#define BOOL(s, k, m, def, doc) {s, k, K_BOOL, FLD(m), NULL, NULL, 0, 0, 0, def, doc}
+#define INT(s, k, m, lo, fl, def, doc) {s, k, K_INT, FLD(m), NULL, NULL, lo, HUGE_VAL, fl, def, doc}
+#define I64(s, k, m, lo, def, doc) {s, k, K_I64, FLD(m), NULL, NULL, lo, HUGE_VAL, 0, def, doc}
+#define U64(s, k, m, def, doc) {s, k, K_U64, FLD(m), NULL, NULL, 0, HUGE_VAL, 0, def, doc}
+#define F64(s, k, m, lo, hi, fl, def, doc) {s, k, K_F64, FLD(m), NULL, NULL, lo, hi, fl, def, doc}
 
 static const char *const sections[] = {"data", "model", "loss", "optimizer", "schedule",
                                        "regularization", "training", "early_stopping",
@@ -85,7 +70,7 @@ static const char *const sections[] = {"data", "model", "loss", "optimizer", "sc
 
 /* Every key, grouped by section in the order of `sections`. */
 static const keydef keys[] = {
-    PICK("data", "format", data.format, p_format, "auto", "input format; auto picks it by file extension"),
+    NAMED("data", "format", data.format, dpt_data_format_name, "auto", "input format; auto picks it by file extension"),
     STR("data", "train", data.train, 0, "", "training features file; csv and libsvm hold the targets too"),
     STR("data", "train_targets", data.train_targets, 0, "", "training targets file, for idx and npy"),
     STR("data", "test", data.test, 0, "", "test features file; empty = no test set"),
@@ -101,15 +86,15 @@ static const keydef keys[] = {
     BOOL("data", "allow_changed", data.allow_changed, "false", "let --resume continue on data whose contents differ from the checkpoint's (checksums)"),
     BOOL("data", "shuffle", data.shuffle, "true", "new sample order every epoch"),
     BOOL("data", "drop_last", data.drop_last, "false", "drop an epoch's last incomplete batch"),
-    PICK("data", "synthetic", data.synthetic, p_synth, "none", "generated data instead of files; linreg: y = 2x + 0.5 noise"),
+    NAMED("data", "synthetic", data.synthetic, dpt_data_synthetic_name, "none", "generated data instead of files; linreg: y = 2x + 0.5 noise"),
     I64("data", "synthetic_samples", data.synthetic_samples, 1, "100", "samples in the synthetic dataset"),
 
     STR("model", "layers", model.layers, NONEMPTY, "dense 1", "layer stack, comma separated, e.g. dense 512, relu, dense 10"),
-    PICK("model", "init", model.init, p_init, "auto", "weight initialization; auto picks by the following activation"),
+    NAMED("model", "init", model.init, dpt_init_scheme_name, "auto", "weight initialization; auto picks by the following activation"),
 
-    PICK("loss", "kind", loss.kind, p_loss, "mse", "loss function; cross_entropy takes class labels"),
+    NAMED("loss", "kind", loss.kind, dpt_loss_kind_name, "mse", "loss function; cross_entropy takes class labels"),
 
-    ENUM("optimizer", "kind", optim.kind, p_optim, "adam", "optimizer, with torch.optim's update rules"),
+    NAMED("optimizer", "kind", optim.kind, dpt_optim_kind_name, "adam", "optimizer, with torch.optim's update rules"),
     F64("optimizer", "lr", optim.lr, 0, HUGE_VAL, AUTO, "auto", "base learning rate; auto = 0.001 for adam, adamw, else 0.01"),
     F64("optimizer", "weight_decay", optim.weight_decay, 0, HUGE_VAL, AUTO, "auto", "weight decay, added to the gradient (decoupled for adamw); auto = 0.01 for adamw, else 0"),
     F64("optimizer", "momentum", optim.momentum, 0, HUGE_VAL, 0, "0", "sgd, rmsprop: momentum factor"),
@@ -125,7 +110,7 @@ static const keydef keys[] = {
     BOOL("optimizer", "amsgrad", optim.amsgrad, "false", "adam, adamw: use the maximum of past second moments"),
     F64("optimizer", "clip_norm", clip_norm, 0, HUGE_VAL, 0, "0", "clip the global gradient norm to this; 0 = off"),
 
-    ENUM("schedule", "kind", sched.kind, p_sched, "constant", "learning-rate schedule"),
+    NAMED("schedule", "kind", sched.kind, dpt_sched_kind_name, "constant", "learning-rate schedule"),
     I64("schedule", "step_size", sched.step_size, 1, "1000", "step: decay every this many steps"),
     F64("schedule", "gamma", sched.gamma, 0, HUGE_VAL, LO_OPEN, "0.1", "step, exponential: decay factor"),
     F64("schedule", "min_lr", sched.min_lr, 0, HUGE_VAL, 0, "0", "cosine: learning rate at the last step"),
@@ -143,7 +128,7 @@ static const keydef keys[] = {
     I64("training", "accumulation", train.accumulation, 1, "1", "micro-batches summed per optimizer step"),
     I64("training", "eval_every", train.eval_every, 0, "0", "steps between validations; 0 = once per epoch"),
     I64("training", "log_every", train.log_every, 1, "1", "epochs between progress lines"),
-    PICK("training", "nonfinite", train.nonfinite, p_nonfinite, "stop", "on a NaN or infinite loss or gradient: stop the run or skip the step"),
+    ENUM("training", "nonfinite", train.nonfinite, p_nonfinite, "stop", "on a NaN or infinite loss or gradient: stop the run or skip the step"),
     I64("training", "max_skipped", train.max_skipped, 0, "10", "nonfinite = skip: stop the run after this many consecutive skipped steps; 0 = no limit"),
     F64("training", "timeout", train.timeout, 0, HUGE_VAL, 0, "600", "seconds a step, evaluation or collective may take before the job is ended (a rank stopped or cut off); 0 = no watchdog"),
     BOOL("training", "deterministic", train.deterministic, "false", "bitwise-identical results for any number of ranks"),
@@ -155,10 +140,10 @@ static const keydef keys[] = {
     INT("training", "update_threads", train.update_threads, 0, 0, "0", "threads per rank sharing the averaging and the update of models of 1M parameters or more (no bit depends on it); 0 = training.threads"),
     BOOL("training", "shard_optimizer", train.shard_optimizer, "true", "each rank updates one shard of the parameters (when bucket_mb is 0); shards meet in node-shared memory or through reduce-scatter and all-gather"),
     BOOL("training", "flush_denormals", train.flush_denormals, "true", "treat subnormal floats as zero (x86 FTZ/DAZ, as TensorFlow does): Adam's moments of weights whose gradient stays zero decay into subnormals that slow the optimizer step up to 30x"),
-    PICK("training", "comm_dtype", train.comm_dtype, p_comm_dtype, "fp32", "gradients on the wire: fp32, or bf16 (half the bytes; summed in fp32, rounded when they travel; not in deterministic mode)"),
+    ENUM("training", "comm_dtype", train.comm_dtype, p_comm_dtype, "fp32", "gradients on the wire: fp32, or bf16 (half the bytes; summed in fp32, rounded when they travel; not in deterministic mode)"),
     BOOL("training", "shared_memory", train.shared_memory, "true", "sharded optimizer, every rank on one node: shards meet in node-shared memory instead of MPI's reduce-scatter and all-gather"),
 
-    PICK("early_stopping", "metric", early.metric, p_metric, "val_loss", "validation metric watched"),
+    NAMED("early_stopping", "metric", early.metric, dpt_early_metric_name, "val_loss", "validation metric watched"),
     I64("early_stopping", "patience", early.patience, 0, "0", "validations without improvement before stopping; 0 = off"),
     F64("early_stopping", "min_delta", early.min_delta, 0, HUGE_VAL, 0, "0", "smallest change that counts as an improvement"),
 
@@ -189,11 +174,11 @@ static const struct {
 };
 #define NALIASES ((int)(sizeof aliases / sizeof aliases[0]))
 
-enum { RAW_MAX = 4096, VALUE_SHOWN = 80 };
+enum { RAW_MAX = DPT_CFG_RAW_MAX, VALUE_SHOWN = DPT_CFG_VALUE_SHOWN };
 
 /* ---- names ------------------------------------------------------------ */
 
-static int is_section(const char *s)
+int dpt_cfgkey_is_section(const char *s)
 {
     for (int i = 0; i < NSECTIONS; i++)
         if (strcmp(s, sections[i]) == 0)
@@ -201,7 +186,7 @@ static int is_section(const char *s)
     return 0;
 }
 
-static int find_key(const char *sec, const char *key)
+int dpt_cfgkey_find(const char *sec, const char *key)
 {
     for (int i = 0; i < NKEYS; i++)
         if (strcmp(keys[i].sec, sec) == 0 && strcmp(keys[i].key, key) == 0)
@@ -218,7 +203,7 @@ static int find_name(const char *name)
         return -1;
     memcpy(sec, name, (size_t)(dot - name));
     sec[dot - name] = '\0';
-    return find_key(sec, dot + 1);
+    return dpt_cfgkey_find(sec, dot + 1);
 }
 
 /* Levenshtein distance, ignoring case; names past 63 characters are never close. */
@@ -258,11 +243,11 @@ static int is_close(int d, const char *a, const char *b)
 
 /* The key nearest to `key` (preferring section `sec` on ties), or -1 if none is close.
  * Keys of other sections and common aliases count too. */
-static int nearest_key(const char *sec, const char *key)
+int dpt_cfgkey_nearest(const char *sec, const char *key)
 {
     int best = -1, bestd = INT_MAX, bestsame = 0;
     for (int i = 0; i < NKEYS + NALIASES; i++) {
-        int k = i < NKEYS ? i : find_key(aliases[i - NKEYS].sec, aliases[i - NKEYS].key);
+        int k = i < NKEYS ? i : dpt_cfgkey_find(aliases[i - NKEYS].sec, aliases[i - NKEYS].key);
         const char *name = i < NKEYS ? keys[i].key : aliases[i - NKEYS].alias;
         if (k < 0)
             continue;
@@ -278,7 +263,7 @@ static int nearest_key(const char *sec, const char *key)
     return best;
 }
 
-static void unknown_section_msg(char *out, size_t n, const char *sec)
+void dpt_cfgkey_unknown_section(char *out, size_t n, const char *sec)
 {
     int best = -1, bestd = INT_MAX;
     for (int i = 0; i < NSECTIONS; i++) {
@@ -297,9 +282,9 @@ static void unknown_section_msg(char *out, size_t n, const char *sec)
         len += snprintf(out + len, n - (size_t)len, "%s %s", i ? "," : "", sections[i]);
 }
 
-static void unknown_key_msg(char *out, size_t n, const char *sec, const char *key)
+void dpt_cfgkey_unknown_key(char *out, size_t n, const char *sec, const char *key)
 {
-    int k = nearest_key(sec, key);
+    int k = dpt_cfgkey_nearest(sec, key);
     if (k >= 0) {
         snprintf(out, n, "unknown key %s.%.100s; did you mean %s.%s?", sec, key, keys[k].sec, keys[k].key);
         return;
@@ -314,9 +299,9 @@ static void unknown_key_msg(char *out, size_t n, const char *sec, const char *ke
 }
 
 /* A key written before any [section] line. */
-static void sectionless_msg(char *out, size_t n, const char *key)
+void dpt_cfgkey_sectionless(char *out, size_t n, const char *key)
 {
-    int k = nearest_key("", key);
+    int k = dpt_cfgkey_nearest("", key);
     if (k >= 0 && strcmp(keys[k].key, key) == 0)
         snprintf(out, n, "key %.100s comes before any [section]; it belongs under [%s]", key, keys[k].sec);
     else if (k >= 0)
@@ -400,6 +385,17 @@ static int parse_f64(const char *s, double *v, const char **hint)
     return 0;
 }
 
+/* Choice i of K_ENUM key k: its name (NULL past the last) and, in *value, the value it stores. */
+static const char *choice(const keydef *k, int i, int *value)
+{
+    if (k->names) {
+        *value = i;
+        return k->names(i);
+    }
+    *value = k->picks[i].value;
+    return k->picks[i].name;
+}
+
 /* What key k accepts, as "expected ..." text. */
 static void expect_text(char *out, size_t n, const keydef *k)
 {
@@ -411,11 +407,10 @@ static void expect_text(char *out, size_t n, const keydef *k)
             snprintf(out, n, "expected %stext of at most %zu characters", (k->flags & NONEMPTY) ? "non-empty " : "",
                      k->size - 1);
         return;
-    case K_PICK:
     case K_ENUM: {
-        int len = snprintf(out, n, "expected one of");
-        for (int i = 0; k->picks[i].name && len > 0 && (size_t)len < n; i++)
-            len += snprintf(out + len, n - (size_t)len, "%s %s", i ? "," : "", k->picks[i].name);
+        int len = snprintf(out, n, "expected one of"), v;
+        for (int i = 0; choice(k, i, &v) && len > 0 && (size_t)len < n; i++)
+            len += snprintf(out + len, n - (size_t)len, "%s %s", i ? "," : "", choice(k, i, &v));
         return;
     }
     case K_BOOL:
@@ -450,12 +445,14 @@ static int in_bounds(const keydef *k, double x)
     return x < k->hi || (x == k->hi && !(k->flags & HI_OPEN));
 }
 
-static const pick *find_pick(const pick *p, const char *name)
+/* The value of key k's choice called name (case ignored); -1 if there is none. */
+static int find_choice(const keydef *k, const char *name, int *value)
 {
-    for (; p->name; p++)
-        if (same_ci(p->name, name))
-            return p;
-    return NULL;
+    const char *c;
+    for (int i = 0; (c = choice(k, i, value)) != NULL; i++)
+        if (same_ci(c, name))
+            return 0;
+    return -1;
 }
 
 /* Sets key k of c from text v; on a bad value leaves c untouched and says why in out[n]. */
@@ -464,7 +461,7 @@ static int set_value(dpt_config *c, const keydef *k, const char *v, char *why, s
     char *dst = (char *)c + k->off;
     size_t want = k->type == K_I64 ? sizeof(int64_t) : k->type == K_U64 ? sizeof(uint64_t)
                 : k->type == K_F64 ? sizeof(double) : sizeof(int);
-    if (k->type != K_STR && k->type != K_PICK && k->size != want) {
+    if (k->type != K_STR && k->size != want) {
         snprintf(why, n, "internal: the table's field size is wrong");
         return -1;
     }
@@ -494,19 +491,13 @@ static int set_value(dpt_config *c, const keydef *k, const char *v, char *why, s
         memcpy(dst, v, len);
         return 0;
     }
-    case K_PICK:
     case K_ENUM: {
-        const pick *p = find_pick(k->picks, v);
-        if (!p || (k->type == K_PICK && strlen(p->name) >= k->size)) {
+        int value;
+        if (find_choice(k, v, &value)) {
             expect_text(why, n, k);
             return -1;
         }
-        if (k->type == K_ENUM) {
-            memcpy(dst, &p->value, sizeof p->value);
-        } else {
-            memset(dst, 0, k->size);
-            memcpy(dst, p->name, strlen(p->name));
-        }
+        memcpy(dst, &value, sizeof value);
         return 0;
     }
     case K_BOOL: {
@@ -587,8 +578,7 @@ static void format_value(char *out, size_t n, const dpt_config *c, const keydef 
     const char *src = (const char *)c + k->off;
     int iv;
     switch (k->type) {
-    case K_STR:
-    case K_PICK: {
+    case K_STR: {
         size_t len = strnlen(src, k->size);
         if (len >= n)
             len = n - 1;
@@ -596,15 +586,18 @@ static void format_value(char *out, size_t n, const dpt_config *c, const keydef 
         out[len] = '\0';
         return;
     }
-    case K_ENUM:
+    case K_ENUM: {
+        const char *name;
+        int v;
         memcpy(&iv, src, sizeof iv);
-        for (const pick *p = k->picks; p->name; p++)
-            if (p->value == iv) {
-                snprintf(out, n, "%s", p->name);
+        for (int i = 0; (name = choice(k, i, &v)) != NULL; i++)
+            if (v == iv) {
+                snprintf(out, n, "%s", name);
                 return;
             }
         snprintf(out, n, "%d", iv);
         return;
+    }
     case K_BOOL:
         memcpy(&iv, src, sizeof iv);
         if (iv == 0 || iv == 1)
@@ -640,228 +633,11 @@ static void format_value(char *out, size_t n, const dpt_config *c, const keydef 
     }
 }
 
-/* ---- the INI reader ------------------------------------------------------ */
+/* ---- for the readers (config_keys.h) ------------------------------------- */
 
-typedef struct {
-    dpt_config *c;      /* a copy, committed only when the whole text is good */
-    FILE *f;            /* the source: a file ... */
-    const char *s;      /* ... or text (next unread character) */
-    int read_errno;     /* errno of a failed read, 0 if none */
-    int line;           /* number of the line in raw */
-    char raw[RAW_MAX];  /* that line, without its end of line */
-    int seen[NKEYS];    /* line that set each key, 0 = not yet */
-    int err_line;       /* first error, 0 = none */
-    char msg[400];
-} reader_ctx;
-
-static int fail(reader_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Records the first error only (the earliest line); returns 0 for inih. */
-static int fail(reader_ctx *x, const char *fmt, ...)
+int dpt_cfgkey_set(dpt_config *c, int i, const char *v, char *why, size_t n)
 {
-    if (!x->err_line) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(x->msg, sizeof x->msg, fmt, ap);
-        va_end(ap);
-        x->err_line = x->line;
-    }
-    return 0;
-}
-
-/* The line as inih sees it: without a leading UTF-8 byte order mark and whitespace. */
-static const char *line_start(const reader_ctx *x)
-{
-    const char *p = x->raw;
-    if (x->line == 1 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-        p += 3;
-    while (isspace((unsigned char)*p))
-        p++;
-    return p;
-}
-
-/* Like inih: the first of chars, or an inline comment (';' after whitespace), or the end. */
-static const char *find_chars_or_comment(const char *s, const char *chars)
-{
-    int was_space = 0;
-    while (*s && !(chars && strchr(chars, *s)) && !(was_space && *s == ';')) {
-        was_space = isspace((unsigned char)*s);
-        s++;
-    }
-    return s;
-}
-
-/* A [section] line is checked here, so an empty unknown section is reported too, at its line. */
-static void check_section_line(reader_ctx *x)
-{
-    const char *p = line_start(x);
-    if (*p != '[')
-        return;
-    const char *q = find_chars_or_comment(p + 1, "]");
-    if (*q != ']') {
-        fail(x, "section header without a closing ']'");
-        return;
-    }
-    char name[128];
-    size_t len = (size_t)(q - p - 1) < sizeof name - 1 ? (size_t)(q - p - 1) : sizeof name - 1;
-    memcpy(name, p + 1, len);
-    name[len] = '\0';
-    if (!is_section(name)) {
-        char m[sizeof x->msg];
-        unknown_section_msg(m, sizeof m, name);
-        fail(x, "%s", m);
-    }
-}
-
-/* inih's reader: one whole line per call, so inih's line count is ours. inih gets at
- * most num - 2 characters of it; the handler takes the value from raw. */
-static char *read_line(char *buf, int num, void *stream)
-{
-    reader_ctx *x = stream;
-    size_t len = 0;
-    int got = 0, nul = 0, too_long = 0, ch;
-    for (;;) {
-        if (x->f) {
-            ch = getc(x->f);
-            if (ch == EOF) {
-                if (ferror(x->f))
-                    x->read_errno = errno ? errno : EIO;
-                break;
-            }
-        } else {
-            if (!*x->s)
-                break;
-            ch = (unsigned char)*x->s++;
-        }
-        got = 1;
-        if (ch == '\n')
-            break;
-        if (ch == '\0')
-            nul = 1;
-        if (len < RAW_MAX - 1)
-            x->raw[len++] = (char)ch;
-        else
-            too_long = 1;
-    }
-    if (!got || x->read_errno || num < 3)
-        return NULL;
-    if (len && x->raw[len - 1] == '\r')
-        len--;
-    x->raw[len] = '\0';
-    x->line++;
-    if (too_long) {
-        fail(x, "line longer than %d characters", RAW_MAX - 2);
-        return NULL;
-    }
-    if (nul) {
-        fail(x, "NUL byte in line");
-        return NULL;
-    }
-    check_section_line(x);
-    size_t m = len < (size_t)num - 2 ? len : (size_t)num - 2;
-    memcpy(buf, x->raw, m);
-    buf[m] = '\n';
-    buf[m + 1] = '\0';
-    return buf;
-}
-
-/* The value of the pair on a line, from after its '=' or ':': inih's rules (an inline
- * comment is ';' after whitespace), plus "double quotes" to keep spaces or " ;". */
-static int extract_value(char *out, size_t n, const char *after)
-{
-    const char *v = after;
-    while (isspace((unsigned char)*v))
-        v++;
-    if (*v == '"') {
-        for (const char *q = v + 1; *q; q++) {
-            if (*q != '"')
-                continue;
-            const char *r = q + 1;
-            while (isspace((unsigned char)*r))
-                r++;
-            if (*r == '\0' || (*r == ';' && r > q + 1)) {
-                size_t len = (size_t)(q - v - 1);
-                if (len >= n)
-                    len = n - 1;
-                memcpy(out, v + 1, len);
-                out[len] = '\0';
-                return 0;
-            }
-        }
-        return -1;
-    }
-    const char *end = find_chars_or_comment(after, NULL);
-    while (end > v && isspace((unsigned char)end[-1]))
-        end--;
-    size_t len = end > v ? (size_t)(end - v) : 0;
-    if (len >= n)
-        len = n - 1;
-    memcpy(out, v, len);
-    out[len] = '\0';
-    return 0;
-}
-
-static int on_pair(void *user, const char *sec, const char *name, const char *inih_value)
-{
-    reader_ctx *x = user;
-    char val[RAW_MAX], why[256], m[sizeof x->msg];
-    (void)inih_value; /* truncated for long lines; raw has it all */
-
-    /* inih reads an indented line after a pair as more of that pair's value */
-    const char *p = line_start(x), *q = p + strlen(name);
-    int named = strncmp(p, name, strlen(name)) == 0;
-    while (named && (*q == ' ' || *q == '\t'))
-        q++;
-    if (!named || (*q != '=' && *q != ':'))
-        return fail(x, "indented line reads as more of %s%s%s; a value must fit on one line (remove the indentation)",
-                    sec, *sec ? "." : "", name);
-    if (!*name)
-        return fail(x, "no key name before '%c'", *q);
-    if (extract_value(val, sizeof val, q + 1))
-        return fail(x, "%s.%s: value starts with '\"' but has no closing '\"'", sec, name);
-    if (!*sec) {
-        sectionless_msg(m, sizeof m, name);
-        return fail(x, "%s", m);
-    }
-    if (!is_section(sec)) {
-        unknown_section_msg(m, sizeof m, sec);
-        return fail(x, "%s", m);
-    }
-    int i = find_key(sec, name);
-    if (i < 0) {
-        unknown_key_msg(m, sizeof m, sec, name);
-        return fail(x, "%s", m);
-    }
-    if (x->seen[i])
-        return fail(x, "duplicate key %s.%s (first set on line %d)", sec, name, x->seen[i]);
-    x->seen[i] = x->line;
-    if (set_value(x->c, &keys[i], val, why, sizeof why))
-        return fail(x, "%s.%s = '%.*s%s': %s", sec, name, VALUE_SHOWN, val,
-                    strlen(val) > VALUE_SHOWN ? "..." : "", why);
-    x->c->origin.line[i] = x->line;
-    return 1;
-}
-
-static int load(dpt_config *c, reader_ctx *x, const char *origin, dpt_err *e)
-{
-    dpt_config tmp = *c;
-    x->c = &tmp;
-    int r = ini_parse_stream(read_line, x, on_pair, x);
-    if (x->read_errno)
-        return dpt_errf(e, "%s: cannot read: %s", origin, strerror(x->read_errno));
-    if (r > 0 && (!x->err_line || r < x->err_line))
-        return dpt_errf(e, "%s:%d: expected [section], key = value or a comment", origin, r);
-    if (x->err_line)
-        return dpt_errf(e, "%s:%d: %s", origin, x->err_line, x->msg);
-    if (r < 0)
-        return dpt_errf(e, "%s: the INI parser failed (%d)", origin, r);
-    /* origin names one file: keys set by an earlier one keep only that they were set */
-    for (int i = 0; i < NKEYS && strcmp(tmp.origin.file, origin) != 0; i++)
-        if (tmp.origin.line[i] > 0 && !x->seen[i])
-            tmp.origin.line[i] = DPT_FROM_EARLIER_FILE;
-    snprintf(tmp.origin.file, sizeof tmp.origin.file, "%s", origin);
-    *c = tmp;
-    return DPT_OK;
+    return set_value(c, &keys[i], v, why, n);
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -873,100 +649,6 @@ void dpt_config_defaults(dpt_config *c)
     /* a default the setter refuses would leave its field zero; the unit test refuses the table then */
     for (int i = 0; i < NKEYS; i++)
         set_value(c, &keys[i], keys[i].def, why, sizeof why);
-}
-
-/* What a path that is not a regular file is, for the refusal. */
-static const char *not_regular(mode_t m)
-{
-    return S_ISREG(m) ? NULL : S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO"
-         : S_ISCHR(m) || S_ISBLK(m) ? "a device" : "a socket";
-}
-
-int dpt_config_load_file(dpt_config *c, const char *path, dpt_err *e)
-{
-    static reader_ctx zero;
-    /* Non-blocking: opening a FIFO for reading would wait for a writer. Then fstat before any
-     * read: /dev/zero never ends, and a directory reads as an error only on some systems. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return dpt_errf(e, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    FILE *f = NULL;
-    if (fstat(fd, &st) == 0 && not_regular(st.st_mode)) {
-        close(fd);
-        return dpt_errf(e, "%s: is %s, not an experiment file", path, not_regular(st.st_mode));
-    }
-    if (fcntl(fd, F_SETFL, 0) != 0 || !(f = fdopen(fd, "r"))) {
-        int err = errno;
-        close(fd);
-        return dpt_errf(e, "%s: cannot open: %s", path, strerror(err));
-    }
-    reader_ctx x = zero;
-    x.f = f;
-    int rc = load(c, &x, path, e);
-    fclose(f);
-    return rc;
-}
-
-int dpt_config_load_string(dpt_config *c, const char *text, const char *origin, dpt_err *e)
-{
-    static reader_ctx zero;
-    reader_ctx x = zero;
-    x.s = text ? text : "";
-    return load(c, &x, origin ? origin : "<string>", e);
-}
-
-int dpt_config_set(dpt_config *c, const char *a, dpt_err *e)
-{
-    char name[128], sec[128], why[256], m[400];
-    const char *eq = a ? strchr(a, '=') : NULL;
-    if (!eq)
-        return dpt_errf(e, "--set %.200s: expected section.key=value", a ? a : "(null)");
-
-    const char *b = a, *t = eq;
-    while (b < t && isspace((unsigned char)*b))
-        b++;
-    while (t > b && isspace((unsigned char)t[-1]))
-        t--;
-    size_t len = (size_t)(t - b) < sizeof name - 1 ? (size_t)(t - b) : sizeof name - 1;
-    memcpy(name, b, len);
-    name[len] = '\0';
-    const char *v = eq + 1;
-    while (isspace((unsigned char)*v))
-        v++;
-    char val[RAW_MAX];
-    size_t vl = strlen(v);
-    while (vl && isspace((unsigned char)v[vl - 1]))
-        vl--;
-    if (vl >= sizeof val)
-        vl = sizeof val - 1;
-    memcpy(val, v, vl);
-    val[vl] = '\0';
-
-    char *dot = strchr(name, '.');
-    if (!dot) {
-        int k = nearest_key("", name);
-        if (k >= 0)
-            return dpt_errf(e, "--set %.200s: expected section.key=value; did you mean %s.%s=%.100s?", a,
-                            keys[k].sec, keys[k].key, val);
-        return dpt_errf(e, "--set %.200s: expected section.key=value", a);
-    }
-    memcpy(sec, name, (size_t)(dot - name));
-    sec[dot - name] = '\0';
-    const char *key = dot + 1;
-    if (!is_section(sec)) {
-        unknown_section_msg(m, sizeof m, sec);
-        return dpt_errf(e, "--set %.200s: %s", a, m);
-    }
-    int i = find_key(sec, key);
-    if (i < 0) {
-        unknown_key_msg(m, sizeof m, sec, key);
-        return dpt_errf(e, "--set %.200s: %s", a, m);
-    }
-    if (set_value(c, &keys[i], val, why, sizeof why))
-        return dpt_errf(e, "--set %.200s: %s", a, why);
-    c->origin.line[i] = DPT_FROM_SET;
-    return DPT_OK;
 }
 
 /* A cosine schedule ends at min_lr: above the base rate, the rate would climb all run. */
@@ -986,39 +668,40 @@ static int check_cosine(const dpt_config *c, dpt_err *e)
 int dpt_config_validate(const dpt_config *c, dpt_err *e)
 {
     char text[RAW_MAX], why[256];
-    static dpt_config scratch_zero;
-    dpt_config scratch = scratch_zero;
+    dpt_config scratch;
+    memset(&scratch, 0, sizeof scratch);
     for (int i = 0; i < NKEYS; i++) {
         format_value(text, sizeof text, c, &keys[i]);
         if (set_value(&scratch, &keys[i], text, why, sizeof why))
             return dpt_errf(e, "%s.%s = '%.*s%s': %s", keys[i].sec, keys[i].key, VALUE_SHOWN, text,
                             strlen(text) > VALUE_SHOWN ? "..." : "", why);
     }
-    int synthetic = strcmp(c->data.synthetic, "none") != 0;
+    int synthetic = c->data.synthetic != DPT_SYNTH_NONE;
+    const char *synth = dpt_data_synthetic_name(c->data.synthetic), *format = dpt_data_format_name(c->data.format);
     int regress = c->data.task == DPT_TASK_REGRESS;
     if (!synthetic && !c->data.train[0])
         return dpt_errf(e, "data.train: no training data (set data.train or data.synthetic)");
     if (synthetic && c->data.train[0])
         return dpt_errf(e, "data.synthetic: %s and data.train = '%.100s' both give training data; keep one",
-                        c->data.synthetic, c->data.train);
+                        synth, c->data.train);
     if (synthetic && !regress)
-        return dpt_errf(e, "data.synthetic: %s is a regression set; set data.task = regress", c->data.synthetic);
-    int inline_targets = strcmp(c->data.format, "csv") == 0 || strcmp(c->data.format, "libsvm") == 0;
+        return dpt_errf(e, "data.synthetic: %s is a regression set; set data.task = regress", synth);
+    int inline_targets = dpt_data_format_carries_targets(c->data.format);
     if (inline_targets && c->data.train_targets[0])
         return dpt_errf(e, "data.train_targets: format %s keeps the targets in data.train; remove data.train_targets",
-                        c->data.format);
+                        format);
     if (inline_targets && c->data.test_targets[0])
         return dpt_errf(e, "data.test_targets: format %s keeps the targets in data.test; remove data.test_targets",
-                        c->data.format);
+                        format);
     if (c->data.test_targets[0] && !c->data.test[0])
         return dpt_errf(e, "data.test_targets: set without data.test");
     if (c->data.val_fraction > 0 && c->data.kfold)
         return dpt_errf(e, "data.kfold: cannot be combined with data.val_fraction; choose one");
     if (c->early.patience > 0 && c->data.val_fraction == 0 && !c->data.kfold)
         return dpt_errf(e, "early_stopping.patience: needs a validation set (set data.val_fraction or data.kfold)");
-    if (regress && strcmp(c->early.metric, "val_accuracy") == 0)
+    if (regress && c->early.metric == DPT_METRIC_VAL_ACCURACY)
         return dpt_errf(e, "early_stopping.metric: val_accuracy needs data.task = classify");
-    if (regress && strcmp(c->loss.kind, "cross_entropy") == 0)
+    if (regress && c->loss.kind == DPT_LOSS_XENT)
         return dpt_errf(e, "loss.kind: cross_entropy needs data.task = classify");
     if (c->optim.kind == DPT_OPT_GD && (c->optim.momentum > 0 || c->optim.dampening > 0 || c->optim.nesterov))
         return dpt_errf(e, "optimizer.momentum: gd has no momentum (dampening, nesterov neither); use "
@@ -1121,8 +804,8 @@ static void or_list(char *out, size_t n, const char *list)
 /* Key i was written by the user with a value other than its default. */
 static int set_off_default(const dpt_config *c, int i)
 {
-    static dpt_config zero;
-    dpt_config d = zero;
+    dpt_config d;
+    memset(&d, 0, sizeof d);
     char why[256], now[RAW_MAX], def[RAW_MAX];
     if (c->origin.line[i] == 0)
         return 0;
@@ -1142,9 +825,10 @@ int dpt_config_warn_unused(FILE *f, const dpt_config *c)
             continue;
         format_value(value, sizeof value, c, &keys[s]);
         snprintf(shown, sizeof shown, "%s", value);
-        if (strcmp(applies[r].setting, "data.format") == 0 && strcmp(value, "auto") == 0) {
-            const char *by_name = dpt_data_format_of(c->data.train);
-            if (!by_name)
+        if (strcmp(applies[r].setting, "data.format") == 0 && c->data.format == DPT_FORMAT_AUTO) {
+            dpt_data_format by = dpt_data_format_of(c->data.train);
+            const char *by_name = dpt_data_format_name(by);
+            if (by == DPT_FORMAT_AUTO)
                 continue; /* loading will say the format is unknown */
             snprintf(value, sizeof value, "%s", by_name);
             snprintf(shown, sizeof shown, "auto (%s by the file name)", by_name);
