@@ -72,7 +72,8 @@ int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e)
     return DPT_OK;
 }
 
-int dpt_comm_split(const dpt_comm *parent, int color, dpt_comm *child, dpt_err *e)
+/* A group of parent's ranks: by color, or with color < 0 the ranks of this rank's node. */
+static int split(const dpt_comm *parent, int color, dpt_comm *child, dpt_err *e)
 {
     memset(child, 0, sizeof *child);
     MPI_Comm *g = malloc(sizeof *g);
@@ -80,10 +81,23 @@ int dpt_comm_split(const dpt_comm *parent, int color, dpt_comm *child, dpt_err *
         free(g);
         return dpt_errf(e, "out of memory for a group of ranks");
     }
-    MPI_Comm_split(group(parent), color, parent->rank, g);
+    if (color < 0)
+        MPI_Comm_split_type(group(parent), MPI_COMM_TYPE_SHARED, parent->rank, MPI_INFO_NULL, g);
+    else
+        MPI_Comm_split(group(parent), color, parent->rank, g);
     child->group = g;
     describe(child);
     return DPT_OK;
+}
+
+int dpt_comm_split(const dpt_comm *parent, int color, dpt_comm *child, dpt_err *e)
+{
+    return split(parent, color, child, e);
+}
+
+int dpt_comm_split_node(const dpt_comm *parent, dpt_comm *node, dpt_err *e)
+{
+    return split(parent, -1, node, e);
 }
 
 void dpt_comm_free(dpt_comm *c)

@@ -27,6 +27,9 @@ int dpt_comm_init(dpt_comm *c, int *argc, char ***argv, dpt_err *e);
  * group (collective over parent). */
 int dpt_comm_split(const dpt_comm *parent, int color, dpt_comm *child, dpt_err *e);
 
+/* The ranks of parent on this rank's node, ranked as in parent (collective over parent). */
+int dpt_comm_split_node(const dpt_comm *parent, dpt_comm *node, dpt_err *e);
+
 /* Frees a group made by dpt_comm_split (collective over it); the whole job's needs no freeing. */
 void dpt_comm_free(dpt_comm *c);
 

@@ -114,6 +114,7 @@ int dpt_reduce_tree_new(dpt_reducer **out, const dpt_reduce_plan *p, dpt_err *e)
 int dpt_reduce_compressed_new(dpt_reducer **out, const dpt_reduce_plan *p, dpt_err *e);
 /* Collective: *out stays NULL, without error, when node-shared memory cannot be had. */
 void dpt_reduce_shards_shm_new(dpt_reducer **out, const dpt_reduce_plan *p);
+void dpt_reduce_hierarchical_new(dpt_reducer **out, const dpt_reduce_plan *p);
 
 /* Shared by the paths (src/reduce/common.c). */
 
@@ -121,6 +122,9 @@ void dpt_reduce_shards_shm_new(dpt_reducer **out, const dpt_reduce_plan *p);
  * fields set: ops, name, the run [lo, hi) and the penalty's runs within it; NULL on no memory. */
 void *dpt_reducer_alloc(size_t size, const dpt_reducer_ops *ops, const char *name, const dpt_reduce_plan *p,
                         size_t lo, size_t hi);
+
+/* Sets r's run [lo, hi) and the penalty's runs within it; fails only on memory. */
+int dpt_reducer_set_run(dpt_reducer *r, const dpt_reduce_plan *p, size_t lo, size_t hi);
 
 /* inputs for a path whose sums lie in the model's own gradients: one summand. */
 int dpt_reducer_own_inputs(const dpt_reducer *r, const float **in, size_t a);

@@ -82,9 +82,16 @@ int dpt_reducer_new(dpt_reducer **out, const dpt_config *c, const dpt_comm *comm
     *out = NULL;
     if (dpt_comm_agree(comm, build(out, c, &p, shards, e), e) != DPT_OK)
         return DPT_FAIL;
-    if (shards && c->train.shared_memory) { /* on one node they meet in shared memory if it can be had */
+    if (shards && c->train.shared_memory) { /* node-shared memory where it can be had */
         dpt_reducer *shm;
-        dpt_reduce_shards_shm_new(&shm, &p);
+        /* several ranks on each of several nodes, as many on each: two levels */
+        double local = comm->local_size;
+        int same = comm->nodes > 1 ? dpt_comm_same(comm, &local, 1) : 0; /* collective: on every rank */
+        int hierarchical = same && comm->local_size > 1;
+        if (hierarchical)
+            dpt_reduce_hierarchical_new(&shm, &p);
+        else
+            dpt_reduce_shards_shm_new(&shm, &p);
         if (shm) {
             dpt_reducer_free(*out);
             *out = shm;

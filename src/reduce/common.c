@@ -5,25 +5,21 @@
 
 #include "dptrain/reduce.h"
 
-void *dpt_reducer_alloc(size_t size, const dpt_reducer_ops *ops, const char *name, const dpt_reduce_plan *p,
-                        size_t lo, size_t hi)
+int dpt_reducer_set_run(dpt_reducer *r, const dpt_reduce_plan *p, size_t lo, size_t hi)
 {
-    dpt_reducer *r = calloc(1, size);
     dpt_model *m = p->src->model;
-    if (!r)
-        return NULL;
-    *r = (dpt_reducer){.ops = ops, .name = name, .comm = p->comm, .src = p->src, .lo = lo, .hi = hi,
-                       .max_inputs = 1};
-    /* The penalty's runs clipped to [lo, hi): on an unsharded path the model's own runs. */
     dpt_range *all = malloc(sizeof(dpt_range) * (size_t)m->nlayers);
-    r->ranges = malloc(sizeof(dpt_range) * (size_t)m->nlayers);
+    if (!r->ranges)
+        r->ranges = malloc(sizeof(dpt_range) * (size_t)m->nlayers);
     if (!all || !r->ranges) {
         free(all);
-        free(r->ranges);
-        free(r);
-        return NULL;
+        return DPT_FAIL;
     }
+    /* The penalty's runs clipped to [lo, hi): on an unsharded path the model's own runs. */
     int n = dpt_model_penalty_ranges(m, all, m->nlayers, p->penalize_bias);
+    r->lo = lo;
+    r->hi = hi;
+    r->nranges = 0;
     for (int i = 0; i < n; i++) {
         size_t a = all[i].off > lo ? all[i].off : lo, b = all[i].off + all[i].len;
         b = b < hi ? b : hi;
@@ -31,6 +27,21 @@ void *dpt_reducer_alloc(size_t size, const dpt_reducer_ops *ops, const char *nam
             r->ranges[r->nranges++] = (dpt_range){a, b - a};
     }
     free(all);
+    return DPT_OK;
+}
+
+void *dpt_reducer_alloc(size_t size, const dpt_reducer_ops *ops, const char *name, const dpt_reduce_plan *p,
+                        size_t lo, size_t hi)
+{
+    dpt_reducer *r = calloc(1, size);
+    if (!r)
+        return NULL;
+    *r = (dpt_reducer){.ops = ops, .name = name, .comm = p->comm, .src = p->src, .max_inputs = 1};
+    if (dpt_reducer_set_run(r, p, lo, hi) != DPT_OK) {
+        free(r->ranges);
+        free(r);
+        return NULL;
+    }
     return r;
 }
 

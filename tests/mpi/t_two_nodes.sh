@@ -46,8 +46,9 @@ for per in 1 2; do
   expect_contains "bucket$per.log" "over 2 nodes"
   expect_contains "bucket$per.log" "bucketed non-blocking allreduce"
   "$CKPTDIFF" "$(last_ckpt runs/ref)" "$(last_ckpt runs/bucket$per)" 1e-5 || fail "2 nodes x $per (buckets) differ from 1 rank"
-  nodes "$per" "shards$per" # the default across nodes
-  expect_contains "shards$per.log" "reduce-scatter and all-gather"
+  nodes "$per" "shards$per" # the default across nodes: with 2 ranks a node, two levels
+  if [ "$per" = 1 ]; then expect_contains "shards$per.log" "reduce-scatter and all-gather"
+  else expect_contains "shards$per.log" "hierarchical"; fi
   "$CKPTDIFF" "$(last_ckpt runs/ref)" "$(last_ckpt runs/shards$per)" 1e-5 || fail "2 nodes x $per (shards) differ from 1 rank"
 done
 # Deterministic mode: the bits of one rank, also across nodes.
@@ -70,6 +71,20 @@ expect_contains bf16w.log "bf16 reduce-scatter and all-gather"
 "$CKPTDIFF" "$(last_ckpt runs/wideref)" "$(last_ckpt runs/bf16w)" 3e-2 || fail "bf16 gradients drift beyond 3e-2 of fp32"
 awk -v f=$((b1 - b0)) -v h=$((b2 - b1)) 'BEGIN { printf "MEASURED bytes on the link per node, 12 steps of 2 nodes x 1 rank: fp32 %d, bf16 %d (%.2fx)\n", f, h, h / f; exit !(h <= 0.6 * f) }' \
   || fail "bf16 did not halve the bytes on the link"
+
+# Two levels (2 nodes x 2 ranks): each node sends the gradient's bytes once a step, what a ring
+# over 2 nodes must (2 (M-1)/M), within 10% (the parameters' broadcast at the start included).
+steps=24
+b0=$(sent); nodes 2 hier "${wide[@]}" --set training.steps=$steps
+b1=$(sent)
+expect_contains hier.log "hierarchical"
+nodes 2 flat "${wide[@]}" --set training.steps=$steps --set training.shared_memory=false
+b2=$(sent)
+expect_contains flat.log "reduce-scatter and all-gather"
+nparams=$(sed -n 's/.* \([0-9]*\) parameters.*/\1/p' hier.log | head -1)
+awk -v b=$((b1 - b0)) -v f=$((b2 - b1)) -v n="$nparams" -v s=$steps 'BEGIN { min = 2 * n * 4 * s; # both nodes, M = 2: n floats each a step
+  printf "MEASURED 2 nodes x 2 ranks, bytes a node a step on the link: hierarchical %.0f (%.3fx a ring'"'"'s minimum), flat shards over 4 ranks %.0f (%.3fx)\n", b / 2 / s, b / min, f / 2 / s, f / min;
+  exit !(b <= 1.1 * min) }' || fail "the hierarchical reduction sends more than 1.1x the minimum"
 
 # A data file on the first node only (a node-local disk): one clear error, every rank ends.
 mkdir -p local && cp blobs.csv local/
