@@ -36,7 +36,7 @@ MPI_BIN  := $(MPI_SRC:tests/mpi/%.c=$(BUILD)/tests/mpi_%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check-deps test test-mpich unit asan demo bench bench-cluster clean fuzz fuzz-run fuzz-replay
+.PHONY: all deps check-deps test test-mpich unit asan demo bench bench-cluster clean fuzz fuzz-run fuzz-replay path-identity
 all: check-deps $(BUILD)/libdptrain.a $(BUILD)/dptrain $(UNIT_BIN) $(MPI_BIN) $(BENCH_BIN)
 
 deps:
@@ -153,6 +153,12 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	scripts/bench.sh
+
+# Issue #16: the final checkpoints and metrics of every reduction path, bitwise, against commit BASE
+# (scripts/path-identity.sh). Not part of `make test`.
+BASE ?= 65f24c3
+path-identity: all
+	scripts/path-identity.sh $(BASE) $(BUILD)/dptrain
 
 # dptrain against PyTorch DDP on two emulated nodes, unshaped and at 2 Gbit/s (root only).
 bench-cluster: deps
