@@ -84,8 +84,10 @@ compare() {
     echo "DIFFERS $name: $why  (path: $pc)"
     ndiff=$((ndiff + 1))
   elif ! cmp -s <(metrics "$b/metrics.jsonl") <(metrics "$c/metrics.jsonl"); then
-    why=$(diff <(metrics "$b/metrics.jsonl") <(metrics "$c/metrics.jsonl") | sed -n 2p | cut -c1-160)
-    echo "DIFFERS $name: metrics.jsonl, first: $why  (path: $pc)"
+    why=$(diff <(metrics "$b/metrics.jsonl") <(metrics "$c/metrics.jsonl") | grep -m1 '^[0-9]' || true)
+    echo "DIFFERS $name: metrics.jsonl (lines $why; checkpoints bit-identical)  (path: $pc)"
+    diff <(metrics "$b/metrics.jsonl") <(metrics "$c/metrics.jsonl") | grep '^[<>]' | head -2 | cut -c1-200 \
+      | sed 's/^</    base:/; s/^>/    now: /' || true
     ndiff=$((ndiff + 1))
   else
     echo "same    $name  (path: $pc)"

@@ -58,7 +58,12 @@ static int compare_all(const dpt_ckpt *a, const dpt_ckpt *b, const char *bname)
     for (size_t k = 0; k < sizeof position / sizeof *position; k++) {
         const char *va = dpt_ckpt_meta_get(a, position[k]), *vb = dpt_ckpt_meta_get(b, position[k]);
         if (!same_text(va, vb)) {
-            printf("metadata %s: '%.60s' vs '%.60s'\n", position[k], va ? va : "(none)", vb ? vb : "(none)");
+            size_t at = 0; /* where they part, shown with a little context */
+            while (va && vb && va[at] && va[at] == vb[at])
+                at++;
+            at = at > 20 ? at - 20 : 0;
+            printf("metadata %s: '...%.50s' vs '...%.50s'\n", position[k], va ? va + at : "(none)",
+                   vb ? vb + at : "(none)");
             return 1;
         }
     }
