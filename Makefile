@@ -37,7 +37,7 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps check-deps test test-mpich unit asan demo bench bench-cluster clean fuzz fuzz-run fuzz-replay path-identity
-all: check-deps $(BUILD)/libdptrain.a $(BUILD)/dptrain $(UNIT_BIN) $(MPI_BIN) $(BENCH_BIN)
+all: check-deps $(BUILD)/libdptrain.a $(BUILD)/dptrain $(UNIT_BIN) $(MPI_BIN) $(BENCH_BIN) $(BUILD)/tests/failalloc.so
 
 deps:
 	@scripts/install-deps.sh
@@ -75,6 +75,12 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/support.c $(BUILD)/libdptrain.a
 $(BUILD)/tests/mpi_%: tests/mpi/%.c $(BUILD)/libdptrain.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) $< $(BUILD)/libdptrain.a -o $@ $(LDFLAGS) $(DEP_LIBS)
+
+# LD_PRELOAD shim that fails chosen allocations (tests/cli/t_out_of_memory.sh); never sanitized:
+# the sanitizers' own allocator must come first.
+$(BUILD)/tests/failalloc.so: tests/shim/failalloc.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -shared -fPIC $< -o $@ -ldl
 
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libdptrain.a
 	@mkdir -p $(dir $@)

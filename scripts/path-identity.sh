@@ -4,7 +4,8 @@
 # with that dptrain and with BIN (default build/dptrain), and compares each pair: every tensor of
 # the final checkpoint and its training position (bitwise, tests/mpi/ckptdiff.c `all`) and
 # metrics.jsonl without its timing fields. One line per run, then the counts; exit 1 if any differ.
-# Not part of `make test`: it takes a few minutes (`make path-identity BASE=...`).
+# Not part of `make test`: it takes a few minutes (`make path-identity BASE=...`). ONLY=TEXT runs
+# only the runs whose name holds TEXT.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 BASE=${1:-65f24c3}
@@ -36,6 +37,7 @@ BASE_BIN=$BASE_TREE/build/dptrain
 # (nonfinite = skip skips exactly the steps that meet it).
 make_blobs "$TMP/blobs.csv" 600
 { cat "$TMP/blobs.csv"; echo "3e38,3e38,-3e38,3e38,1"; } > "$TMP/overflow.csv"
+make_blobs "$TMP/many.csv" 3000 # 1500 validation rows: 6 evaluation chunks
 cat > "$TMP/exp.ini" <<INI
 [data]
 train = $TMP/blobs.csv
@@ -99,6 +101,7 @@ compare() {
 # on either side differs (its log is shown).
 run() {
   local name=$1 side bin ok=1
+  [[ "$name" == *${ONLY:-}* ]] || return 0
   for side in base now; do
     bin=$BASE_BIN; [ $side = base ] || bin=$BIN
     if ! train $side "$bin" "$@" || ! ls "$TMP/$side/runs/$name"/checkpoints/step-*.safetensors > /dev/null 2>&1; then
@@ -113,6 +116,7 @@ run() {
 # checkpoint with --resume auto (what is compared is the resumed run).
 resume() {
   local name=$1 np=$2 side bin ok=1; shift 2
+  [[ "$name" == *${ONLY:-}* ]] || return 0
   for side in base now; do
     bin=$BASE_BIN; [ $side = base ] || bin=$BIN
     mkdir -p "$TMP/$side/runs/$name/checkpoints"
@@ -144,12 +148,15 @@ for np in 1 2 4; do
   run det-$np            $np "" --set training.deterministic=true
   run det-noshard-$np    $np "" --set training.deterministic=true --set training.shard_optimizer=false
 done
+run det-eval-chunks-4   4 "" --set training.deterministic=true --set data.train="$TMP/many.csv" \
+                              --set data.val_fraction=0.5
 run skip-2               2 "" --set data.train="$TMP/overflow.csv" --set data.val_fraction=0 \
                               --set training.nonfinite=skip
 run skip-blocking-2      2 "" --set data.train="$TMP/overflow.csv" --set data.val_fraction=0 \
                               --set training.nonfinite=skip "${BLOCKING[@]}"
 # Both sides must have skipped steps, or the runs above do not cover the skip path.
 for name in skip-2 skip-blocking-2; do
+  [[ "$name" == *${ONLY:-}* ]] || continue
   for side in base now; do
     grep -q "step skipped" "$TMP/$side/$name.log" || { echo "DIFFERS $name: the $side run skipped no step"; ndiff=$((ndiff + 1)); }
   done
