@@ -36,8 +36,8 @@ MPI_BIN  := $(MPI_SRC:tests/mpi/%.c=$(BUILD)/tests/mpi_%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check-deps test test-mpich unit asan demo bench bench-compare bench-cluster clean fuzz fuzz-run fuzz-replay
-all: check-deps $(BUILD)/libdptrain.a $(BUILD)/dptrain $(UNIT_BIN) $(MPI_BIN) $(BENCH_BIN)
+.PHONY: all deps check-deps test test-mpich unit asan demo bench bench-compare bench-cluster clean fuzz fuzz-run fuzz-replay path-identity
+all: check-deps $(BUILD)/libdptrain.a $(BUILD)/dptrain $(UNIT_BIN) $(MPI_BIN) $(BENCH_BIN) $(BUILD)/tests/failalloc.so
 
 deps:
 	@scripts/install-deps.sh
@@ -75,6 +75,12 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/support.c $(BUILD)/libdptrain.a
 $(BUILD)/tests/mpi_%: tests/mpi/%.c $(BUILD)/libdptrain.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) $< $(BUILD)/libdptrain.a -o $@ $(LDFLAGS) $(DEP_LIBS)
+
+# LD_PRELOAD shim that fails chosen allocations (tests/cli/t_out_of_memory.sh); never sanitized:
+# the sanitizers' own allocator must come first.
+$(BUILD)/tests/failalloc.so: tests/shim/failalloc.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -shared -fPIC $< -o $@ -ldl
 
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libdptrain.a
 	@mkdir -p $(dir $@)
@@ -154,11 +160,18 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	scripts/bench.sh
 
-# The step benchmark of commit BASE and of this build side by side (a refactor must not slow a path).
-BASE ?= HEAD~1
+# The commit both targets below compare with (a refactor must not change a bit nor slow a path).
+BASE ?= 65f24c3
+
+# The step benchmark of commit BASE and of this build side by side, path by path.
 bench-compare: deps
 	@$(MAKE) --no-print-directory all
 	scripts/bench-compare.sh $(BASE)
+
+# Issue #16: the final checkpoints and metrics of every reduction path, bitwise, against commit BASE
+# (scripts/path-identity.sh). Not part of `make test`.
+path-identity: all
+	scripts/path-identity.sh $(BASE) $(BUILD)/dptrain
 
 # dptrain against PyTorch DDP on two emulated nodes, unshaped and at 2 Gbit/s (root only).
 bench-cluster: deps

@@ -30,7 +30,7 @@ static int copy_vector(float **dst, const dpt_ckpt *c, const char *name, int n, 
         return dpt_errf(e, "%s: %s has the wrong shape for %d features", path, name, n);
     *dst = malloc(sizeof(float) * (size_t)n);
     if (!*dst)
-        return dpt_errf(e, "out of memory");
+        return dpt_errf(e, "%s: out of memory for %s (%d floats)", path, name, n);
     memcpy(*dst, t->data, sizeof(float) * (size_t)n);
     return DPT_OK;
 }
@@ -152,20 +152,26 @@ int dpt_cli_eval(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     ds.mean = l.mean, ds.std = l.std;
     dpt_loss_kind loss = l.cfg.loss.kind;
     float *x = malloc(sizeof(float) * CHUNK * ds.d), *y = malloc(sizeof(float) * CHUNK * ds.tdim);
-    if (!x || !y)
-        dpt_comm_abort(comm, "eval: out of memory");
-    dpt_eval_result r = dpt_eval(comm, &l.model, loss, &ds, NULL, ds.n, x, y, l.cfg.train.deterministic);
-    if (comm->rank == 0) {
-        printf("samples %.0f\nloss %.9g\n", r.count, r.loss);
-        if (ds.nclasses > 0)
-            printf("accuracy %.6f\n", r.accuracy);
+    st = x && y ? DPT_OK
+                : dpt_errf(e, "eval: out of memory for %d rows of %zu features and %zu targets", CHUNK, ds.d, ds.tdim);
+    /* A rank that could not allocate must not leave the others in the evaluation's reduction. */
+    if (dpt_comm_agree(comm, st, e) == DPT_OK) {
+        dpt_eval_result r = dpt_eval(comm, &l.model, loss, &ds, NULL, ds.n, x, y, l.cfg.train.deterministic);
+        if (comm->rank == 0) {
+            printf("samples %.0f\nloss %.9g\n", r.count, r.loss);
+            if (ds.nclasses > 0)
+                printf("accuracy %.6f\n", r.accuracy);
+        }
+        st = DPT_OK;
+    } else {
+        st = DPT_FAIL;
     }
     ds.mean = ds.std = NULL;
     free(x);
     free(y);
     dpt_data_free(&ds);
     dpt_cli_model_free(&l);
-    return DPT_OK;
+    return st;
 }
 
 static const char predict_help[] =
@@ -173,12 +179,12 @@ static const char predict_help[] =
     "Runs the checkpoint's model on every row of INPUT (CSV of features, no label column,\n"
     "or NPY) and writes one CSV line of outputs per row (standard output by default).\n";
 
-static int write_predictions(const dpt_cli_model *l, dpt_model *m, const dpt_dataset *ds, FILE *out)
+static int write_predictions(const dpt_cli_model *l, dpt_model *m, const dpt_dataset *ds, FILE *out, dpt_err *e)
 {
     float *x = malloc(sizeof(float) * CHUNK * ds->d);
     size_t idx[CHUNK];
     if (!x)
-        return DPT_FAIL;
+        return dpt_errf(e, "predict: out of memory for %d rows of %zu features", CHUNK, ds->d);
     dpt_dataset view = *ds;
     view.mean = l->mean, view.std = l->std, view.tdim = 0;
     for (size_t s = 0; s < ds->n; s += CHUNK) {
@@ -223,8 +229,8 @@ static int predict_local(const char *ckpt, const char *input, const char *outpat
     FILE *out = st == DPT_OK ? (outpath ? fopen(outpath, "w") : stdout) : NULL;
     if (st == DPT_OK && !out)
         st = dpt_errf(e, "%s: cannot write", outpath);
-    if (st == DPT_OK && write_predictions(&l, &l.model, &ds, out) != DPT_OK)
-        st = dpt_errf(e, "predict: out of memory");
+    if (st == DPT_OK)
+        st = write_predictions(&l, &l.model, &ds, out, e);
     if (out && out != stdout && fclose(out) != 0 && st == DPT_OK)
         st = dpt_errf(e, "%s: cannot write", outpath);
     dpt_data_free(&ds);

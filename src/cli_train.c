@@ -217,7 +217,9 @@ static void save_summary(session *s, cJSON *o)
 {
     char *text = cJSON_Print(o);
     dpt_err e;
-    if (text && dpt_log_summary(&s->log, text, &e) != DPT_OK)
+    if (!text && s->comm->rank == 0)
+        on_note(s, "summary.json not written: out of memory for its text");
+    else if (text && dpt_log_summary(&s->log, text, &e) != DPT_OK)
         on_note(s, e.msg);
     free(text);
     cJSON_Delete(o);
@@ -241,6 +243,15 @@ static void model_metrics(dpt_trainer *t, cJSON *o, dpt_eval_result *test)
     }
 }
 
+static void swap_floats(float *a, float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = a[i];
+        a[i] = b[i];
+        b[i] = v;
+    }
+}
+
 /* summary.json's "best": the best validation point, and the metrics of its parameters (evaluated
  * in place of the last step's, which come back after). */
 static cJSON *best_summary(dpt_trainer *t, const cJSON *fin, dpt_eval_result *test)
@@ -258,15 +269,11 @@ static cJSON *best_summary(dpt_trainer *t, const cJSON *fin, dpt_eval_result *te
                 cJSON_AddItemToObject(best, keys[i], cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(fin, keys[i]), 1));
         return best;
     }
-    size_t bytes = sizeof(float) * t->model.nparams;
-    float *last = malloc(bytes);
-    if (!last)
-        dpt_comm_abort(t->comm, "summary: out of memory for %zu parameters", t->model.nparams);
-    memcpy(last, t->model.params, bytes);
-    memcpy(t->model.params, t->best_params, bytes);
+    /* Exchanged in place, not copied aside: a copy of the model could fail for want of memory
+     * at the end of a whole run. */
+    swap_floats(t->model.params, t->best_params, t->model.nparams);
     model_metrics(t, best, test);
-    memcpy(t->model.params, last, bytes);
-    free(last);
+    swap_floats(t->model.params, t->best_params, t->model.nparams);
     return best;
 }
 
@@ -451,8 +458,9 @@ static int cross_validate(const dpt_config *c, session *s, dpt_err *e)
     dpt_log_env env = {s->comm->size, &s->record};
     char moved[sizeof s->log.dir + 32] = "";
     if (!loss || !acc)
-        dpt_comm_abort(s->comm, "out of memory for %d folds", k);
-    st = dpt_log_open(&s->log, c, s->comm->rank == 0, e);
+        st = dpt_errf(e, "data.kfold = %d: out of memory for the folds' metrics", k);
+    if (st == DPT_OK)
+        st = dpt_log_open(&s->log, c, s->comm->rank == 0, e);
     if (st == DPT_OK && (st = dpt_log_set_aside(&s->log, moved, sizeof moved, e)) == DPT_OK && moved[0])
         dpt_log_printf(&s->log, "starting fresh: the earlier run in %s is now in %s", s->log.dir, moved);
     if (st == DPT_OK)

@@ -43,7 +43,7 @@ static int write_config(const dpt_log *l, const dpt_config *c, const dpt_log_env
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (!f)
-        return dpt_errf(e, "out of memory");
+        return dpt_errf(e, "%s/config.ini: out of memory", l->dir);
     fprintf(f, "# Resolved by dptrain %s (commit %s) for %d rank%s.\n", DPT_VERSION, DPT_COMMIT, env->ranks,
             env->ranks == 1 ? "" : "s");
     fprintf(f, "# Every key is listed; `dptrain train` on this file repeats the run.\n#\n");
@@ -213,9 +213,7 @@ int dpt_log_start(dpt_log *l, const dpt_config *c, const dpt_log_env *env, int a
     l->metrics = fopen(path, append ? "a" : "w");
     if (!l->metrics)
         return dpt_errf(e, "%s: cannot open: %s", path, strerror(errno));
-    if (append)
-        dpt_log_trim(l, step);
-    return DPT_OK;
+    return append ? dpt_log_trim(l, step, e) : DPT_OK;
 }
 
 static void add_number(cJSON *o, const char *key, double v)
@@ -320,16 +318,20 @@ int dpt_log_summary(dpt_log *l, const char *json, dpt_err *e)
     return dpt_write_atomic(path, json, strlen(json), e);
 }
 
-void dpt_log_trim(dpt_log *l, int64_t step)
+int dpt_log_trim(dpt_log *l, int64_t step, dpt_err *e)
 {
     if (!l->active || !l->metrics)
-        return;
+        return DPT_OK;
     char path[sizeof l->dir + 16], *line = NULL, *kept = NULL;
     size_t cap = 0, klen = 0;
     snprintf(path, sizeof path, "%s/metrics.jsonl", l->dir);
     fclose(l->metrics);
-    FILE *in = fopen(path, "r"), *out = open_memstream(&kept, &klen);
-    while (in && out && getline(&line, &cap, in) > 0) {
+    errno = 0;
+    FILE *in = fopen(path, "r"), *out = in ? open_memstream(&kept, &klen) : NULL;
+    int st = in && out ? DPT_OK
+                       : dpt_errf(e, "%s: cannot drop the lines after step %lld: %s", path, (long long)step,
+                                  in ? "out of memory" : strerror(errno));
+    while (st == DPT_OK && getline(&line, &cap, in) > 0) {
         cJSON *o = cJSON_Parse(line);
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "step");
         /* Only a strictly increasing series up to step survives, whatever the file held. */
@@ -339,16 +341,21 @@ void dpt_log_trim(dpt_log *l, int64_t step)
         }
         cJSON_Delete(o);
     }
+    if (st == DPT_OK && (ferror(in) || ferror(out)))
+        st = dpt_errf(e, "%s: cannot drop the lines after step %lld: %s", path, (long long)step,
+                      ferror(in) ? "read error" : "out of memory");
     if (in)
         fclose(in);
-    if (out)
-        fclose(out);
-    dpt_err e;
-    if (kept)
-        dpt_write_atomic(path, kept, klen, &e);
+    if (out && fclose(out) != 0 && st == DPT_OK)
+        st = dpt_errf(e, "%s: cannot drop the lines after step %lld: out of memory", path, (long long)step);
+    if (st == DPT_OK)
+        st = dpt_write_atomic(path, kept, klen, e);
     free(line);
     free(kept);
     l->metrics = fopen(path, "a");
+    if (!l->metrics && st == DPT_OK)
+        st = dpt_errf(e, "%s: cannot open: %s", path, strerror(errno));
+    return st;
 }
 
 void dpt_log_close(dpt_log *l)

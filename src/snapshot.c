@@ -133,12 +133,24 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
     FILE *f = open_memstream(&config, &clen);
     if (f) {
         dpt_config_write(f, t->cfg);
-        fclose(f);
+        if (fclose(f) != 0) {
+            free(config);
+            config = NULL;
+        }
+    }
+    /* A checkpoint without its configuration or metrics could be neither resumed nor read by
+     * eval: none is written over the good ones. */
+    if (!config || !metrics) {
+        free(config);
+        free(metrics);
+        free(b.t);
+        free(b.names);
+        return dpt_errf(e, "%s: not saved: out of memory for its %s", path, config ? "metrics" : "configuration");
     }
     b.m[b.nm++] = (dpt_ckpt_meta){"dptrain_version", DPT_VERSION};
     b.m[b.nm++] = (dpt_ckpt_meta){"layers", t->cfg->model.layers};
-    b.m[b.nm++] = (dpt_ckpt_meta){"config", config ? config : ""};
-    b.m[b.nm++] = (dpt_ckpt_meta){"metrics", metrics ? metrics : "{}"};
+    b.m[b.nm++] = (dpt_ckpt_meta){"config", config};
+    b.m[b.nm++] = (dpt_ckpt_meta){"metrics", metrics};
     char sums[4 * 17 + 1];
     snprintf(sums, sizeof sums, "%016llx,%016llx,%016llx,%016llx", (unsigned long long)t->data_sum[0],
              (unsigned long long)t->data_sum[1], (unsigned long long)t->data_sum[2], (unsigned long long)t->data_sum[3]);

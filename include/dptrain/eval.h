@@ -1,6 +1,7 @@
 /* Metrics over a dataset: every rank evaluates a contiguous slice and the
- * sums are reduced once, so each sample counts exactly once and no rank
- * waits on another for long. Writes no files. */
+ * sums are reduced once (in deterministic mode once per 256 chunks), so each
+ * sample counts exactly once and no rank waits on another for long. Allocates
+ * nothing and writes no files. */
 #ifndef DPTRAIN_EVAL_H
 #define DPTRAIN_EVAL_H
 

@@ -61,8 +61,8 @@ void dpt_log_printf(dpt_log *l, const char *fmt, ...) __attribute__((format(prin
 int dpt_log_summary(dpt_log *l, const char *json, dpt_err *e);
 
 /* Drops metrics.jsonl lines after step (a resumed run logs them again) and any that do not
- * increase the step. */
-void dpt_log_trim(dpt_log *l, int64_t step);
+ * increase the step; fails, naming the file, when it cannot (the file is then left whole). */
+int dpt_log_trim(dpt_log *l, int64_t step, dpt_err *e);
 
 /* Closes files and releases the run directory's lock; accepts a zeroed log. */
 void dpt_log_close(dpt_log *l);
