@@ -157,26 +157,40 @@ static float tree_ref(int lo, int count, size_t i)
     return tree_ref(lo, count / 2, i) + tree_ref(lo + count / 2, count / 2, i);
 }
 
-START_TEST(test_ring_order)
+/* The ring's shard r of element i: x_r + (x_{r-1} + (... + x_{r+1})), each partial sum rounded
+ * to bfloat16 on its way when rounded. */
+static float ring_ref(int r, int size, size_t i, int rounded)
+{
+    float acc = value((r + 1) % size, i);
+    for (int j = 2; j <= size; j++)
+        acc = value((r + j) % size, i) + (rounded ? dpt_bf16_to(dpt_bf16_from(acc)) : acc);
+    return acc;
+}
+
+/* The ring reduce-scatter, in floats or with 16 bits on the wire, against ring_ref. */
+static void check_ring(int what)
 {
     const size_t sizes[] = {0, 1, 5, 64, 1001};
     for (int size = 1; size <= 5; size++)
         for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
             size_t n = sizes[k];
             float *out[MAX_RANKS];
-            run(RING, size, n, 1, out);
+            run(what, size, n, 1, out);
             for (int r = 0; r < size; r++) {
                 size_t lo, hi;
                 dpt_shard_range(n, size, r, &lo, &hi);
-                for (size_t i = lo; i < hi; i++) {
-                    float acc = value((r + 1) % size, i);
-                    for (int j = 2; j <= size; j++)
-                        acc = value((r + j) % size, i) + acc;
-                    ck_assert_msg(out[r][i] == acc, "ring: %d ranks, n %zu, rank %d, element %zu", size, n, r, i);
-                }
+                for (size_t i = lo; i < hi; i++)
+                    ck_assert_msg(out[r][i] == ring_ref(r, size, i, what == RING_BF16),
+                                  "%s ring: %d ranks, n %zu, rank %d, element %zu", what == RING_BF16 ? "bf16" : "fp32",
+                                  size, n, r, i);
                 free(out[r]);
             }
         }
+}
+
+START_TEST(test_ring_order)
+{
+    check_ring(RING);
 }
 END_TEST
 
@@ -205,28 +219,10 @@ START_TEST(test_tree_same_bits_everywhere)
 }
 END_TEST
 
-/* With 16 bits on the wire the ring adds in floats what it receives rounded: shard r is
- * x_r + bf16(x_{r-1} + bf16(... + bf16(x_{r+1}))). */
+/* With 16 bits on the wire the ring adds in floats what it receives rounded. */
 START_TEST(test_ring_bf16_order)
 {
-    const size_t sizes[] = {0, 1, 64, 1001};
-    for (int size = 1; size <= 5; size++)
-        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
-            size_t n = sizes[k];
-            float *out[MAX_RANKS];
-            run(RING_BF16, size, n, 1, out);
-            for (int r = 0; r < size; r++) {
-                size_t lo, hi;
-                dpt_shard_range(n, size, r, &lo, &hi);
-                for (size_t i = lo; i < hi; i++) {
-                    float acc = value((r + 1) % size, i);
-                    for (int j = 2; j <= size; j++)
-                        acc = value((r + j) % size, i) + dpt_bf16_to(dpt_bf16_from(acc));
-                    ck_assert_msg(out[r][i] == acc, "bf16 ring: %d ranks, n %zu, rank %d, element %zu", size, n, r, i);
-                }
-                free(out[r]);
-            }
-        }
+    check_ring(RING_BF16);
 }
 END_TEST
 
