@@ -54,6 +54,7 @@ typedef struct {
 static const dpt_comm *g_comm;
 static int g_own_only; /* timed steps average only their own region (a timing reference) */
 static int g_threads = 1; /* BLAS threads per rank, which share the update too (training.threads) */
+static const char *g_set;  /* --set KEY=VALUE: one more setting for every trainer (e.g. training.comm_dtype=bf16) */
 
 
 static _Noreturn void die(const char *fmt, const char *arg)
@@ -157,6 +158,8 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
     cfg_set(cfg, a);
     if (extra)
         cfg_set(cfg, extra);
+    if (g_set)
+        cfg_set(cfg, g_set);
     cfg_set(cfg, "loss.kind=cross_entropy");
     cfg_set(cfg, "optimizer.kind=adam");
     /* Every key dpt_trainer_step reads, spelled out: plain Adam at torch's defaults. */
@@ -740,7 +743,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: step_bench [--peak] [--models 784-512-512-10,...] [--batches 128,512] [--threads N]\n"
             "                  [--seconds S] [--bucket-mb MB] [--alt-bucket-mb MB] [--det-blocks B1[,B2]] [--peak-gflops G]\n"
-            "                  [--label NAME] [--results FILE]\n"
+            "                  [--label NAME] [--results FILE] [--set SECTION.KEY=VALUE]\n"
             "--bucket-mb defaults to what training.bucket_mb = auto means (0 today)\n");
 }
 
@@ -782,6 +785,8 @@ static int parse_args(opts *o, int argc, char **argv)
             o->peak = atof(v);
         } else if (strcmp(a, "--label") == 0) {
             o->label = v;
+        } else if (strcmp(a, "--set") == 0) {
+            g_set = v;
         } else if (strcmp(a, "--results") == 0) {
             o->results = v;
         } else {
