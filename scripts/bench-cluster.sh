@@ -67,7 +67,7 @@ for rate in $rates; do
         100 * f["wait_ms"] / f["total_ms"], f["link_bytes"] / minimum
       printf "          step / max(compute, communication) = %.2f (1.0 = full overlap)\n", f["step_ms"] / both
     }' "$results"
-    grep -m1 -o 'bucket [0-9.]* MiB' "$results.log" | sed 's/^/          path auto chose: /'
+    sed -n 's/^    path: /          path auto chose: /p' "$results.log" | head -1
     # The same with gradients in bfloat16 on the wire (training.comm_dtype = bf16).
     bf16=$(OPENBLAS_NUM_THREADS=1 timeout 300 "$fc" run 1 "$bin" --threads 1 --models "$model" --batches "$batch" \
       --seconds "$secs" --set training.comm_dtype=bf16 2>&1 | sed -n 's/.*: \([0-9]*\) samples\/s (dpt_trainer_step).*/\1/p')

@@ -679,6 +679,7 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
                dims, batch, o->label, sps, step_s * ms, batch / s.total, s.data * ms, s.fwd * ms,
                s.bwd * ms, s.ready * ms, cm * ms, opt * ms, s.norm * ms, 100 * mfu);
         if (comm->size > 1) {
+            printf("    path: %s\n", t.reducer->name);
             printf("    forward and backward alone run at %.0f%% MFU (the ceiling if all else were free)\n",
                    100 * ceiling);
             if (shared)
