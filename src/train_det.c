@@ -77,7 +77,8 @@ static double block_gradient(dpt_trainer *t, float *g, size_t begin, size_t n)
         return 0;
     }
     dpt_data_gather(t->x, t->y, &t->train, t->sampler.order + begin, n);
-    const float *out = dpt_model_forward(&t->model, t->x, (int)n);
+    dpt_fwd_ctx fwd = {1, t->cfg->run.seed, (uint64_t)t->step, t->sampler.order + begin};
+    const float *out = dpt_model_forward_ctx(&t->model, &fwd, t->x, (int)n);
     double loss = dpt_loss_eval(t->loss, t->dout, out, t->y, (int)n, t->model.out_dim);
     dpt_model_backward(&t->model, t->dout, (int)n, 0, NULL, NULL);
     return loss;

@@ -37,7 +37,8 @@ static double compute_gradients(dpt_trainer *t, size_t i, double *count)
         double t0 = dpt_trace_now(&t->trace);
         dpt_data_gather(t->x, t->y, &t->train, t->sampler.order + begin, n);
         dpt_trace_span(&t->trace, "gather batch", "data", t0, (int64_t)n);
-        const float *out = dpt_model_forward(&t->model, t->x, (int)n);
+        dpt_fwd_ctx fwd = {1, t->cfg->run.seed, (uint64_t)t->step, t->sampler.order + begin};
+        const float *out = dpt_model_forward_ctx(&t->model, &fwd, t->x, (int)n);
         loss += dpt_loss_eval(t->loss, t->dout, out, t->y, (int)n, t->model.out_dim);
         /* Buckets may start only in the last micro-batch, when the gradients are final; sharded
          * steps use none (their bucket plan still points at the model's first gradient buffer). */
