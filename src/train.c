@@ -270,7 +270,9 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
     if (t->train.d > INT_MAX) /* the model's widths are ints */
         return dpt_errf(e, "%s: %zu features per sample; a model takes at most %d", c->data.train, t->train.d,
                         INT_MAX);
-    if (dpt_model_init(&t->model, c->model.layers, (int)t->train.d, (int)rows, e) != DPT_OK ||
+    int in[3];
+    if (dpt_data_sample_shape(in, &t->train, c->model.input_shape, c->data.train, e) != DPT_OK ||
+        dpt_model_init_shaped(&t->model, c->model.layers, (dpt_shape){in[0], in[1], in[2]}, (int)rows, e) != DPT_OK ||
         check_shapes(t, e) != DPT_OK ||
         dpt_model_init_params(&t->model, c->run.seed, c->model.init, e) != DPT_OK ||
         dpt_optim_init(&t->opt, &c->optim, t->model.nparams, e) != DPT_OK ||

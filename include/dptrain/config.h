@@ -42,6 +42,7 @@ typedef struct {
     struct {
         char layers[DPT_LAYERS_MAX];     /* e.g. "dense 512, relu, dense 10" */
         char init[16];                   /* auto | xavier | he */
+        char input_shape[32];            /* "C,H,W" of a sample, or "" for the data's own shape */
     } model;
     struct {
         char kind[32];                   /* mse | cross_entropy */
