@@ -4,23 +4,8 @@
 # model.input_shape, and a wrong one or a conv that does not fit is refused naming key or layer.
 . tests/lib.sh
 cd "$TMP"
-$PY - <<'PYEOF'
-import numpy as np
-rng = np.random.default_rng(3)
-def make(n):
-    y = rng.integers(0, 3, n)
-    x = 0.3 * rng.random((n, 8, 8)).astype(np.float32)
-    for i, c in enumerate(y):  # a bright 3x3 square on the left, in the middle or on the right
-        r, q = 1 + rng.integers(0, 3), 2 * c + rng.integers(0, 2)
-        x[i, r:r + 3, q:q + 3] += 1.0
-    return x.astype(np.float32), y.astype(np.int64)
-for name, n in (("train", 400), ("test", 90)):
-    x, y = make(n)
-    np.save(f"{name}_x.npy", x); np.save(f"{name}_y.npy", y)
-    with open(f"{name}.csv", "w") as f:
-        for row, c in zip(x.reshape(n, -1), y):
-            f.write(",".join("%.9g" % v for v in row) + ",%d\n" % c)
-PYEOF
+make_images train 400
+make_images test 90 4
 cat > exp.ini <<'INI'
 [data]
 train = train_x.npy
