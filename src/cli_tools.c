@@ -65,6 +65,12 @@ int dpt_cli_model_load(dpt_cli_model *l, const char *path, dpt_err *e)
         st = dpt_model_plan_shaped(&l->model, l->cfg.model.layers, shape, DPT_EVAL_ROWS, e);
     if (st == DPT_OK)
         st = dpt_snapshot_check_params(&l->model, &c, path, e);
+    /* Conv and pooling weights do not bound the image's size: the buffers it would need are
+     * weighed against the file's size too (as libsvm's dense matrix is). */
+    double bytes = st == DPT_OK ? dpt_model_bytes(&l->model) : 0;
+    if (st == DPT_OK && bytes > (double)(1 << 30) && bytes > 1024.0 * (double)c.len)
+        st = dpt_errf(e, "%s: the model its metadata describes would need %.3g GB of buffers for a file of %zu bytes",
+                      path, bytes / 1e9, c.len);
     if (st == DPT_OK && l->model.nparams == 0)
         st = dpt_errf(e, "%s: model.layers = '%s' has no parameters to load", path, l->cfg.model.layers);
     if (st == DPT_OK)

@@ -78,6 +78,9 @@ static int build_layers(dpt_model *m, const char *spec, dpt_err *e)
             return dpt_err_prefix(e, where);
         }
         in = l->out_shape;
+        if ((double)in.c * in.h * in.w > (1 << 30))
+            return dpt_errf(e, "model.layers: layer %d '%s%s%s' puts out %.0f values per sample, more than 2^30", i,
+                            name, *arg ? " " : "", arg, (double)in.c * in.h * in.w);
         l->out = dpt_shape_size(in);
         note_flatten(m, l);
         i++;
@@ -186,6 +189,16 @@ int dpt_model_plan_shaped(dpt_model *m, const char *spec, dpt_shape in, int max_
     }
     measure(m);
     return DPT_OK;
+}
+
+double dpt_model_bytes(const dpt_model *m)
+{
+    double rows = m->max_batch, b = 2.0 * 4 * (double)m->nparams + 2.0 * 4 * rows * (double)m->width;
+    for (int i = 0; i < m->nlayers; i++) {
+        const dpt_layer *l = &m->layers[i];
+        b += 4 * rows * l->out + (double)l->ws_fixed + rows * (double)l->ws_per_sample;
+    }
+    return b;
 }
 
 int dpt_model_alloc(dpt_model *m, dpt_err *e)

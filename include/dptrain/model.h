@@ -51,6 +51,10 @@ int dpt_model_plan(dpt_model *m, const char *spec, int in_dim, int max_batch, dp
 /* The second half: allocates a planned model's buffers; on failure m is freed. */
 int dpt_model_alloc(dpt_model *m, dpt_err *e);
 
+/* Bytes dpt_model_alloc would take for a planned model (parameters, gradients, activations,
+ * workspace), in double so that no size overflows. */
+double dpt_model_bytes(const dpt_model *m);
+
 /* Frees everything; accepts a zeroed or half-built model. */
 void dpt_model_free(dpt_model *m);
 

@@ -46,6 +46,9 @@ static int conv_configure(dpt_layer *l, const char *arg, dpt_err *e)
     if (dpt_layer_window(in.h, l->kernel, l->stride, l->pad, &oh, "kernel", e) != DPT_OK ||
         dpt_layer_window(in.w, l->kernel, l->stride, l->pad, &ow, "kernel", e) != DPT_OK)
         return DPT_FAIL;
+    if ((double)in.c * l->kernel * l->kernel * oh * ow > (1 << 30))
+        return dpt_errf(e, "conv: %d x %dx%d columns of %dx%d outputs exceed 2^30 values per sample", in.c, l->kernel,
+                        l->kernel, oh, ow);
     l->out_shape = (dpt_shape){l->filters, oh, ow};
     int64_t k = l->kernel;
     dpt_layer_add_param(l, "weight", 1, 4, (int64_t[]){l->filters, in.c, k, k});

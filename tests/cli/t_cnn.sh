@@ -66,3 +66,26 @@ expect_contains odd.log "layer 0 'conv 4 3x3 stride 2' on input 1x8x8: kernel 3 
 mpi 2 -- "$DPTRAIN" train exp.ini $csv --set model.input_shape=1,8,8 --set run.name=shaped --set training.epochs=2 > shaped.log \
   || { cat shaped.log; fail "CSV rows with model.input_shape did not train"; }
 expect_contains shaped.log "test: loss"
+# Conv and pooling weights do not bound an image's size: a small checkpoint whose metadata claims
+# 1 x 8000 x 8000 inputs is refused before its buffers (65 GB) are reserved.
+mpi 1 -- "$DPTRAIN" train exp.ini --set "model.layers=conv 3 1x1, avgpool 8" --set training.epochs=1 --set run.name=tiny \
+  > tiny.log || { cat tiny.log; fail "tiny model did not train"; }
+$PY - "$(last_ckpt runs/tiny)" huge.safetensors <<'PYEOF'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+head["__metadata__"].update(in_dim="64000000", in_height="8000", in_width="8000")
+h = json.dumps(head).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
+PYEOF
+if [[ "$BUILD" == *asan* ]]; then  # ASan reserves more address space than ulimit -v allows
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-}:max_allocation_size_mb=2048:allocator_may_return_null=0"
+  limit() { "$@"; }
+else
+  limit() { (ulimit -v 4000000 && "$@"); }
+fi
+for cmd in info eval; do
+  if limit "$DPTRAIN" $cmd huge.safetensors > huge.log 2>&1; then fail "$cmd read a 65 GB model"; fi
+  expect_contains huge.log "huge.safetensors: the model its metadata describes would need"
+done
