@@ -72,7 +72,7 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
         if (!isfinite(t->model.params[i]))
             return dpt_errf(e, "%s: not saved: parameter %zu is not finite at step %lld", path, i,
                             (long long)t->step);
-    bundle b = {.cap = 2 * t->model.nlayers + DPT_OPTIM_MAX_STATE + 3};
+    bundle b = {.cap = DPT_LAYER_MAX_PARAMS * t->model.nlayers + DPT_OPTIM_MAX_STATE + 3};
     b.t = calloc((size_t)b.cap, sizeof *b.t);
     b.names = calloc((size_t)b.cap, sizeof *b.names);
     if (!b.t || !b.names) {
