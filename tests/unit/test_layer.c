@@ -336,6 +336,10 @@ START_TEST(test_maxpool_first_maximum)
     float want[8] = {0, 1, 10, 0, 0, 0, 0, 0};
     for (int i = 0; i < 8; i++)
         ck_assert_float_eq(dx[i], want[i]);
+    /* A NaN in a window wins, wherever it sits (torch propagates it too). */
+    x[1] = NAN, x[7] = NAN;
+    f.l.ops->forward(&f.l, &f.ctx, y, x, 1);
+    ck_assert(isnan(y[0]) && isnan(y[1]));
     teardown(&f);
 }
 END_TEST
