@@ -71,16 +71,14 @@ static int build_layers(dpt_model *m, const char *spec, dpt_err *e)
         l->index = i;
         l->in_shape = in;
         l->in = dpt_shape_size(in);
-        if (l->ops->configure(l, arg, e) != DPT_OK) {
-            char where[160], s[48];
-            snprintf(where, sizeof where, "model.layers: layer %d '%s%s%s' on input %s", i, name, *arg ? " " : "",
-                     arg, dpt_shape_str(s, sizeof s, in));
+        char where[160], s[48];
+        snprintf(where, sizeof where, "model.layers: layer %d '%s%s%s' on input %s", i, name, *arg ? " " : "", arg,
+                 dpt_shape_str(s, sizeof s, in));
+        if (l->ops->configure(l, arg, e) != DPT_OK)
             return dpt_err_prefix(e, where);
-        }
         in = l->out_shape;
         if ((double)in.c * in.h * in.w > (1 << 30))
-            return dpt_errf(e, "model.layers: layer %d '%s%s%s' puts out %.0f values per sample, more than 2^30", i,
-                            name, *arg ? " " : "", arg, (double)in.c * in.h * in.w);
+            return dpt_errf(e, "%s: puts out %.0f values per sample, more than 2^30", where, (double)in.c * in.h * in.w);
         l->out = dpt_shape_size(in);
         note_flatten(m, l);
         i++;
@@ -172,8 +170,8 @@ int dpt_model_plan_shaped(dpt_model *m, const char *spec, dpt_shape in, int max_
 {
     memset(m, 0, sizeof *m);
     if (in.c < 1 || in.h < 1 || in.w < 1 || max_batch < 1 || (double)in.c * in.h * in.w > (1 << 30))
-        return dpt_errf(e, "model: input shape %dx%dx%d and batch %d must be positive", in.c, in.h, in.w,
-                        max_batch);
+        return dpt_errf(e, "model: input shape %dx%dx%d and batch %d must be positive (and at most 2^30 values)",
+                        in.c, in.h, in.w, max_batch);
     m->in_shape = in;
     m->in_dim = dpt_shape_size(in);
     m->max_batch = max_batch;
