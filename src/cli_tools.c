@@ -56,12 +56,21 @@ int dpt_cli_model_load(dpt_cli_model *l, const char *path, dpt_err *e)
     /* in_dim and model.layers are metadata, outside the checksum: the model they describe is
      * weighed against the tensors the file really holds before any of its buffers exist. A model
      * with a parameter layer then has every width bounded by a stored tensor. */
+    dpt_shape shape;
     if (st == DPT_OK) {
         l->in_dim = (int)in_dim;
-        st = dpt_model_plan(&l->model, l->cfg.model.layers, l->in_dim, DPT_EVAL_ROWS, e);
+        st = dpt_snapshot_in_shape(&c, path, l->in_dim, &shape, e);
     }
     if (st == DPT_OK)
+        st = dpt_model_plan_shaped(&l->model, l->cfg.model.layers, shape, DPT_EVAL_ROWS, e);
+    if (st == DPT_OK)
         st = dpt_snapshot_check_params(&l->model, &c, path, e);
+    /* Conv and pooling weights do not bound the image's size: the buffers it would need are
+     * weighed against the file's size too (as libsvm's dense matrix is). */
+    double bytes = st == DPT_OK ? dpt_model_bytes(&l->model) : 0;
+    if (st == DPT_OK && bytes > (double)(1 << 30) && bytes > 1024.0 * (double)c.len)
+        st = dpt_errf(e, "%s: the model its metadata describes would need %.3g GB of buffers for a file of %zu bytes",
+                      path, bytes / 1e9, c.len);
     if (st == DPT_OK && l->model.nparams == 0)
         st = dpt_errf(e, "%s: model.layers = '%s' has no parameters to load", path, l->cfg.model.layers);
     if (st == DPT_OK)
@@ -278,7 +287,11 @@ static int info_local(const char *path, dpt_err *e)
     const char *step = dpt_ckpt_meta_get(&c, "step"), *epoch = dpt_ckpt_meta_get(&c, "epoch");
     printf("dptrain %s, saved at step %s, epoch %s, %s%s\n", version ? version : "?", step ? step : "?",
            epoch ? epoch : "?", ranks ? ranks : "deterministic mode", ranks ? " rank(s)" : "");
-    printf("model: %d inputs -> %s (%zu parameters)\n", l.in_dim, l.cfg.model.layers, l.model.nparams);
+    char shape[48] = "";
+    if (l.model.in_shape.c != l.in_dim) /* an image: its C x H x W as well */
+        dpt_shape_str(shape + 2, sizeof shape - 3, l.model.in_shape), shape[0] = ' ', shape[1] = '(',
+            strcat(shape, ")");
+    printf("model: %d inputs%s -> %s (%zu parameters)\n", l.in_dim, shape, l.cfg.model.layers, l.model.nparams);
     for (int i = 0; i < c.nt; i++) {
         printf("  %-28s [", c.t[i].name);
         for (int d = 0; d < c.t[i].ndim; d++)

@@ -410,6 +410,8 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
                        DPT_VERSION, a->experiment ? a->experiment : "built-in linear regression", s->comm->size,
                        s->comm->size == 1 ? "" : "s", where, dpt_trainer_reduction(&t), t.model.nparams, t.ntrain,
                        (long long)t.total_steps);
+        if (t.model.notes[0]) /* what the model did on its own, e.g. an implicit flatten */
+            dpt_log_printf(&s->log, "model: %s", t.model.notes);
         st = dpt_trainer_run(&t, e);
     }
     if (st == DPT_OK) {

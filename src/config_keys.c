@@ -91,6 +91,7 @@ static const keydef keys[] = {
 
     STR("model", "layers", model.layers, NONEMPTY, "dense 1", "layer stack, comma separated, e.g. dense 512, relu, dense 10"),
     NAMED("model", "init", model.init, dpt_init_scheme_name, "auto", "weight initialization; auto picks by the following activation"),
+    STR("model", "input_shape", model.input_shape, 0, "", "C,H,W of a sample for conv and pooling layers; empty = the data's own (IDX and NPY images keep theirs, CSV and libsvm are flat)"),
 
     NAMED("loss", "kind", loss.kind, dpt_loss_kind_name, "mse", "loss function; cross_entropy takes class labels"),
 

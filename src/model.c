@@ -40,9 +40,21 @@ static int count_items(const char *spec)
     return n;
 }
 
+/* Notes an implicit flatten: a layer such as dense reading a C x H x W input reads it flat. */
+static void note_flatten(dpt_model *m, const dpt_layer *l)
+{
+    if (!l->ops->reads_flat || (l->in_shape.h == 1 && l->in_shape.w == 1))
+        return;
+    char s[48];
+    size_t len = strlen(m->notes);
+    snprintf(m->notes + len, sizeof m->notes - len, "%slayer %d (%s) reads its %s input flat (%d values)",
+             len ? "; " : "", l->index, l->ops->name, dpt_shape_str(s, sizeof s, l->in_shape), l->in);
+}
+
 static int build_layers(dpt_model *m, const char *spec, dpt_err *e)
 {
-    int in = m->in_dim, i = 0;
+    dpt_shape in = m->in_shape;
+    int i = 0;
     const char *p = spec;
     for (;;) {
         const char *comma = strchr(p, ',');
@@ -56,15 +68,25 @@ static int build_layers(dpt_model *m, const char *spec, dpt_err *e)
         if (!l->ops)
             return dpt_errf(e, "model.layers: item %d: unknown layer '%s' (kinds: %s)", i + 1, name,
                             dpt_layer_kinds());
-        if (l->ops->configure(l, in, arg, e) != DPT_OK)
-            return dpt_err_prefix(e, "model.layers");
-        in = l->out;
+        l->index = i;
+        l->in_shape = in;
+        l->in = dpt_shape_size(in);
+        char where[160], s[48];
+        snprintf(where, sizeof where, "model.layers: layer %d '%s%s%s' on input %s", i, name, *arg ? " " : "", arg,
+                 dpt_shape_str(s, sizeof s, in));
+        if (l->ops->configure(l, arg, e) != DPT_OK)
+            return dpt_err_prefix(e, where);
+        in = l->out_shape;
+        if ((double)in.c * in.h * in.w > (1 << 30))
+            return dpt_errf(e, "%s: puts out %.0f values per sample, more than 2^30", where, (double)in.c * in.h * in.w);
+        l->out = dpt_shape_size(in);
+        note_flatten(m, l);
         i++;
         if (!comma)
             break;
         p = comma + 1;
     }
-    m->out_dim = in;
+    m->out_dim = dpt_shape_size(in);
     return DPT_OK;
 }
 
@@ -83,6 +105,33 @@ static void measure(dpt_model *m)
     m->nparams = off;
 }
 
+/* Bytes of layer l's workspace, rounded up so each layer's starts on a cache line. */
+static size_t ws_bytes(const dpt_model *m, const dpt_layer *l)
+{
+    size_t b = l->ws_fixed + (size_t)m->max_batch * l->ws_per_sample;
+    return (b + 63) & ~(size_t)63;
+}
+
+/* One allocation for every layer's workspace, handed out in layer order. */
+static int lay_out_workspace(dpt_model *m, dpt_err *e)
+{
+    size_t total = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        total += ws_bytes(m, &m->layers[i]);
+    if (!total)
+        return DPT_OK;
+    if (posix_memalign(&m->ws, 64, total) != 0) {
+        m->ws = NULL;
+        return dpt_errf(e, "model: out of memory for %zu bytes of layer workspace", total);
+    }
+    char *p = m->ws;
+    for (int i = 0; i < m->nlayers; i++) {
+        m->layers[i].ws = ws_bytes(m, &m->layers[i]) ? p : NULL;
+        p += ws_bytes(m, &m->layers[i]);
+    }
+    return DPT_OK;
+}
+
 /* Allocates the flat buffers, points each layer's views into them and sizes the activations. */
 static int lay_out(dpt_model *m, dpt_err *e)
 {
@@ -95,12 +144,10 @@ static int lay_out(dpt_model *m, dpt_err *e)
     m->dbuf[1] = malloc(sizeof(float) * actsz);
     if (!m->params || !m->grads || !m->acts || !m->dbuf[0] || !m->dbuf[1])
         return dpt_errf(e, "model: out of memory for %zu parameters", off);
+    dpt_model_bind_params(m, m->params);
+    dpt_model_bind_grads(m, m->grads);
     for (int i = 0; i < m->nlayers; i++) {
         dpt_layer *l = &m->layers[i];
-        l->w = m->params + l->off;
-        l->b = l->w + l->nweights;
-        l->dw = m->grads + l->off;
-        l->db = l->dw + l->nweights;
         /* Writing over the previous layer's output is safe only if its backward never reads it
          * (a dense layer's does not; an activation's does). */
         if (l->ops->in_place && i > 0 && !m->layers[i - 1].ops->needs_output) {
@@ -111,15 +158,22 @@ static int lay_out(dpt_model *m, dpt_err *e)
         if (!m->acts[i])
             return dpt_errf(e, "model: out of memory for activations");
     }
-    return DPT_OK;
+    return lay_out_workspace(m, e);
 }
 
 int dpt_model_plan(dpt_model *m, const char *spec, int in_dim, int max_batch, dpt_err *e)
 {
+    return dpt_model_plan_shaped(m, spec, (dpt_shape){in_dim, 1, 1}, max_batch, e);
+}
+
+int dpt_model_plan_shaped(dpt_model *m, const char *spec, dpt_shape in, int max_batch, dpt_err *e)
+{
     memset(m, 0, sizeof *m);
-    if (in_dim < 1 || max_batch < 1)
-        return dpt_errf(e, "model: input width %d and batch %d must be positive", in_dim, max_batch);
-    m->in_dim = in_dim;
+    if (in.c < 1 || in.h < 1 || in.w < 1 || max_batch < 1 || (double)in.c * in.h * in.w > (1 << 30))
+        return dpt_errf(e, "model: input shape %dx%dx%d and batch %d must be positive (and at most 2^30 values)",
+                        in.c, in.h, in.w, max_batch);
+    m->in_shape = in;
+    m->in_dim = dpt_shape_size(in);
     m->max_batch = max_batch;
     m->nlayers = count_items(spec);
     m->layers = calloc((size_t)m->nlayers, sizeof *m->layers);
@@ -135,6 +189,16 @@ int dpt_model_plan(dpt_model *m, const char *spec, int in_dim, int max_batch, dp
     return DPT_OK;
 }
 
+double dpt_model_bytes(const dpt_model *m)
+{
+    double rows = m->max_batch, b = 2.0 * 4 * (double)m->nparams + 2.0 * 4 * rows * (double)m->width;
+    for (int i = 0; i < m->nlayers; i++) {
+        const dpt_layer *l = &m->layers[i];
+        b += 4 * rows * l->out + (double)l->ws_fixed + rows * (double)l->ws_per_sample;
+    }
+    return b;
+}
+
 int dpt_model_alloc(dpt_model *m, dpt_err *e)
 {
     if (lay_out(m, e) != DPT_OK) {
@@ -146,7 +210,12 @@ int dpt_model_alloc(dpt_model *m, dpt_err *e)
 
 int dpt_model_init(dpt_model *m, const char *spec, int in_dim, int max_batch, dpt_err *e)
 {
-    if (dpt_model_plan(m, spec, in_dim, max_batch, e) != DPT_OK)
+    return dpt_model_init_shaped(m, spec, (dpt_shape){in_dim, 1, 1}, max_batch, e);
+}
+
+int dpt_model_init_shaped(dpt_model *m, const char *spec, dpt_shape in, int max_batch, dpt_err *e)
+{
+    if (dpt_model_plan_shaped(m, spec, in, max_batch, e) != DPT_OK)
         return DPT_FAIL;
     return dpt_model_alloc(m, e);
 }
@@ -160,6 +229,7 @@ void dpt_model_free(dpt_model *m)
     free(m->acts);
     free(m->dbuf[0]);
     free(m->dbuf[1]);
+    free(m->ws);
     free(m->params);
     free(m->grads);
     free(m->layers);
@@ -195,14 +265,19 @@ int dpt_model_init_params(dpt_model *m, uint64_t seed, dpt_init_scheme scheme, d
     for (int i = 0; i < m->nlayers; i++) {
         dpt_init_kind kind = scheme == DPT_SCHEME_HE ? DPT_INIT_HE : DPT_INIT_XAVIER;
         if (autopick)
-            kind = (i + 1 < m->nlayers && m->layers[i + 1].ops == &dpt_layer_relu) ? DPT_INIT_HE
-                                                                                   : DPT_INIT_XAVIER;
+            kind = (i + 1 < m->nlayers && m->layers[i + 1].ops->he_before) ? DPT_INIT_HE : DPT_INIT_XAVIER;
         m->layers[i].ops->init(&m->layers[i], seed, DPT_STREAM_INIT + (uint64_t)i, kind);
     }
     return DPT_OK;
 }
 
 const float *dpt_model_forward(dpt_model *m, const float *x, int n)
+{
+    dpt_fwd_ctx eval = {0};
+    return dpt_model_forward_ctx(m, &eval, x, n);
+}
+
+const float *dpt_model_forward_ctx(dpt_model *m, const dpt_fwd_ctx *ctx, const float *x, int n)
 {
     m->input = x;
     const float *in = x;
@@ -211,9 +286,9 @@ const float *dpt_model_forward(dpt_model *m, const float *x, int n)
         double t0 = m->trace ? dpt_trace_now(m->trace) : 0;
         /* The first layer never writes over the caller's batch. */
         if (i == 0 && l->ops->in_place)
-            l->ops->forward(l, m->acts[0], x, n);
+            l->ops->forward(l, ctx, m->acts[0], x, n);
         else
-            l->ops->forward(l, m->acts[i], in, n);
+            l->ops->forward(l, ctx, m->acts[i], in, n);
         in = m->acts[i];
         if (m->trace)
             dpt_trace_span(m->trace, l->ops->name, "forward", t0, i);
@@ -247,36 +322,53 @@ void dpt_model_zero_grad(dpt_model *m)
     memset(m->grads, 0, sizeof(float) * m->nparams);
 }
 
+/* Points every layer's views of its first two tensors into buf (the parameter or gradient buffer). */
+static void bind_views(dpt_model *m, float *buf, int grads)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        dpt_layer *l = &m->layers[i];
+        float *v[2] = {NULL, NULL};
+        for (int p = 0; p < l->nparam && p < 2; p++)
+            v[p] = buf + l->off + l->param[p].off;
+        if (grads)
+            l->dw = v[0], l->db = v[1];
+        else
+            l->w = v[0], l->b = v[1];
+    }
+}
+
 void dpt_model_bind_grads(dpt_model *m, float *grads)
 {
     m->grads = grads;
-    for (int i = 0; i < m->nlayers; i++) {
-        dpt_layer *l = &m->layers[i];
-        l->dw = grads + l->off;
-        l->db = l->dw + l->nweights;
-    }
+    bind_views(m, grads, 1);
 }
 
 void dpt_model_bind_params(dpt_model *m, float *params)
 {
     m->params = params;
-    for (int i = 0; i < m->nlayers; i++) {
-        dpt_layer *l = &m->layers[i];
-        l->w = params + l->off;
-        l->b = l->w + l->nweights;
-    }
+    bind_views(m, params, 0);
 }
 
 int dpt_model_penalty_ranges(const dpt_model *m, dpt_range *r, int max, int include_bias)
 {
     int k = 0;
-    for (int i = 0; i < m->nlayers && k < max; i++) {
+    for (int i = 0; i < m->nlayers; i++) {
         const dpt_layer *l = &m->layers[i];
-        if (!l->nparams)
-            continue;
-        r[k].off = l->off;
-        r[k].len = include_bias ? l->nparams : l->nweights;
-        k++;
+        for (int p = 0; p < l->nparam; p++) {
+            if (!l->param[p].penalized && !include_bias)
+                continue;
+            size_t off = l->off + l->param[p].off;
+            /* A run that continues the previous one extends it: one range per layer, as before. */
+            if (k > 0 && r[k - 1].off + r[k - 1].len == off && p > 0) {
+                r[k - 1].len += l->param[p].len;
+                continue;
+            }
+            if (k == max)
+                return k;
+            r[k].off = off;
+            r[k].len = l->param[p].len;
+            k++;
+        }
     }
     return k;
 }
@@ -284,4 +376,9 @@ int dpt_model_penalty_ranges(const dpt_model *m, dpt_range *r, int max, int incl
 void dpt_model_param_name(char *buf, size_t size, int layer, int bias)
 {
     snprintf(buf, size, "layers.%d.%s", layer, bias ? "bias" : "weight");
+}
+
+void dpt_model_tensor_name(char *buf, size_t size, const dpt_model *m, int layer, int p)
+{
+    snprintf(buf, size, "layers.%d.%s", layer, m->layers[layer].param[p].name);
 }

@@ -40,17 +40,16 @@ static void add_number(bundle *b, const char *key, double v)
     b->m[i] = (dpt_ckpt_meta){key, b->values[i]};
 }
 
+/* Every parameter tensor by its descriptor, in torch's layout ("layers.I.weight" [out, in, kh, kw]). */
 static void add_layers(bundle *b, const dpt_model *m)
 {
-    char name[64];
     for (int i = 0; i < m->nlayers; i++) {
         const dpt_layer *l = &m->layers[i];
-        if (!l->nparams)
-            continue;
-        dpt_model_param_name(name, sizeof name, i, 0);
-        add_tensor(b, name, l->w, 2, l->out, l->in);
-        dpt_model_param_name(name, sizeof name, i, 1);
-        add_tensor(b, name, l->b, 1, l->out, 0);
+        for (int p = 0; p < l->nparam; p++) {
+            add_tensor(b, "", m->params + l->off + l->param[p].off, l->param[p].ndim, 0, 0);
+            dpt_model_tensor_name(b->names[b->nt - 1], NAME_LEN, m, i, p);
+            memcpy(b->t[b->nt - 1].shape, l->param[p].dims, sizeof l->param[p].dims);
+        }
     }
 }
 
@@ -95,7 +94,7 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
         if (!isfinite(t->model.params[i]))
             return dpt_errf(e, "%s: not saved: parameter %zu is not finite at step %lld", path, i,
                             (long long)t->pos.step);
-    bundle b = {.cap = 2 * t->model.nlayers + DPT_OPTIM_MAX_STATE + 3};
+    bundle b = {.cap = DPT_LAYER_MAX_PARAMS * t->model.nlayers + DPT_OPTIM_MAX_STATE + 3};
     b.t = calloc((size_t)b.cap, sizeof *b.t);
     b.names = calloc((size_t)b.cap, sizeof *b.names);
     if (!b.t || !b.names) {
@@ -127,6 +126,9 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
     if (!t->reducer->deterministic)
         add_number(&b, "ranks", t->comm->size);
     add_number(&b, "in_dim", t->model.in_dim);
+    add_number(&b, "in_channels", t->model.in_shape.c); /* C x H x W: conv and pooling need it */
+    add_number(&b, "in_height", t->model.in_shape.h);
+    add_number(&b, "in_width", t->model.in_shape.w);
     add_number(&b, "seed", (double)t->cfg->run.seed);
     char *config = NULL, *metrics = metrics_json(&t->last);
     size_t clen = 0;
@@ -234,15 +236,14 @@ static int layer_tensors(dpt_model *m, const dpt_ckpt *c, const char *path, int 
     char name[64];
     int bad = 0, expected = 0;
     for (int i = 0; i < m->nlayers; i++) {
-        dpt_layer *l = &m->layers[i];
-        if (!l->nparams)
-            continue;
-        int64_t ws[2] = {l->out, l->in}, bs[1] = {l->out};
-        dpt_model_param_name(name, sizeof name, i, 0);
-        bad |= copy_tensor(copy ? l->w : NULL, c, name, 2, ws, mismatch, sizeof mismatch) != DPT_OK;
-        dpt_model_param_name(name, sizeof name, i, 1);
-        bad |= copy_tensor(copy ? l->b : NULL, c, name, 1, bs, mismatch, sizeof mismatch) != DPT_OK;
-        expected += 2;
+        const dpt_layer *l = &m->layers[i];
+        for (int p = 0; p < l->nparam; p++) {
+            const dpt_param *d = &l->param[p];
+            dpt_model_tensor_name(name, sizeof name, m, i, p);
+            bad |= copy_tensor(copy ? m->params + l->off + d->off : NULL, c, name, d->ndim, d->dims, mismatch,
+                               sizeof mismatch) != DPT_OK;
+            expected++;
+        }
     }
     int layer_tensors = 0;
     for (int i = 0; i < c->nt; i++)
@@ -264,6 +265,26 @@ int dpt_snapshot_load_params(dpt_model *m, const dpt_ckpt *c, const char *path, 
     if (layer_tensors(m, c, path, 0, e) != DPT_OK)
         return DPT_FAIL;
     return layer_tensors(m, c, path, 1, e);
+}
+
+int dpt_snapshot_in_shape(const dpt_ckpt *c, const char *path, int in_dim, dpt_shape *s, dpt_err *e)
+{
+    *s = (dpt_shape){in_dim, 1, 1};
+    if (!dpt_ckpt_meta_get(c, "in_channels"))
+        return DPT_OK;
+    const char *keys[3] = {"in_channels", "in_height", "in_width"};
+    double v[3];
+    for (int k = 0; k < 3; k++) {
+        if (dpt_snapshot_meta_number(c, path, keys[k], &v[k], e) != DPT_OK)
+            return DPT_FAIL;
+        if (!(v[k] >= 1 && v[k] <= in_dim && v[k] == floor(v[k])))
+            return dpt_errf(e, "%s: metadata %s = %g is out of range", path, keys[k], v[k]);
+    }
+    if (v[0] * v[1] * v[2] != in_dim)
+        return dpt_errf(e, "%s: metadata input shape %gx%gx%g does not hold in_dim = %d values", path, v[0], v[1],
+                        v[2], in_dim);
+    *s = (dpt_shape){(int)v[0], (int)v[1], (int)v[2]};
+    return DPT_OK;
 }
 
 /* A metadata number that must be an integer in [0, max]. */

@@ -161,7 +161,9 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
     if (t->train.d > INT_MAX) /* the model's widths are ints */
         return dpt_errf(e, "%s: %zu features per sample; a model takes at most %d", c->data.train, t->train.d,
                         INT_MAX);
-    if (dpt_model_init(&t->model, c->model.layers, (int)t->train.d, (int)rows, e) != DPT_OK ||
+    int in[3];
+    if (dpt_data_sample_shape(in, &t->train, c->model.input_shape, c->data.train, e) != DPT_OK ||
+        dpt_model_init_shaped(&t->model, c->model.layers, (dpt_shape){in[0], in[1], in[2]}, (int)rows, e) != DPT_OK ||
         check_shapes(t, e) != DPT_OK ||
         dpt_model_init_params(&t->model, c->run.seed, c->model.init, e) != DPT_OK ||
         dpt_optim_init(&t->opt, &c->optim, t->model.nparams, e) != DPT_OK ||
@@ -169,7 +171,8 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
                          c->run.seed, e) != DPT_OK)
         return DPT_FAIL;
     *src = (dpt_grad_source){.model = &t->model, .data = &t->train, .sampler = &t->sampler, .loss = src->loss,
-                             .accumulation = (int)c->train.accumulation, .trace = &t->trace};
+                             .accumulation = (int)c->train.accumulation, .seed = c->run.seed,
+                             .step = &t->pos.step, .trace = &t->trace};
     src->x = malloc(sizeof(float) * rows * t->train.d);
     src->y = malloc(sizeof(float) * rows * t->train.tdim);
     src->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);

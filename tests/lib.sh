@@ -96,6 +96,28 @@ blobs_experiment() {
     cat; } > "$1"
 }
 
+# make_images PREFIX N [SEED]: N 1x8x8 float32 images in PREFIX_x.npy (N x 8 x 8) with class labels
+# 0..2 in PREFIX_y.npy (a bright 3x3 square on the left, in the middle or on the right), and the
+# same as CSV rows of 64 features and the label in PREFIX.csv.
+make_images() {
+  $PY - "$1" "$2" "${3:-3}" <<'PYEOF'
+import sys, numpy as np
+prefix, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(seed)
+y = rng.integers(0, 3, n)
+x = 0.3 * rng.random((n, 8, 8))
+for i, c in enumerate(y):
+    r, q = 1 + rng.integers(0, 3), 2 * c + rng.integers(0, 2)
+    x[i, r:r + 3, q:q + 3] += 1.0
+x = x.astype(np.float32)
+np.save(prefix + "_x.npy", x)
+np.save(prefix + "_y.npy", y.astype(np.int64))
+with open(prefix + ".csv", "w") as f:
+    for row, c in zip(x.reshape(n, -1), y):
+        f.write(",".join("%.9g" % v for v in row) + ",%d\n" % c)
+PYEOF
+}
+
 # make_regression FILE N: a CSV without header: 3 features, target = x1 - 2 x2 + 0.5 x3.
 make_regression() {
   awk -v n="$2" 'BEGIN { srand(3);

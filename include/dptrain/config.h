@@ -51,6 +51,7 @@ typedef struct {
     struct {
         char layers[DPT_LAYERS_MAX];     /* e.g. "dense 512, relu, dense 10" */
         dpt_init_scheme init;            /* auto | xavier | he */
+        char input_shape[32];            /* "C,H,W" of a sample, or "" for the data's own shape */
     } model;
     struct {
         dpt_loss_kind kind;              /* mse | cross_entropy */

@@ -23,6 +23,8 @@ typedef enum { DPT_SYNTH_NONE, DPT_SYNTH_LINREG } dpt_synthetic;
 typedef struct {
     size_t n;          /* samples */
     size_t d;          /* features per sample (trailing axes flattened) */
+    size_t shape[3];   /* a sample's C, H, W when the file gives them (IDX, NPY with 2 or 3 trailing
+                        * axes: H x W is 1 x H x W); all 0 when flat */
     dpt_dtype xtype;   /* stored type of the features */
     const void *x;     /* [n][d] of xtype, row-major; may point into map */
     float xscale;      /* gathered feature = stored value * xscale (1/255 for IDX images) */
@@ -92,6 +94,10 @@ int dpt_data_linreg(dpt_dataset *ds, size_t n, uint64_t seed, dpt_err *e);
 /* A 64-bit hash of the features as stored (targets != 0: of the targets) and their shape, the
  * same on every machine that loaded the same file; cheap enough to take once per run. */
 uint64_t dpt_data_checksum(const dpt_dataset *ds, int targets);
+
+/* A sample's C, H, W for the model: spec "C,H,W" (model.input_shape) when given, whose product must
+ * be ds->d, else the shape the file gave, else d x 1 x 1; errors name the key and file. */
+int dpt_data_sample_shape(int shape[3], const dpt_dataset *ds, const char *spec, const char *file, dpt_err *e);
 
 /* Size in bytes of one stored element of t. */
 size_t dpt_dtype_size(dpt_dtype t);

@@ -1,7 +1,8 @@
 /* A sequential stack of layers whose parameters live in ONE contiguous
- * float buffer and whose gradients in another, laid out layer after layer
- * (weights then bias). Activation buffers are sized once for max_batch, so
- * forward and backward never allocate. Knows nothing of MPI. */
+ * float buffer and whose gradients in another, laid out layer after layer,
+ * each layer's tensors in the order of its descriptors (weights then bias).
+ * Activation and workspace buffers are sized once for max_batch, so forward
+ * and backward never allocate. Knows nothing of MPI. */
 #ifndef DPTRAIN_MODEL_H
 #define DPTRAIN_MODEL_H
 
@@ -16,7 +17,8 @@
 typedef struct {
     int nlayers;
     dpt_layer *layers;
-    int in_dim, out_dim;
+    int in_dim, out_dim;   /* values per sample in and out */
+    dpt_shape in_shape;    /* the input's C x H x W (in_dim x 1 x 1 for flat data) */
     size_t nparams;
     float *params;     /* [nparams] */
     float *grads;      /* [nparams] */
@@ -25,14 +27,22 @@ typedef struct {
     const float *input;/* the batch given to the last forward */
     float **acts;      /* acts[i]: output of layer i, [max_batch][layers[i].out]; in-place layers share */
     float *dbuf[2];    /* ping-pong gradient buffers for backward */
+    void *ws;          /* every layer's workspace, one allocation */
+    char notes[256];   /* what the build did on its own (an implicit flatten), for the log; or "" */
     dpt_trace *trace;  /* a span per layer and pass when set (training.trace), else NULL */
 } dpt_model;
 
 /* Called by backward when grads[off..off+len) are final for this batch (last layer first). */
 typedef void (*dpt_grad_ready_fn)(void *ctx, size_t off, size_t len);
 
-/* Builds the stack from a spec like "dense 512, relu, dense 10" for inputs of in_dim. */
+/* Builds the stack from a spec like "dense 512, relu, dense 10" for flat inputs of in_dim. */
 int dpt_model_init(dpt_model *m, const char *spec, int in_dim, int max_batch, dpt_err *e);
+
+/* dpt_model_init for inputs of shape in (C x H x W). */
+int dpt_model_init_shaped(dpt_model *m, const char *spec, dpt_shape in, int max_batch, dpt_err *e);
+
+/* dpt_model_plan for inputs of shape in. */
+int dpt_model_plan_shaped(dpt_model *m, const char *spec, dpt_shape in, int max_batch, dpt_err *e);
 
 /* The first half of dpt_model_init: layers, widths, offsets and nparams, but no buffers, so a
  * caller can weigh what a spec from an untrusted file would cost before paying for it. */
@@ -40,6 +50,10 @@ int dpt_model_plan(dpt_model *m, const char *spec, int in_dim, int max_batch, dp
 
 /* The second half: allocates a planned model's buffers; on failure m is freed. */
 int dpt_model_alloc(dpt_model *m, dpt_err *e);
+
+/* Bytes dpt_model_alloc would take for a planned model (parameters, gradients, activations,
+ * workspace), in double so that no size overflows. */
+double dpt_model_bytes(const dpt_model *m);
 
 /* Frees everything; accepts a zeroed or half-built model. */
 void dpt_model_free(dpt_model *m);
@@ -56,8 +70,13 @@ int dpt_init_scheme_parse(dpt_init_scheme *scheme, const char *name, dpt_err *e)
 /* Draws every layer's parameters from seed by scheme; DPT_FAIL for a value outside the enum. */
 int dpt_model_init_params(dpt_model *m, uint64_t seed, dpt_init_scheme scheme, dpt_err *e);
 
-/* Runs x [n][in_dim] (n <= max_batch) forward; returns the output [n][out_dim], valid until the next call. */
+/* Runs x [n][in_dim] (n <= max_batch) forward in evaluation mode; returns the output
+ * [n][out_dim], valid until the next call. */
 const float *dpt_model_forward(dpt_model *m, const float *x, int n);
+
+/* The same for the purpose ctx names: training passes (which backward may follow) give the step
+ * and the global index of each sample, which dropout keys its masks on. */
+const float *dpt_model_forward_ctx(dpt_model *m, const dpt_fwd_ctx *ctx, const float *x, int n);
 
 /* Backpropagates dout [n][out_dim] through the last forward, adding into grads (accumulate)
  * or overwriting them; ready (may be NULL) hears of each layer's finished gradient run. */
@@ -80,5 +99,8 @@ int dpt_model_penalty_ranges(const dpt_model *m, dpt_range *r, int max, int incl
 
 /* The checkpoint name of layer i's weight ("layers.i.weight") or bias. */
 void dpt_model_param_name(char *buf, size_t size, int layer, int bias);
+
+/* The checkpoint name of layer i's parameter p ("layers.i." + its descriptor's name). */
+void dpt_model_tensor_name(char *buf, size_t size, const dpt_model *m, int layer, int p);
 
 #endif

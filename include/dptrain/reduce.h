@@ -6,6 +6,7 @@
 #define DPTRAIN_REDUCE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dptrain/comm.h"
 #include "dptrain/config.h"
@@ -28,6 +29,8 @@ typedef struct {
     dpt_loss_kind loss;
     float *x, *y, *dout;   /* one slice: [rows][d], [rows][tdim], [rows][out] */
     int accumulation;      /* micro-batches per global batch */
+    uint64_t seed;         /* run.seed: with the step and each sample's index, dropout's masks */
+    const int64_t *step;   /* the trainer's optimizer steps taken */
     dpt_trace *trace;
 } dpt_grad_source;
 

@@ -12,6 +12,7 @@
 #define DPT_STREAM_DATA 3ULL               /* synthetic datasets */
 #define DPT_STREAM_INIT (1ULL << 32)       /* parameter initialization: + layer index */
 #define DPT_STREAM_SHUFFLE (2ULL << 32)    /* epoch order: + epoch */
+#define DPT_STREAM_DROPOUT (3ULL << 32)    /* dropout masks: + layer index */
 
 /* 64 well-mixed bits determined by (seed, stream, index). */
 uint64_t dpt_rng_u64(uint64_t seed, uint64_t stream, uint64_t index);

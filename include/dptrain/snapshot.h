@@ -1,5 +1,6 @@
 /* The trainer's state as checkpoint tensors and metadata, and back: model
- * parameters by layer name (layers.i.weight [out, in], layers.i.bias [out]),
+ * parameters by layer name in torch's layout (layers.i.weight [out, in] or
+ * [out, in, kh, kw], layers.i.bias [out]), the model's input shape,
  * optimizer state buffers, early stopping's best parameters, standardization,
  * and the exact position (step, epoch, batch) with the resolved configuration.
  * The checkpoint module stores; this one maps; train decides when. */
@@ -32,5 +33,9 @@ int dpt_snapshot_restore(dpt_trainer *t, const dpt_ckpt *c, const char *path, dp
 
 /* Reads the metadata value key as a number; fails naming path and key when absent or malformed. */
 int dpt_snapshot_meta_number(const dpt_ckpt *c, const char *path, const char *key, double *v, dpt_err *e);
+
+/* The model's input shape C x H x W from c's metadata (in_dim x 1 x 1 in a checkpoint written
+ * before shapes); fails naming path when it is malformed or its product is not in_dim. */
+int dpt_snapshot_in_shape(const dpt_ckpt *c, const char *path, int in_dim, dpt_shape *s, dpt_err *e);
 
 #endif

@@ -13,6 +13,8 @@ typedef struct {
     int type;           /* IDX type code */
     size_t esize;       /* bytes per element on disk */
     size_t n, d;        /* leading axis, product of the rest */
+    size_t dim[4];      /* the first four axes (the leading one first) */
+    size_t ndims;
     size_t off;         /* where the data starts */
     const unsigned char *data;
 } idx_info;
@@ -56,6 +58,7 @@ static int parse(idx_info *h, const dpt_blob *b, const char *path, dpt_err *e)
     if (ndims == 0)
         return dpt_errf(e, "%s: IDX header has 0 dimensions", path);
     size_t hdr = 4 + 4 * ndims;
+    h->ndims = ndims;
     if (b->len < hdr)
         return dpt_errf(e, "%s: truncated IDX header: %zu dimensions need %zu bytes, file has %zu", path, ndims,
                         hdr, b->len);
@@ -69,6 +72,8 @@ static int parse(idx_info *h, const dpt_blob *b, const char *path, dpt_err *e)
             dl += (size_t)snprintf(dims + dl, sizeof dims - dl, "%s%u", k ? " x " : "", v);
         else if (dl < sizeof dims - 1)
             dl += (size_t)snprintf(dims + dl, sizeof dims - dl, "...");
+        if (k < 4)
+            h->dim[k] = v;
         if (k == 0)
             h->n = v;
         else if (!dpt_mul_ok(d, v, &d))
@@ -131,6 +136,9 @@ int dpt_idx_read_x(dpt_dataset *ds, const char *path, dpt_err *e)
     }
     ds->n = h.n;
     ds->d = h.d;
+    if (h.ndims == 3 || h.ndims == 4) /* images: N x H x W (one channel) or N x C x H x W */
+        for (int k = 0; k < 3; k++)
+            ds->shape[k] = h.ndims == 3 ? (k == 0 ? 1 : h.dim[k]) : h.dim[k + 1];
     if (h.type == 0x08) {
         ds->xtype = DPT_DT_U8;
         ds->xscale = 1.0f / 255.0f;

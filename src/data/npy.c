@@ -269,6 +269,9 @@ int dpt_npy_read_x(dpt_dataset *ds, const char *path, dpt_err *e)
     }
     ds->n = h.n;
     ds->d = h.d;
+    if (h.ndim == 3 || h.ndim == 4) /* images: N x H x W (one channel) or N x C x H x W */
+        for (int k = 0; k < 3; k++)
+            ds->shape[k] = h.ndim == 3 ? (k == 0 ? 1 : h.shape[k]) : h.shape[k + 1];
     ds->xtype = h.t;
     ds->xscale = 1.0f;
     size_t es = dpt_dtype_size(h.t);

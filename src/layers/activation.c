@@ -6,12 +6,12 @@
 #include <math.h>
 #include <string.h>
 
-static int act_configure(dpt_layer *l, int in, const char *arg, dpt_err *e)
+/* The shape passes through: an activation acts on each value alone. */
+static int act_configure(dpt_layer *l, const char *arg, dpt_err *e)
 {
     if (arg && *arg)
         return dpt_errf(e, "%s takes no argument, got '%s'", l->ops->name, arg);
-    l->in = l->out = in;
-    l->nparams = l->nweights = 0;
+    l->out_shape = l->in_shape;
     return DPT_OK;
 }
 
@@ -22,8 +22,9 @@ static void act_init(dpt_layer *l, uint64_t seed, uint64_t stream, dpt_init_kind
 
 #define SIZE(l, n) ((size_t)(n) * (size_t)(l)->out)
 
-static void identity_forward(const dpt_layer *l, float *y, const float *x, int n)
+static void identity_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, const float *x, int n)
 {
+    (void)ctx;
     if (y != x)
         memcpy(y, x, sizeof(float) * SIZE(l, n));
 }
@@ -40,8 +41,9 @@ static void identity_backward(const dpt_layer *l, float *dx, const float *dy, co
 /* Both loops compare and select without branches (vectorized: signs are random, and a branch
  * mispredicted half the time made ReLU 12% of a small model's step); the loads are unconditional
  * so the compiler may do so. */
-static void relu_forward(const dpt_layer *l, float *y, const float *x, int n)
+static void relu_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, const float *x, int n)
 {
+    (void)ctx;
     size_t m = SIZE(l, n);
     for (size_t i = 0; i < m; i++) {
         float v = x[i];
@@ -62,8 +64,9 @@ static void relu_backward(const dpt_layer *l, float *dx, const float *dy, const 
         }
 }
 
-static void tanh_forward(const dpt_layer *l, float *y, const float *x, int n)
+static void tanh_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, const float *x, int n)
 {
+    (void)ctx;
     size_t m = SIZE(l, n);
     for (size_t i = 0; i < m; i++)
         y[i] = tanhf(x[i]);
@@ -80,8 +83,9 @@ static void tanh_backward(const dpt_layer *l, float *dx, const float *dy, const 
             dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
-static void sigmoid_forward(const dpt_layer *l, float *y, const float *x, int n)
+static void sigmoid_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, const float *x, int n)
 {
+    (void)ctx;
     size_t m = SIZE(l, n);
     for (size_t i = 0; i < m; i++) {
         /* Split by sign so exp never overflows. */
@@ -106,13 +110,14 @@ static void sigmoid_backward(const dpt_layer *l, float *dx, const float *dy, con
             dx[i] = dy[i] * y[i] * (1.0f - y[i]);
 }
 
-#define ACTIVATION(NAME, NEEDS_Y)                                                             \
+#define ACTIVATION(NAME, NEEDS_Y, HE)                                                         \
     const dpt_layer_ops dpt_layer_##NAME = {                                                  \
-        .name = #NAME, .in_place = 1, .needs_output = NEEDS_Y, .configure = act_configure,    \
-        .init = act_init, .forward = NAME##_forward, .backward = NAME##_backward,             \
+        .name = #NAME, .syntax = #NAME, .in_place = 1, .needs_output = NEEDS_Y,               \
+        .he_before = HE, .configure = act_configure, .init = act_init,                        \
+        .forward = NAME##_forward, .backward = NAME##_backward,                               \
     }
 
-ACTIVATION(identity, 0);
-ACTIVATION(relu, 1);
-ACTIVATION(tanh, 1);
-ACTIVATION(sigmoid, 1);
+ACTIVATION(identity, 0, 0);
+ACTIVATION(relu, 1, 1);
+ACTIVATION(tanh, 1, 0);
+ACTIVATION(sigmoid, 1, 0);

@@ -1,47 +1,36 @@
-/* Fully connected layer y = x W^T + b, with W [out][in] as PyTorch's
- * nn.Linear stores it, so checkpoints map one to one. */
+/* Fully connected layer y = x W^T + b, with W [out][in] as PyTorch's nn.Linear stores it, so
+ * checkpoints map one to one. A C x H x W input is read flat in its C, H, W order, as nn.Flatten
+ * would hand it over (the model says so in its notes). */
 #include "dptrain/layer.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dptrain/rng.h"
 #include "dptrain/tensor.h"
 
-static int dense_configure(dpt_layer *l, int in, const char *arg, dpt_err *e)
+static int dense_configure(dpt_layer *l, const char *arg, dpt_err *e)
 {
     char *end;
     errno = 0;
     long out = arg ? strtol(arg, &end, 10) : 0;
     if (!arg || *arg == '\0' || *end != '\0' || errno || out < 1 || out > (1L << 24))
         return dpt_errf(e, "dense needs a width from 1 to 16777216, got '%s'", arg ? arg : "");
-    l->in = in;
-    l->out = (int)out;
-    l->nweights = (size_t)in * (size_t)out;
-    l->nparams = l->nweights + (size_t)out;
+    l->out_shape = (dpt_shape){(int)out, 1, 1};
+    dpt_layer_add_param(l, "weight", 1, 2, (int64_t[]){out, l->in});
+    dpt_layer_add_param(l, "bias", 0, 1, (int64_t[]){out});
     return DPT_OK;
 }
 
-/* Xavier/Glorot uniform for saturating activations, He normal for ReLU. */
 static void dense_init(dpt_layer *l, uint64_t seed, uint64_t stream, dpt_init_kind kind)
 {
-    double fan_in = l->in, fan_out = l->out;
-    if (kind == DPT_INIT_HE) {
-        double sd = sqrt(2.0 / fan_in);
-        for (size_t i = 0; i < l->nweights; i++)
-            l->w[i] = (float)(sd * dpt_rng_normal(seed, stream, i));
-    } else {
-        double a = sqrt(6.0 / (fan_in + fan_out));
-        for (size_t i = 0; i < l->nweights; i++)
-            l->w[i] = (float)(a * (2.0 * dpt_rng_uniform(seed, stream, i) - 1.0));
-    }
+    dpt_layer_init_weights(l, l->param[0].len, l->in, l->out, seed, stream, kind);
     memset(l->b, 0, sizeof(float) * (size_t)l->out);
 }
 
-static void dense_forward(const dpt_layer *l, float *y, const float *x, int n)
+static void dense_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, const float *x, int n)
 {
+    (void)ctx;
     for (int i = 0; i < n; i++)
         memcpy(y + (size_t)i * l->out, l->b, sizeof(float) * (size_t)l->out);
     dpt_gemm(0, 1, n, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 1.0f, y, l->out);
@@ -67,8 +56,8 @@ static void dense_backward(const dpt_layer *l, float *dx, const float *dy, const
 
 const dpt_layer_ops dpt_layer_dense = {
     .name = "dense",
-    .in_place = 0,
-    .needs_output = 0,
+    .syntax = "dense N",
+    .reads_flat = 1,
     .configure = dense_configure,
     .init = dense_init,
     .forward = dense_forward,

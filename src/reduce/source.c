@@ -21,7 +21,9 @@ double dpt_grad_local(const dpt_grad_source *s, const dpt_comm *c, size_t i, dpt
         double t0 = dpt_trace_now(s->trace);
         dpt_data_gather(s->x, s->y, s->data, s->sampler->order + begin, n);
         dpt_trace_span(s->trace, "gather batch", "data", t0, (int64_t)n);
-        const float *out = dpt_model_forward(m, s->x, (int)n);
+        /* training mode: dropout's masks keyed by step and each sample's index in the data set */
+        dpt_fwd_ctx fwd = {1, s->seed, (uint64_t)*s->step, s->sampler->order + begin};
+        const float *out = dpt_model_forward_ctx(m, &fwd, s->x, (int)n);
         loss += dpt_loss_eval(s->loss, s->dout, out, s->y, (int)n, m->out_dim);
         /* Gradients are final, and may travel, only in the last micro-batch. */
         dpt_model_backward(m, s->dout, (int)n, written, p == parts - 1 ? ready : NULL, ctx);
@@ -41,7 +43,8 @@ double dpt_grad_rows(const dpt_grad_source *s, float *g, size_t begin, size_t n)
         return 0;
     }
     dpt_data_gather(s->x, s->y, s->data, s->sampler->order + begin, n);
-    const float *out = dpt_model_forward(m, s->x, (int)n);
+    dpt_fwd_ctx fwd = {1, s->seed, (uint64_t)*s->step, s->sampler->order + begin};
+    const float *out = dpt_model_forward_ctx(m, &fwd, s->x, (int)n);
     double loss = dpt_loss_eval(s->loss, s->dout, out, s->y, (int)n, m->out_dim);
     dpt_model_backward(m, s->dout, (int)n, 0, NULL, NULL);
     return loss;

@@ -200,7 +200,8 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
         dpt_sampler_init(&t->sampler, NULL, n, (size_t)batch, 1, 0, cfg->run.seed, &e) != DPT_OK)
         die("%s", e.msg);
     *src = (dpt_grad_source){.model = &t->model, .data = &t->train, .sampler = &t->sampler, .loss = src->loss,
-                             .accumulation = 1, .trace = &t->trace};
+                             .accumulation = 1, .seed = cfg->run.seed, .step = &t->pos.step,
+                             .trace = &t->trace};
     src->x = malloc(sizeof(float) * max_batch * t->train.d);
     src->y = malloc(sizeof(float) * max_batch * t->train.tdim);
     src->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);

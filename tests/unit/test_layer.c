@@ -1,5 +1,7 @@
-/* Finite-difference checks of every layer kind: backward's parameter and
- * input gradients against central differences of L = sum(c * forward(x)). */
+/* Every layer kind alone: backward's parameter and input gradients against central differences
+ * of L = sum(c * forward(x)) over several shapes, strides, paddings and odd sizes; convolution
+ * forward and backward against a naive direct convolution; pooling's first maximum; dropout's
+ * masks keyed by the global sample index; shape errors naming layer and shapes. */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,43 +12,76 @@
 
 #include "support.h"
 
-enum { N = 5, IN = 4, OUT = 3 };
-
 typedef struct {
     dpt_layer l;
-    float *params, *grads;
-    float x[N * IN], c[N * IN], y[N * IN], dx[N * IN];
+    int n;
+    float *params, *grads, *x, *c, *y, *dx;
+    dpt_fwd_ctx ctx;
+    size_t ids[16];
 } fixture;
 
-static void setup_layer(fixture *f, const dpt_layer_ops *ops, const char *arg)
+/* Inputs spread at least `gap` apart (a shuffled grid) keep max-pool ties and ReLU's kink out
+ * of reach of the finite difference; gap 0 draws them normal, nudged off zero. */
+static void fill_input(float *x, size_t count, double gap)
+{
+    size_t *perm = malloc(sizeof(size_t) * count);
+    dpt_rng_permutation(perm, count, 5, 0);
+    for (size_t i = 0; i < count; i++) {
+        double v = gap > 0 ? ((double)perm[i] - count / 2.0 + 0.5) * gap : dpt_rng_normal(5, 0, i);
+        x[i] = (float)(gap > 0 ? v : v + (v >= 0 ? 0.1 : -0.1));
+    }
+    free(perm);
+}
+
+static void setup(fixture *f, const char *kind, const char *arg, dpt_shape in, int n, double gap)
 {
     memset(f, 0, sizeof *f);
-    f->l.ops = ops;
-    ck_assert_int_eq(ops->configure(&f->l, IN, arg, NULL), DPT_OK);
+    dpt_err e = {{0}, 0};
+    f->l.ops = dpt_layer_find(kind);
+    ck_assert_ptr_nonnull(f->l.ops);
+    f->l.index = 3;
+    f->l.in_shape = in;
+    f->l.in = dpt_shape_size(in);
+    ck_assert_msg(f->l.ops->configure(&f->l, arg, &e) == DPT_OK, "%s %s: %s", kind, arg, e.msg);
+    f->l.out = dpt_shape_size(f->l.out_shape);
+    f->n = n;
     f->params = calloc(f->l.nparams + 1, sizeof(float));
     f->grads = calloc(f->l.nparams + 1, sizeof(float));
-    f->l.w = f->params;
-    f->l.b = f->params + f->l.nweights;
-    f->l.dw = f->grads;
-    f->l.db = f->grads + f->l.nweights;
-    ops->init(&f->l, 7, 1, DPT_INIT_XAVIER);
+    f->l.ws = calloc(f->l.ws_fixed + (size_t)n * f->l.ws_per_sample + 1, 1);
+    if (f->l.nparam > 0)
+        f->l.w = f->params + f->l.param[0].off, f->l.dw = f->grads + f->l.param[0].off;
+    if (f->l.nparam > 1)
+        f->l.b = f->params + f->l.param[1].off, f->l.db = f->grads + f->l.param[1].off;
+    f->l.ops->init(&f->l, 7, 1, DPT_INIT_XAVIER);
     for (size_t i = 0; i < f->l.nparams; i++) /* non-zero biases too */
         f->params[i] += (float)(0.3 * dpt_rng_normal(11, 0, i));
-    for (int i = 0; i < N * IN; i++) {
-        double v = dpt_rng_normal(5, 0, (uint64_t)i);
-        /* Keep inputs away from ReLU's kink, where the derivative jumps. */
-        f->x[i] = (float)(v + (v >= 0 ? 0.1 : -0.1));
-        f->c[i] = (float)dpt_rng_normal(6, 0, (uint64_t)i);
-    }
+    size_t nin = (size_t)n * f->l.in, nout = (size_t)n * f->l.out;
+    f->x = malloc(sizeof(float) * nin);
+    f->dx = malloc(sizeof(float) * nin);
+    f->y = malloc(sizeof(float) * nout);
+    f->c = malloc(sizeof(float) * nout);
+    fill_input(f->x, nin, gap);
+    for (size_t i = 0; i < nout; i++)
+        f->c[i] = (float)dpt_rng_normal(6, 0, i);
+    for (int i = 0; i < n && i < 16; i++)
+        f->ids[i] = (size_t)(100 + 7 * i);
+    f->ctx = (dpt_fwd_ctx){1, 42, 9, f->ids};
+}
+
+static void teardown(fixture *f)
+{
+    free(f->params), free(f->grads), free(f->l.ws);
+    free(f->x), free(f->dx), free(f->y), free(f->c);
 }
 
 static double objective(fixture *f)
 {
-    float y[N * IN];
-    f->l.ops->forward(&f->l, y, f->x, N);
+    float *y = malloc(sizeof(float) * (size_t)f->n * f->l.out);
+    f->l.ops->forward(&f->l, &f->ctx, y, f->x, f->n);
     double s = 0;
-    for (int i = 0; i < N * f->l.out; i++)
+    for (size_t i = 0; i < (size_t)f->n * f->l.out; i++)
         s += (double)f->c[i] * y[i];
+    free(y);
     return s;
 }
 
@@ -68,86 +103,316 @@ static void check_close(double analytic, double num, const char *what, size_t i)
                   what, i, analytic, num);
 }
 
-static void check_layer(const dpt_layer_ops *ops, const char *arg)
+/* Finite differences of one layer of kind/arg on n samples of shape in. */
+static void check_fd(const char *kind, const char *arg, dpt_shape in, int n, double gap)
 {
     fixture f;
-    setup_layer(&f, ops, arg);
-    ops->forward(&f.l, f.y, f.x, N);
-    ops->backward(&f.l, f.dx, f.c, f.x, f.y, N, 1);
+    setup(&f, kind, arg, in, n, gap);
+    f.l.ops->forward(&f.l, &f.ctx, f.y, f.x, n);
+    f.l.ops->backward(&f.l, f.dx, f.c, f.x, f.y, n, 0);
     double largest = 0;
     for (size_t i = 0; i < f.l.nparams; i++) {
         check_close(f.grads[i], numeric(&f, &f.params[i]), "param", i);
         largest = fmax(largest, fabs(f.grads[i]));
     }
-    for (int i = 0; i < N * IN; i++) {
-        check_close(f.dx[i], numeric(&f, &f.x[i]), "input", (size_t)i);
+    for (size_t i = 0; i < (size_t)n * f.l.in; i++) {
+        check_close(f.dx[i], numeric(&f, &f.x[i]), "input", i);
         largest = fmax(largest, fabs(f.dx[i]));
     }
     /* Guard: a layer whose gradients are all zero would pass the comparison trivially. */
-    ck_assert_msg(largest > 1e-2, "%s: gradients trivially small (%g)", ops->name, largest);
-    free(f.params);
-    free(f.grads);
+    ck_assert_msg(largest > 1e-2, "%s %s: gradients trivially small (%g)", kind, arg, largest);
+    teardown(&f);
 }
 
-START_TEST(test_dense) { check_layer(&dpt_layer_dense, "3"); }
+static dpt_shape flat(int d)
+{
+    return (dpt_shape){d, 1, 1};
+}
+
+START_TEST(test_dense) { check_fd("dense", "3", flat(4), 5, 0); }
 END_TEST
-START_TEST(test_identity) { check_layer(&dpt_layer_identity, ""); }
+START_TEST(test_dense_on_image) { check_fd("dense", "3", (dpt_shape){2, 3, 2}, 4, 0); }
 END_TEST
-START_TEST(test_relu) { check_layer(&dpt_layer_relu, ""); }
-END_TEST
-START_TEST(test_tanh) { check_layer(&dpt_layer_tanh, ""); }
-END_TEST
-START_TEST(test_sigmoid) { check_layer(&dpt_layer_sigmoid, ""); }
+START_TEST(test_activations)
+{
+    check_fd("identity", "", flat(4), 5, 0);
+    check_fd("relu", "", (dpt_shape){2, 3, 3}, 3, 0);
+    check_fd("tanh", "", flat(4), 5, 0);
+    check_fd("sigmoid", "", flat(4), 5, 0);
+    check_fd("flatten", "", (dpt_shape){2, 3, 3}, 2, 0);
+}
 END_TEST
 
-START_TEST(test_dense_accumulates)
+START_TEST(test_conv_fd)
+{
+    check_fd("conv", "3 3x3", (dpt_shape){1, 5, 5}, 2, 0);
+    check_fd("conv", "3 3x3 stride 2 pad 1", (dpt_shape){2, 7, 5}, 2, 0);
+    check_fd("conv", "2 5x5 pad 2", (dpt_shape){2, 5, 7}, 2, 0);
+    check_fd("conv", "2 1x1", (dpt_shape){3, 3, 4}, 3, 0);
+    check_fd("conv", "2 2x2 stride 2", (dpt_shape){2, 4, 6}, 2, 0);
+    check_fd("conv", "4 3 stride 3 pad 1", (dpt_shape){1, 7, 4}, 2, 0);
+}
+END_TEST
+
+START_TEST(test_pool_fd)
+{
+    const char *kinds[] = {"maxpool", "avgpool"};
+    for (int k = 0; k < 2; k++) {
+        check_fd(kinds[k], "2", (dpt_shape){2, 4, 6}, 2, 0.05);
+        check_fd(kinds[k], "3 stride 2", (dpt_shape){1, 5, 7}, 2, 0.05);
+        check_fd(kinds[k], "3 stride 1", (dpt_shape){2, 4, 3}, 2, 0.05); /* overlapping windows */
+        check_fd(kinds[k], "1", (dpt_shape){1, 3, 3}, 1, 0.05);
+    }
+}
+END_TEST
+
+START_TEST(test_dropout_fd) { check_fd("dropout", "0.3", (dpt_shape){3, 2, 2}, 4, 0); }
+END_TEST
+
+START_TEST(test_accumulates)
 {
     /* Backward adds into the gradient views, so micro-batches sum before the allreduce. */
-    fixture f;
-    setup_layer(&f, &dpt_layer_dense, "3");
-    f.l.ops->forward(&f.l, f.y, f.x, N);
-    f.l.ops->backward(&f.l, NULL, f.c, f.x, f.y, N, 1);
-    float once[IN * OUT + OUT];
-    memcpy(once, f.grads, sizeof once);
-    f.l.ops->backward(&f.l, NULL, f.c, f.x, f.y, N, 1);
-    for (size_t i = 0; i < f.l.nparams; i++)
-        ck_assert_float_eq_tol(f.grads[i], 2 * once[i], 1e-5);
-    /* Without accumulate the gradients are overwritten, whatever the buffer held. */
-    f.l.ops->backward(&f.l, NULL, f.c, f.x, f.y, N, 0);
-    ck_assert_int_eq(memcmp(f.grads, once, sizeof once), 0);
-    free(f.params);
-    free(f.grads);
+    const char *kinds[] = {"dense", "conv"}, *args[] = {"3", "2 3x3 pad 1"};
+    for (int k = 0; k < 2; k++) {
+        fixture f;
+        setup(&f, kinds[k], args[k], (dpt_shape){1, 3, 4}, 3, 0);
+        f.l.ops->forward(&f.l, &f.ctx, f.y, f.x, f.n);
+        memset(f.grads, 0, sizeof(float) * f.l.nparams);
+        f.l.ops->backward(&f.l, NULL, f.c, f.x, f.y, f.n, 1);
+        float *once = malloc(sizeof(float) * f.l.nparams);
+        memcpy(once, f.grads, sizeof(float) * f.l.nparams);
+        f.l.ops->backward(&f.l, NULL, f.c, f.x, f.y, f.n, 1);
+        for (size_t i = 0; i < f.l.nparams; i++)
+            ck_assert_float_eq_tol(f.grads[i], 2 * once[i], 1e-5);
+        /* Without accumulate the gradients are overwritten, whatever the buffer held. */
+        f.l.ops->backward(&f.l, NULL, f.c, f.x, f.y, f.n, 0);
+        ck_assert_int_eq(memcmp(f.grads, once, sizeof(float) * f.l.nparams), 0);
+        free(once);
+        teardown(&f);
+    }
 }
 END_TEST
 
 START_TEST(test_sigmoid_extremes)
 {
     fixture f;
-    setup_layer(&f, &dpt_layer_sigmoid, "");
+    setup(&f, "sigmoid", "", flat(4), 1, 0);
     float x[4] = {-1000, -90, 90, 1000}, y[4];
-    f.l.out = 4;
-    f.l.ops->forward(&f.l, y, x, 1);
+    f.l.ops->forward(&f.l, &f.ctx, y, x, 1);
     for (int i = 0; i < 4; i++)
         ck_assert(isfinite(y[i]) && y[i] >= 0 && y[i] <= 1);
     ck_assert_float_eq(y[3], 1.0f);
-    free(f.params);
-    free(f.grads);
+    teardown(&f);
 }
 END_TEST
 
-START_TEST(test_configure_errors)
+/* y[n][f][oh][ow] = b[f] + sum over c, i, j of W[f][c][i][j] x[n][c][oh*s-p+i][ow*s-p+j], in double. */
+static void naive_conv(double *y, const fixture *f)
+{
+    const dpt_layer *l = &f->l;
+    int C = l->in_shape.c, H = l->in_shape.h, W = l->in_shape.w, F = l->filters, K = l->kernel;
+    int OH = l->out_shape.h, OW = l->out_shape.w;
+    for (int n = 0; n < f->n; n++)
+        for (int o = 0; o < F; o++)
+            for (int a = 0; a < OH; a++)
+                for (int b = 0; b < OW; b++) {
+                    double s = l->b[o];
+                    for (int c = 0; c < C; c++)
+                        for (int i = 0; i < K; i++)
+                            for (int j = 0; j < K; j++) {
+                                int h = a * l->stride - l->pad + i, w = b * l->stride - l->pad + j;
+                                if (h >= 0 && h < H && w >= 0 && w < W)
+                                    s += (double)l->w[((o * C + c) * K + i) * K + j] *
+                                         f->x[((size_t)(n * C + c) * H + h) * W + w];
+                            }
+                    y[((size_t)(n * F + o) * OH + a) * OW + b] = s;
+                }
+}
+
+/* The naive convolution's gradients of L = sum(c * y), in double: dW, db and dx. */
+static void naive_conv_grads(double *dw, double *db, double *dx, const fixture *f)
+{
+    const dpt_layer *l = &f->l;
+    int C = l->in_shape.c, H = l->in_shape.h, W = l->in_shape.w, F = l->filters, K = l->kernel;
+    int OH = l->out_shape.h, OW = l->out_shape.w;
+    memset(dw, 0, sizeof(double) * l->param[0].len);
+    memset(db, 0, sizeof(double) * (size_t)F);
+    memset(dx, 0, sizeof(double) * (size_t)f->n * l->in);
+    for (int n = 0; n < f->n; n++)
+        for (int o = 0; o < F; o++)
+            for (int a = 0; a < OH; a++)
+                for (int b = 0; b < OW; b++) {
+                    double g = f->c[((size_t)(n * F + o) * OH + a) * OW + b];
+                    db[o] += g;
+                    for (int c = 0; c < C; c++)
+                        for (int i = 0; i < K; i++)
+                            for (int j = 0; j < K; j++) {
+                                int h = a * l->stride - l->pad + i, w = b * l->stride - l->pad + j;
+                                if (h < 0 || h >= H || w < 0 || w >= W)
+                                    continue;
+                                size_t wi = (size_t)((o * C + c) * K + i) * K + j;
+                                size_t xi = ((size_t)(n * C + c) * H + h) * W + w;
+                                dw[wi] += g * f->x[xi];
+                                dx[xi] += g * l->w[wi];
+                            }
+                }
+}
+
+static void expect_near(const float *got, const double *want, size_t count, const char *what)
+{
+    for (size_t i = 0; i < count; i++)
+        ck_assert_msg(fabs(got[i] - want[i]) <= 1e-4 * (1 + fabs(want[i])), "%s[%zu]: %g, naive %g", what, i,
+                      got[i], want[i]);
+}
+
+static void check_conv_naive(const char *arg, dpt_shape in, int n)
+{
+    fixture f;
+    setup(&f, "conv", arg, in, n, 0);
+    size_t nout = (size_t)n * f.l.out, nin = (size_t)n * f.l.in;
+    double *y = malloc(sizeof(double) * nout), *dw = malloc(sizeof(double) * f.l.param[0].len);
+    double *db = malloc(sizeof(double) * (size_t)f.l.filters), *dx = malloc(sizeof(double) * nin);
+    f.l.ops->forward(&f.l, &f.ctx, f.y, f.x, n);
+    naive_conv(y, &f);
+    expect_near(f.y, y, nout, "y");
+    /* Accumulating adds to what the gradient buffer held: start it at zero. */
+    memset(f.grads, 0, sizeof(float) * f.l.nparams);
+    f.l.ops->backward(&f.l, f.dx, f.c, f.x, f.y, n, 1);
+    naive_conv_grads(dw, db, dx, &f);
+    expect_near(f.l.dw, dw, f.l.param[0].len, "dW");
+    expect_near(f.l.db, db, (size_t)f.l.filters, "db");
+    expect_near(f.dx, dx, nin, "dx");
+    /* An evaluation pass gives the same outputs from its one reused column buffer. */
+    f.ctx.train = 0;
+    f.l.ops->forward(&f.l, &f.ctx, f.y, f.x, n);
+    expect_near(f.y, y, nout, "eval y");
+    free(y), free(dw), free(db), free(dx);
+    teardown(&f);
+}
+
+START_TEST(test_conv_naive)
+{
+    check_conv_naive("4 3x3 pad 1", (dpt_shape){3, 8, 8}, 3);
+    check_conv_naive("5 3x3 stride 2", (dpt_shape){2, 9, 7}, 2);
+    check_conv_naive("3 5x5 stride 3 pad 2", (dpt_shape){1, 13, 10}, 2);
+    check_conv_naive("6 2x2", (dpt_shape){4, 5, 3}, 1);
+    check_conv_naive("32 3x3 pad 1", (dpt_shape){1, 28, 28}, 2); /* the reference CNN's first layer */
+}
+END_TEST
+
+START_TEST(test_conv_layout)
+{
+    /* torch's nn.Conv2d layout: weight [out][in][kh][kw], bias [out]; an output of oh x ow. */
+    fixture f;
+    setup(&f, "conv", "32 3x3 pad 1", (dpt_shape){1, 28, 28}, 1, 0);
+    ck_assert_int_eq(f.l.nparam, 2);
+    ck_assert_str_eq(f.l.param[0].name, "weight");
+    ck_assert_int_eq(f.l.param[0].ndim, 4);
+    ck_assert_int_eq(f.l.param[0].dims[0], 32);
+    ck_assert_int_eq(f.l.param[0].dims[1], 1);
+    ck_assert_int_eq(f.l.param[0].dims[3], 3);
+    ck_assert(f.l.param[0].penalized && !f.l.param[1].penalized);
+    ck_assert_uint_eq(f.l.nparams, 32 * 9 + 32);
+    ck_assert_int_eq(f.l.out_shape.c, 32);
+    ck_assert_int_eq(f.l.out_shape.h, 28);
+    teardown(&f);
+    setup(&f, "maxpool", "2", (dpt_shape){32, 28, 28}, 1, 0);
+    ck_assert_int_eq(f.l.out_shape.h, 14);
+    ck_assert_uint_eq(f.l.nparams, 0);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(test_maxpool_first_maximum)
+{
+    /* Ties send the gradient to the first maximum in row-major order, as torch does. */
+    fixture f;
+    setup(&f, "maxpool", "2", (dpt_shape){1, 2, 4}, 1, 0);
+    float x[8] = {1, 3, 5, 5, 3, 2, 5, 4}, y[2], dy[2] = {1, 10}, dx[8];
+    f.l.ops->forward(&f.l, &f.ctx, y, x, 1);
+    ck_assert_float_eq(y[0], 3);
+    ck_assert_float_eq(y[1], 5);
+    f.l.ops->backward(&f.l, dx, dy, x, y, 1, 0);
+    float want[8] = {0, 1, 10, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 8; i++)
+        ck_assert_float_eq(dx[i], want[i]);
+    /* A NaN in a window wins, wherever it sits (torch propagates it too). */
+    x[1] = NAN, x[7] = NAN;
+    f.l.ops->forward(&f.l, &f.ctx, y, x, 1);
+    ck_assert(isnan(y[0]) && isnan(y[1]));
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(test_dropout_masks)
+{
+    enum { D = 400 };
+    fixture a, b;
+    setup(&a, "dropout", "0.25", flat(D), 2, 0);
+    setup(&b, "dropout", "0.25", flat(D), 3, 0);
+    /* Sample 107 sits first in a and last in b (another rank's slice, another micro-batch). */
+    a.ids[0] = 107, a.ids[1] = 3;
+    b.ids[0] = 5, b.ids[1] = 6, b.ids[2] = 107;
+    memcpy(b.x + 2 * D, a.x, sizeof(float) * D);
+    a.l.ops->forward(&a.l, &a.ctx, a.y, a.x, 2);
+    b.l.ops->forward(&b.l, &b.ctx, b.y, b.x, 3);
+    ck_assert_int_eq(memcmp(a.y, b.y + 2 * D, sizeof(float) * D), 0);
+    int zeros = 0;
+    for (int i = 0; i < D; i++) {
+        zeros += a.y[i] == 0.0f;
+        ck_assert(a.y[i] == 0.0f || a.y[i] == a.x[i] * (1.0f / 0.75f));
+    }
+    ck_assert_msg(zeros > 70 && zeros < 130, "%d of %d dropped at p = 0.25", zeros, D);
+    /* Another step, seed or sample draws another mask; evaluation is the identity. */
+    float keep[D];
+    memcpy(keep, a.y, sizeof keep);
+    a.ctx.step = 10;
+    a.l.ops->forward(&a.l, &a.ctx, a.y, a.x, 2);
+    ck_assert_int_ne(memcmp(keep, a.y, sizeof keep), 0);
+    ck_assert_int_ne(memcmp(a.y, a.y + D, sizeof keep), 0);
+    a.ctx.train = 0;
+    a.l.ops->forward(&a.l, &a.ctx, a.y, a.x, 2);
+    ck_assert_int_eq(memcmp(a.y, a.x, sizeof(float) * 2 * D), 0);
+    teardown(&a);
+    teardown(&b);
+}
+END_TEST
+
+static void expect_error(const char *kind, const char *arg, dpt_shape in, const char *part)
 {
     dpt_layer l = {0};
-    dpt_err e;
-    l.ops = &dpt_layer_dense;
-    ck_assert_int_eq(dpt_layer_dense.configure(&l, 4, "", &e), DPT_FAIL);
-    ck_assert_int_eq(dpt_layer_dense.configure(&l, 4, "-2", &e), DPT_FAIL);
-    ck_assert_int_eq(dpt_layer_dense.configure(&l, 4, "12x", &e), DPT_FAIL);
-    ck_assert_ptr_nonnull(strstr(e.msg, "12x"));
-    l.ops = &dpt_layer_relu;
-    ck_assert_int_eq(dpt_layer_relu.configure(&l, 4, "5", &e), DPT_FAIL);
-    ck_assert_ptr_null(dpt_layer_find("conv"));
+    dpt_err e = {{0}, 0};
+    l.ops = dpt_layer_find(kind);
+    l.in_shape = in;
+    l.in = dpt_shape_size(in);
+    ck_assert_int_eq(l.ops->configure(&l, arg, &e), DPT_FAIL);
+    ck_assert_msg(strstr(e.msg, part) != NULL, "%s '%s': '%s' lacks '%s'", kind, arg, e.msg, part);
+}
+
+START_TEST(test_configure_errors)
+{
+    expect_error("dense", "", flat(4), "dense needs");
+    expect_error("dense", "-2", flat(4), "-2");
+    expect_error("dense", "12x", flat(4), "12x");
+    expect_error("relu", "5", flat(4), "no argument");
+    expect_error("conv", "", (dpt_shape){1, 5, 5}, "conv needs");
+    expect_error("conv", "8 3x5", (dpt_shape){1, 5, 5}, "square");
+    expect_error("conv", "8 3x3 stride", (dpt_shape){1, 5, 5}, "conv needs");
+    expect_error("conv", "8 3x3 pad -1", (dpt_shape){1, 5, 5}, "conv needs");
+    expect_error("conv", "8 3x3 dilation 2", (dpt_shape){1, 5, 5}, "dilation");
+    expect_error("conv", "8 7x7", (dpt_shape){1, 5, 5}, "larger than its input");
+    expect_error("conv", "8 3x3 stride 2", (dpt_shape){1, 6, 6}, "not an integer");
+    expect_error("maxpool", "3", (dpt_shape){1, 2, 2}, "larger than its input");
+    expect_error("maxpool", "2", (dpt_shape){1, 7, 7}, "not an integer");
+    expect_error("avgpool", "2 stride x", (dpt_shape){1, 4, 4}, "avgpool needs");
+    expect_error("dropout", "1", flat(4), "0 <= P < 1");
+    expect_error("dropout", "", flat(4), "dropout needs");
+    expect_error("flatten", "2", flat(4), "no argument");
+    ck_assert_ptr_null(dpt_layer_find("batchnorm"));
     ck_assert_ptr_eq(dpt_layer_find("tanh"), &dpt_layer_tanh);
+    /* The kinds list comes from the registry, each kind with its syntax. */
+    ck_assert_ptr_nonnull(strstr(dpt_layer_kinds(), "conv N KxK [stride S] [pad P]"));
+    ck_assert_ptr_nonnull(strstr(dpt_layer_kinds(), "dropout P"));
 }
 END_TEST
 
@@ -156,11 +421,16 @@ int main(void)
     Suite *s = suite_create("layer");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_dense);
-    tcase_add_test(tc, test_identity);
-    tcase_add_test(tc, test_relu);
-    tcase_add_test(tc, test_tanh);
-    tcase_add_test(tc, test_sigmoid);
-    tcase_add_test(tc, test_dense_accumulates);
+    tcase_add_test(tc, test_dense_on_image);
+    tcase_add_test(tc, test_activations);
+    tcase_add_test(tc, test_conv_fd);
+    tcase_add_test(tc, test_pool_fd);
+    tcase_add_test(tc, test_dropout_fd);
+    tcase_add_test(tc, test_conv_naive);
+    tcase_add_test(tc, test_conv_layout);
+    tcase_add_test(tc, test_maxpool_first_maximum);
+    tcase_add_test(tc, test_dropout_masks);
+    tcase_add_test(tc, test_accumulates);
     tcase_add_test(tc, test_sigmoid_extremes);
     tcase_add_test(tc, test_configure_errors);
     suite_add_tcase(s, tc);

@@ -143,6 +143,95 @@ START_TEST(test_spec_errors)
 }
 END_TEST
 
+/* A whole CNN in training mode (dropout on, the same masks in every pass) against finite
+ * differences of its loss in every parameter. */
+static double cnn_loss(dpt_model *m, const dpt_fwd_ctx *ctx, const float *x, const float *labels, int n,
+                       float *dout)
+{
+    const float *out = dpt_model_forward_ctx(m, ctx, x, n);
+    return dpt_loss_xent(dout, out, labels, n, m->out_dim);
+}
+
+static void check_cnn(const char *spec, dpt_shape in)
+{
+    enum { N = 3 };
+    dpt_model m;
+    dpt_err e;
+    ck_assert_msg(dpt_model_init_shaped(&m, spec, in, N, &e) == DPT_OK, "%s", e.msg);
+    ck_assert_int_eq(dpt_model_init_params(&m, 3, DPT_SCHEME_AUTO, &e), DPT_OK);
+    for (size_t i = 0; i < m.nparams; i++)
+        m.params[i] += (float)(0.1 * dpt_rng_normal(9, 0, i));
+    size_t ids[N] = {40, 2, 17};
+    dpt_fwd_ctx ctx = {1, 42, 3, ids};
+    float *x = malloc(sizeof(float) * N * (size_t)m.in_dim), labels[N], dout[N * 8];
+    for (int i = 0; i < N * m.in_dim; i++)
+        x[i] = (float)dpt_rng_normal(4, 0, (uint64_t)i);
+    for (int i = 0; i < N; i++)
+        labels[i] = (float)(i % m.out_dim);
+    cnn_loss(&m, &ctx, x, labels, N, dout);
+    dpt_model_backward(&m, dout, N, 0, NULL, NULL);
+    double largest = 0;
+    for (size_t i = 0; i < m.nparams; i++) {
+        const float h = 1e-2f;
+        float keep = m.params[i];
+        m.params[i] = keep + h;
+        double up = cnn_loss(&m, &ctx, x, labels, N, dout);
+        m.params[i] = keep - h;
+        double down = cnn_loss(&m, &ctx, x, labels, N, dout);
+        m.params[i] = keep;
+        double num = (up - down) / (2.0 * h);
+        ck_assert_msg(fabs(m.grads[i] - num) <= 3e-3 + 3e-2 * fabs(num), "%s param %zu: %g vs %g", spec, i,
+                      m.grads[i], num);
+        largest = fmax(largest, fabs(m.grads[i]));
+    }
+    ck_assert(largest > 1e-2);
+    free(x);
+    dpt_model_free(&m);
+}
+
+START_TEST(test_fd_cnn)
+{
+    check_cnn("conv 3 3x3 pad 1, tanh, avgpool 2, dropout 0.3, dense 3", (dpt_shape){2, 4, 6});
+    check_cnn("conv 2 3x3 stride 2, sigmoid, conv 3 2x2, flatten, dense 4, tanh, dense 3", (dpt_shape){1, 7, 7});
+    check_cnn("dropout 0.5, conv 2 1x1, avgpool 3 stride 1, dense 2", (dpt_shape){3, 4, 4});
+}
+END_TEST
+
+START_TEST(test_cnn_layout)
+{
+    /* The reference CNN of Fashion-MNIST: shapes, parameter runs, notes, penalties. */
+    dpt_model m;
+    dpt_err e;
+    const char *spec = "conv 32 3x3 pad 1, relu, maxpool 2, conv 64 3x3 pad 1, relu, maxpool 2, dense 128, "
+                       "relu, dropout 0.25, dense 10";
+    ck_assert_msg(dpt_model_init_shaped(&m, spec, (dpt_shape){1, 28, 28}, 4, &e) == DPT_OK, "%s", e.msg);
+    ck_assert_int_eq(m.in_dim, 784);
+    ck_assert_int_eq(m.layers[5].out_shape.c, 64);
+    ck_assert_int_eq(m.layers[5].out_shape.h, 7);
+    ck_assert_int_eq(m.layers[6].in, 64 * 7 * 7);
+    ck_assert_uint_eq(m.nparams, 320 + 18496 + 3136 * 128 + 128 + 1290);
+    ck_assert_ptr_eq(m.layers[3].w, m.params + 320);
+    ck_assert_ptr_eq(m.layers[3].b, m.params + 320 + 18432);
+    ck_assert_ptr_nonnull(strstr(m.notes, "layer 6 (dense) reads its 64x7x7 input flat (3136 values)"));
+    dpt_range r[10];
+    ck_assert_int_eq(dpt_model_penalty_ranges(&m, r, 10, 0), 4);
+    ck_assert_uint_eq(r[1].off, 320);
+    ck_assert_uint_eq(r[1].len, 18432);
+    char name[32];
+    dpt_model_tensor_name(name, sizeof name, &m, 3, 0);
+    ck_assert_str_eq(name, "layers.3.weight");
+    dpt_model_free(&m);
+    /* A convolution on flat input fails, naming the layer and the shape. */
+    ck_assert_int_eq(dpt_model_init(&m, "conv 32 3x3, relu, dense 10", 784, 4, &e), DPT_FAIL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "layer 0 'conv 32 3x3' on input 784"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "larger than its input"));
+    ck_assert_int_eq(dpt_model_init_shaped(&m, "conv 4 3x3, maxpool 2, dense 3", (dpt_shape){1, 7, 7}, 4, &e),
+                     DPT_FAIL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "layer 1 'maxpool 2' on input 4x5x5"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "not an integer"));
+}
+END_TEST
+
 static size_t ready_off[8], ready_len[8];
 static int nready;
 static void on_ready(void *ctx, size_t off, size_t len)
@@ -183,6 +272,8 @@ int main(void)
     tcase_add_test(tc, test_init_depends_on_seed_only);
     tcase_add_test(tc, test_spec_errors);
     tcase_add_test(tc, test_ready_order);
+    tcase_add_test(tc, test_fd_cnn);
+    tcase_add_test(tc, test_cnn_layout);
     suite_add_tcase(s, tc);
     return dpt_test_run(s);
 }
