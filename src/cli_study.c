@@ -38,6 +38,8 @@ static int parse_args(study_args *a, int argc, char **argv, dpt_err *e)
         if (strcmp(argv[i], "--resume=auto") == 0 || (strcmp(argv[i], "--resume") == 0 && i + 1 < argc &&
                                                       strcmp(argv[i + 1], "auto") == 0 && ++i))
             a->resume = 1;
+        else if (strncmp(argv[i], "--resume", 8) == 0)
+            return dpt_errf(e, "study: --resume takes only auto (each trial resumes from its own checkpoints)");
         else if (argv[i][0] == '-')
             return dpt_errf(e, "study: unknown option '%s' (see dptrain study --help)", argv[i]);
         else if (a->file)
@@ -206,8 +208,11 @@ static void csv_text(FILE *f, const char *s)
         return;
     }
     fputc('"', f);
-    for (; *s; s++)
-        fputs(*s == '"' ? "\"\"" : (char[]){*s, 0}, f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f); /* a quote inside a quoted field is doubled */
+        fputc(*s, f);
+    }
     fputc('"', f);
 }
 

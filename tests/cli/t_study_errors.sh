@@ -28,4 +28,6 @@ expect_fail 2 "s.ini:3: training.epochs=-1: expected an integer >= 0" "[study]\n
 expect_fail 2 "s.ini:8: unknown key training.epoch; did you mean training.epochs?" "[study]\nseeds = 2\n${B}epoch = 3\n"
 expect_fail 2 "nothere.ini: cannot open" "[study]\nbase = nothere.ini\n"
 expect_fail 2 "s.ini: no [study] section" "$B"
+expect_fail 2 "s.ini:3: sweep optimizer.lr = '0.1, \"0.01': a quote that is not closed" \
+  "[study]\n[sweep]\noptimizer.lr = 0.1, \"0.01\n$B"
 echo ok
