@@ -103,7 +103,7 @@ static int load_eval_set(dpt_dataset *ds, const dpt_cli_model *l, const char *da
 {
     const dpt_config *c = &l->cfg;
     if (!data && c->data.synthetic == DPT_SYNTH_LINREG)
-        return dpt_data_linreg(ds, (size_t)c->data.synthetic_samples, c->run.seed, e);
+        return dpt_data_linreg(ds, (size_t)c->data.synthetic_samples, dpt_config_data_seed(c), e);
     if (!data) {
         data = c->data.test[0] ? c->data.test : c->data.train;
         targets = c->data.test[0] ? c->data.test_targets : c->data.train_targets;

@@ -501,6 +501,24 @@ static int cross_validate(const dpt_config *c, session *s, dpt_err *e)
     return st;
 }
 
+/* What a run settles once its ranks are known: threads, the bucket size, the record. */
+static void prepare(dpt_config *c, session *s)
+{
+    set_threads(c, s->comm);
+    c->train.bucket_mb = dpt_reducer_bucket_mb(c, s->comm); /* config.ini records what auto meant */
+    dpt_record_collect(&s->record, s->comm);
+}
+
+int dpt_cli_train_config(const dpt_comm *comm, dpt_config *c, const char *resume, const char *label, dpt_err *e)
+{
+    static session s; /* large; one run at a time per process */
+    train_args a = {.experiment = label, .resume = resume};
+    memset(&s, 0, sizeof s);
+    s.comm = comm;
+    prepare(c, &s);
+    return train_once(c, &a, &s, e);
+}
+
 int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
 {
     for (int i = 0; i < argc; i++)
@@ -516,11 +534,9 @@ int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     if (dpt_comm_agree(comm, parse_args(&a, argc, argv, e), e) != DPT_OK ||
         resolve_config(&c, comm, &a, e) != DPT_OK)
         return DPT_FAIL;
-    set_threads(&c, comm);
     if (dpt_comm_agree(comm, dpt_comm_watchdog_start(comm, c.train.timeout, e), e) != DPT_OK)
         return DPT_FAIL;
-    c.train.bucket_mb = dpt_reducer_bucket_mb(&c, comm); /* config.ini records what auto meant */
-    dpt_record_collect(&s.record, comm);
+    prepare(&c, &s);
     if (c.data.kfold > 0) {
         if (a.resume || a.init)
             return dpt_errf(e, "train: --resume and --init do not apply to k-fold cross-validation (data.kfold)");

@@ -27,7 +27,8 @@ enum {
     NOT_ONE = 4,   /* INT: 0 or >= 2 (k-fold) */
     NONEMPTY = 8,  /* STR: "" refused */
     NAMECHARS = 16, /* STR: [A-Za-z0-9._-] only, a directory name */
-    AUTO = 32       /* F64: "auto" (stored as NaN) = torch's default for the optimizer kind */
+    AUTO = 32       /* F64: "auto" (stored as NaN) = torch's default for the optimizer kind;
+                     * U64: "auto" (stored as DPT_SEED_AUTO) = run.seed */
 };
 
 /* A name a K_ENUM key (stored as int) accepts, for settings only the config decides on. */
@@ -154,6 +155,8 @@ static const keydef keys[] = {
     BOOL("checkpoint", "keep_best", ckpt.keep_best, "true", "also keep the checkpoint with the best validation metric"),
 
     U64("run", "seed", run.seed, "42", "seed of every random stream (init, shuffle, split, synthetic data)"),
+    {"run", "init_seed", K_U64, FLD(run.init_seed), NULL, NULL, 0, HUGE_VAL, AUTO, "auto", "seed of the initial parameters; auto = run.seed"},
+    {"run", "data_seed", K_U64, FLD(run.data_seed), NULL, NULL, 0, HUGE_VAL, AUTO, "auto", "seed of the data: validation split or folds, sample order, synthetic data; auto = run.seed"},
     STR("run", "name", run.name, NAMECHARS | NONEMPTY, "default", "run name, the run directory's name"),
     STR("run", "dir", run.dir, NONEMPTY, "runs", "directory that holds the run directories"),
 };
@@ -425,7 +428,10 @@ static void expect_text(char *out, size_t n, const keydef *k)
             snprintf(out, n, "expected an integer >= %.0f", k->lo);
         return;
     case K_U64:
-        snprintf(out, n, "expected an integer in [0, %" PRIu64 "]", UINT64_MAX);
+        if (k->flags & AUTO)
+            snprintf(out, n, "expected auto or an integer in [0, %" PRIu64 "]", DPT_SEED_AUTO - 1);
+        else
+            snprintf(out, n, "expected an integer in [0, %" PRIu64 "]", UINT64_MAX);
         return;
     case K_F64:
         if (k->flags & AUTO)
@@ -532,8 +538,12 @@ static int set_value(dpt_config *c, const keydef *k, const char *v, char *why, s
         return 0;
     }
     case K_U64: {
-        uint64_t x;
-        if (parse_u64(v, &x)) {
+        uint64_t x = DPT_SEED_AUTO;
+        if ((k->flags & AUTO) && same_ci(v, "auto")) {
+            memcpy(dst, &x, sizeof x);
+            return 0;
+        }
+        if (parse_u64(v, &x) || ((k->flags & AUTO) && x == DPT_SEED_AUTO)) {
             expect_text(why, n, k);
             return -1;
         }
@@ -619,7 +629,10 @@ static void format_value(char *out, size_t n, const dpt_config *c, const keydef 
     case K_U64: {
         uint64_t x;
         memcpy(&x, src, sizeof x);
-        snprintf(out, n, "%" PRIu64, x);
+        if (x == DPT_SEED_AUTO && (k->flags & AUTO))
+            snprintf(out, n, "auto");
+        else
+            snprintf(out, n, "%" PRIu64, x);
         return;
     }
     case K_F64: {
@@ -842,6 +855,16 @@ int dpt_config_warn_unused(FILE *f, const dpt_config *c)
         told++;
     }
     return told;
+}
+
+uint64_t dpt_config_init_seed(const dpt_config *c)
+{
+    return c->run.init_seed == DPT_SEED_AUTO ? c->run.seed : c->run.init_seed;
+}
+
+uint64_t dpt_config_data_seed(const dpt_config *c)
+{
+    return c->run.data_seed == DPT_SEED_AUTO ? c->run.seed : c->run.data_seed;
 }
 
 void dpt_config_resolve(dpt_config *c)

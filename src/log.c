@@ -373,3 +373,8 @@ void dpt_log_close(dpt_log *l)
         l->locked = 0;
     }
 }
+
+int dpt_log_mkdir_p(const char *path, dpt_err *e)
+{
+    return mkdir_p(path, e);
+}

@@ -26,7 +26,7 @@ static int load_data(dpt_trainer *t, int fold, dpt_err *e)
 {
     const dpt_config *c = t->cfg;
     if (c->data.synthetic == DPT_SYNTH_LINREG) {
-        if (dpt_data_linreg(&t->train, (size_t)c->data.synthetic_samples, c->run.seed, e) != DPT_OK)
+        if (dpt_data_linreg(&t->train, (size_t)c->data.synthetic_samples, dpt_config_data_seed(c), e) != DPT_OK)
             return DPT_FAIL;
     } else if (load_set(&t->train, c, c->data.train, c->data.train_targets, c->data.classes, e) != DPT_OK) {
         return DPT_FAIL;
@@ -41,10 +41,10 @@ static int load_data(dpt_trainer *t, int fold, dpt_err *e)
         return dpt_errf(e, "data.test: %zu targets per sample, but data.train has %zu", t->test.tdim,
                         t->train.tdim);
     int split = fold >= 0 ? dpt_data_kfold(&t->train_idx, &t->ntrain, &t->val_idx, &t->nval, &t->train,
-                                           c->data.kfold, fold, c->run.seed, e)
+                                           c->data.kfold, fold, dpt_config_data_seed(c), e)
               : c->data.val_fraction > 0
                   ? dpt_data_split(&t->train_idx, &t->ntrain, &t->val_idx, &t->nval, &t->train,
-                                   c->data.val_fraction, c->run.seed, e)
+                                   c->data.val_fraction, dpt_config_data_seed(c), e)
                   : DPT_OK;
     if (split != DPT_OK)
         return DPT_FAIL;
@@ -165,10 +165,10 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
     if (dpt_data_sample_shape(in, &t->train, c->model.input_shape, c->data.train, e) != DPT_OK ||
         dpt_model_init_shaped(&t->model, c->model.layers, (dpt_shape){in[0], in[1], in[2]}, (int)rows, e) != DPT_OK ||
         check_shapes(t, e) != DPT_OK ||
-        dpt_model_init_params(&t->model, c->run.seed, c->model.init, e) != DPT_OK ||
+        dpt_model_init_params(&t->model, dpt_config_init_seed(c), c->model.init, e) != DPT_OK ||
         dpt_optim_init(&t->opt, &c->optim, t->model.nparams, e) != DPT_OK ||
         dpt_sampler_init(&t->sampler, t->train_idx, t->ntrain, batch, c->data.shuffle, c->data.drop_last,
-                         c->run.seed, e) != DPT_OK)
+                         dpt_config_data_seed(c), e) != DPT_OK)
         return DPT_FAIL;
     *src = (dpt_grad_source){.model = &t->model, .data = &t->train, .sampler = &t->sampler, .loss = src->loss,
                              .accumulation = (int)c->train.accumulation, .seed = c->run.seed,

@@ -12,6 +12,14 @@
 /* dptrain train [EXPERIMENT] [--set s.k=v]... [--resume auto|PATH] [--init PATH] */
 int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e);
 
+/* Trains c, already resolved and validated (a study's trial), on comm's ranks as dptrain train
+ * does after reading its file: resume is "auto" or NULL; label names the experiment in the log.
+ * The watchdog is the caller's to start. */
+int dpt_cli_train_config(const dpt_comm *comm, dpt_config *c, const char *resume, const char *label, dpt_err *e);
+
+/* dptrain study STUDY.ini [--resume auto] */
+int dpt_cli_study(const dpt_comm *comm, int argc, char **argv, dpt_err *e);
+
 /* dptrain eval CHECKPOINT [--data PATH] [--targets PATH] */
 int dpt_cli_eval(const dpt_comm *comm, int argc, char **argv, dpt_err *e);
 

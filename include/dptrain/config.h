@@ -24,6 +24,9 @@ typedef enum { DPT_NONFINITE_STOP, DPT_NONFINITE_SKIP } dpt_nonfinite;
 /* How gradients travel between ranks (training.comm_dtype). */
 typedef enum { DPT_COMM_FP32, DPT_COMM_BF16 } dpt_comm_dtype;
 
+/* run.init_seed and run.data_seed set to auto: they follow run.seed. */
+#define DPT_SEED_AUTO UINT64_MAX
+
 /* Room for the key table's size (config_keys.c asserts it fits); origins other than a line of the file. */
 enum { DPT_CONFIG_KEYS_MAX = 128, DPT_FROM_SET = -1, DPT_FROM_EARLIER_FILE = -2 };
 
@@ -96,6 +99,8 @@ typedef struct {
     } ckpt;
     struct {
         uint64_t seed;
+        uint64_t init_seed;              /* DPT_SEED_AUTO = seed */
+        uint64_t data_seed;              /* DPT_SEED_AUTO = seed */
         char name[DPT_NAME_MAX];
         char dir[DPT_PATH_MAX];
     } run;
@@ -135,6 +140,12 @@ const char *dpt_config_where(char *out, size_t n, const dpt_config *c, const cha
  * default that has no effect with the chosen setting (optimizer.momentum with adam, data.label with
  * idx data); returns the number of lines. */
 int dpt_config_warn_unused(FILE *f, const dpt_config *c);
+
+/* The seed of the initial parameters: run.init_seed, or run.seed when it is auto. */
+uint64_t dpt_config_init_seed(const dpt_config *c);
+
+/* The seed of the data (split, folds, order, synthetic data): run.data_seed, or run.seed when auto. */
+uint64_t dpt_config_data_seed(const dpt_config *c);
 
 /* Replaces every "auto" value (optimizer lr, eps, weight_decay) by torch's default for the kind. */
 void dpt_config_resolve(dpt_config *c);

@@ -67,4 +67,7 @@ int dpt_log_trim(dpt_log *l, int64_t step, dpt_err *e);
 /* Closes files and releases the run directory's lock; accepts a zeroed log. */
 void dpt_log_close(dpt_log *l);
 
+/* Creates directory path and its missing parents (an existing one is fine). */
+int dpt_log_mkdir_p(const char *path, dpt_err *e);
+
 #endif

@@ -123,6 +123,8 @@ static const row rows[] = {
     {"checkpoint", "keep_last", "5", AT(ckpt.keep_last)},
     {"checkpoint", "keep_best", "no", AT(ckpt.keep_best)},
     {"run", "seed", "18446744073709551615", AT(run.seed)},
+    {"run", "init_seed", "7", AT(run.init_seed)},
+    {"run", "data_seed", "0", AT(run.data_seed)},
     {"run", "name", "exp-1.b_c", AT(run.name)},
     {"run", "dir", "/tmp/out runs", AT(run.dir)},
 };
@@ -217,6 +219,7 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_int_eq(c->ckpt.keep_last, 5);
     ck_assert_int_eq(c->ckpt.keep_best, 0);
     ck_assert(c->run.seed == UINT64_MAX);
+    ck_assert(c->run.init_seed == 7 && c->run.data_seed == 0);
     ck_assert_str_eq(c->run.name, "exp-1.b_c");
     ck_assert_str_eq(c->run.dir, "/tmp/out runs");
 }
