@@ -103,9 +103,11 @@ test: deps
 
 # The MPI and command-line suites again, built against MPICH and launched with mpiexec.mpich.
 # Under MPICH the suites that launch ranks; those whose subject is not MPI (config and data
-# errors, allocation failures, install, README, plots, PyTorch, bf16 accuracy) ran under Open MPI.
+# errors, allocation failures, install, README, plots, PyTorch, bf16 accuracy, deterministic
+# mode's sums, which are dptrain's own tree, not MPI's) ran under Open MPI.
 MPICH_SKIP := t_config_errors t_bad_data t_bad_checkpoints t_out_of_memory t_install t_readme \
-	t_plot_metrics t_small_files t_study_errors t_study_seeds t_cnn_torch t_compare_optimizers t_comm_dtype
+	t_plot_metrics t_small_files t_study_errors t_study_seeds t_cnn_torch t_compare_optimizers t_comm_dtype \
+	t_deterministic
 test-mpich: check-deps
 	@$(MAKE) --no-print-directory MPI=mpich all
 	@fail=0; \

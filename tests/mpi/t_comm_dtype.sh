@@ -7,6 +7,9 @@ cd "$TMP"
 [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || fail "dataset-fashion-mnist is not installed"
 exp="$ROOT/launch/configs/default.ini"
 short=(--set training.epochs=1 --set early_stopping.patience=0 --set checkpoint.every_epochs=0)
+if ldd "$DPTRAIN" | grep libasan > /dev/null; then # accuracy is numerics, not memory: measured in the plain build
+  skipped "bf16's Fashion-MNIST accuracy under ASan" "measured in the plain build's run of this test"
+else
 for dt in fp32 bf16; do
   for seed in 1 2 3; do
     mpi 2 -- "$DPTRAIN" train "$exp" "${short[@]}" --set run.seed=$seed --set training.comm_dtype=$dt \
@@ -19,6 +22,7 @@ a32=$(acc fp32-?.log); a16=$(acc bf16-?.log)
 [ -n "$a32" ] && [ -n "$a16" ] || fail "no test accuracy in the logs"
 awk -v a="$a32" -v b="$a16" 'BEGIN { printf "MEASURED Fashion-MNIST test accuracy, 3 seeds, 1 epoch: fp32 %.4f, bf16 %.4f\n", a, b;
   exit !((a - b) < 0.003 && (b - a) < 0.003) }' || fail "bf16 accuracy is not within 0.3 points of fp32"
+fi
 
 # One rank: nothing travels, so nothing is rounded.
 blobs_experiment small.ini 200 "dense 16, relu, dense 3" 10 20 < /dev/null
