@@ -68,11 +68,16 @@ for rate in $rates; do
       printf "          step / max(compute, communication) = %.2f (1.0 = full overlap)\n", f["step_ms"] / both
     }' "$results"
     sed -n 's/^    path: /          path auto chose: /p' "$results.log" | head -1
-    # The same with gradients in bfloat16 on the wire (training.comm_dtype = bf16).
-    bf16=$(OPENBLAS_NUM_THREADS=1 timeout 300 "$fc" run 1 "$bin" --threads 1 --models "$model" --batches "$batch" \
-      --seconds "$secs" --set training.comm_dtype=bf16 2>&1 | sed -n 's/.*: \([0-9]*\) samples\/s (dpt_trainer_step).*/\1/p')
+    # Beside auto's choice: the blocking shards (what auto must never lose to) and gradients in
+    # bfloat16 on the wire (training.comm_dtype = bf16), each a run of its own.
     fp32=$(awk '$1 == "step" { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "sps") print kv[2] } }' "$results")
-    [ -n "$bf16" ] && awk -v b="$bf16" -v f="$fp32" 'BEGIN { printf "          comm_dtype = bf16: %.0f samples/s, %.2fx fp32\n", b, b / f }'
+    for alt in "--bucket-mb 0" "--set training.comm_dtype=bf16"; do
+      # shellcheck disable=SC2086 # alt is an option and its value
+      sps=$(OPENBLAS_NUM_THREADS=1 timeout 300 "$fc" run 1 "$bin" --threads 1 --models "$model" --batches "$batch" \
+        --seconds "$secs" $alt 2>&1 | sed -n 's/.*: \([0-9]*\) samples\/s (dpt_trainer_step).*/\1/p')
+      [ -n "$sps" ] && awk -v b="$sps" -v f="$fp32" -v alt="${alt#--}" \
+        'BEGIN { printf "          %s: %.0f samples/s, %.2fx auto\n", alt, b, b / f }'
+    done
   done
 done
 rm -f "$results.log"

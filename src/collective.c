@@ -103,15 +103,33 @@ void dpt_ring_reduce_scatter_bf16(const dpt_peers *p, float *buf, uint16_t *out,
     }
 }
 
-void dpt_ring_allgather_u16(const dpt_peers *p, uint16_t *buf, size_t n)
+void dpt_ring_allgather(const dpt_peers *p, void *buf, size_t n, size_t size)
 {
     /* At step k rank r passes shard r-k to the right and receives shard r-k-1 from the left. */
     int s = p->size, r = p->rank, right = (r + 1) % s, left = (r + s - 1) % s;
+    char *b = buf;
     for (int k = 0; k < s - 1; k++) {
         size_t slo, shi, rlo, rhi;
         dpt_shard_range(n, s, (r - k + s) % s, &slo, &shi);
         dpt_shard_range(n, s, (r - k - 1 + s) % s, &rlo, &rhi);
-        p->exchange(p->ctx, buf + slo, sizeof(uint16_t) * (shi - slo), right, buf + rlo,
-                    sizeof(uint16_t) * (rhi - rlo), left, 8);
+        p->exchange(p->ctx, b + size * slo, size * (shi - slo), right, b + size * rlo, size * (rhi - rlo), left, 8);
     }
+}
+
+void dpt_ring_allreduce(const dpt_peers *p, float *buf, float *scratch, size_t n)
+{
+    dpt_ring_reduce_scatter(p, buf, scratch, n);
+    dpt_ring_allgather(p, buf, n, sizeof *buf);
+}
+
+void dpt_ring_allreduce_bf16(const dpt_peers *p, float *buf, uint16_t *wire, uint16_t *in, size_t n)
+{
+    size_t lo, hi;
+    dpt_ring_reduce_scatter_bf16(p, buf, wire, in, n);
+    dpt_shard_range(n, p->size, p->rank, &lo, &hi);
+    for (size_t j = lo; j < hi; j++)
+        wire[j] = dpt_bf16_from(buf[j]);
+    dpt_ring_allgather(p, wire, n, sizeof *wire);
+    for (size_t j = 0; j < n; j++)
+        buf[j] = dpt_bf16_to(wire[j]);
 }

@@ -438,27 +438,28 @@ void dpt_comm_library(char *buf, size_t size)
 
 /* Buckets cover buf from its end backwards, because backward produces the
  * last layer's gradients (stored last) first. */
-/* The buckets' allreduces progress on a thread of their own: Open MPI's non-blocking collectives
- * over TCP move data only inside MPI calls, and backward makes none (as Horovod's background
- * thread and DDP's reducer do it). From the first ready bucket of a step to the end of
- * dpt_bucketed_finish this thread alone calls MPI, so MPI_THREAD_SERIALIZED suffices: the main
- * thread hands it ready_from under the lock and waits for it at the end. */
-enum { POLL_NS = 100000 }; /* between two MPI_Testall calls: TCP buffers hold what arrives meanwhile */
+/* The buckets' allreduces run on a thread of their own, so that they move while backward computes
+ * (as Horovod's background thread and DDP's reducer do): Open MPI moves TCP data only inside MPI
+ * calls, and backward makes none. Each bucket is dptrain's ring allreduce over point-to-point
+ * messages that the thread tests every POLL_NS and sleeps between: a blocking MPI call would spin
+ * on a core that backward needs, and Open MPI's MPI_Iallreduce measured twice as slow as the
+ * blocking ring across nodes. From the first ready bucket of a step to the end of
+ * dpt_bucketed_finish this thread alone calls MPI, so MPI_THREAD_SERIALIZED suffices. */
+enum { POLL_NS = 50000 }; /* between two tests: the sockets' buffers keep the link busy meanwhile */
 
 struct dpt_bucketed {
     const dpt_comm *c;
-    float *buf;
+    float *buf, *scratch;
+    uint16_t *wire, *in; /* bf16: a bucket's rounded sums, one shard's incoming partial sums */
     size_t n, bucket;    /* floats in buf and per bucket (0: one blocking call) */
-    int nb, started;     /* buckets, and how many have been started */
-    MPI_Request *req;
+    int nb, bf16;        /* buckets; whether they travel in bfloat16 */
     pthread_t thread;
     int has_thread;
     pthread_mutex_t lock;
     pthread_cond_t wake, done_cond;
     size_t ready_from;   /* buf[ready_from..n) is final (under lock) */
-    int active;          /* the thread owns MPI for this step (under lock) */
-    int finishing;       /* every bucket is ready: complete them all (under lock) */
-    int done, stop;      /* the step's buckets are complete; the thread is to end (under lock) */
+    int reduced;         /* buckets of this step summed (under lock) */
+    int finishing, done, stop; /* all ready; all summed; the thread is to end (under lock) */
 };
 
 static void bucket_bounds(const dpt_bucketed *b, int k, size_t *lo, size_t *hi)
@@ -467,66 +468,79 @@ static void bucket_bounds(const dpt_bucketed *b, int k, size_t *lo, size_t *hi)
     *lo = *hi > b->bucket ? *hi - b->bucket : 0;
 }
 
-/* Starts every bucket now complete (the progress thread, or the caller when threadless). */
-static void start_ready(dpt_bucketed *b, size_t ready_from)
-{
-    while (b->started < b->nb) {
-        size_t lo, hi;
-        bucket_bounds(b, b->started, &lo, &hi);
-        if (lo < ready_from)
-            break;
-        MPI_Iallreduce(MPI_IN_PLACE, b->buf + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, group(b->c),
-                       &b->req[b->started]);
-        b->started++;
-    }
-}
-
 /* MPICH defines MPI_STATUSES_IGNORE as the address 1, which GCC's access checks take for an empty
  * array of statuses (a false -Wstringop-overflow); the standard's value is meant to be passed. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 
-/* One round of the thread's work, the lock released: start what is ready, test what is started;
- * returns 1 when the step's buckets are all complete. */
-static int progress_round(dpt_bucketed *b, size_t ready_from, int finishing)
+/* The exchange of the progress thread: MPI_Sendrecv's pieces as non-blocking calls, tested and
+ * slept between, so the thread leaves the core to backward while the bytes travel. */
+static void polite_exchange(void *ctx, const void *out, size_t n, int dst, void *in, size_t m, int src, int tag)
 {
-    int all = 0;
-    start_ready(b, ready_from);
-    if (b->started)
-        MPI_Testall(b->started, b->req, &all, MPI_STATUSES_IGNORE);
-    return finishing && b->started == b->nb && (all || !b->started);
+    const dpt_comm *c = ctx;
+    const struct timespec poll = {0, POLL_NS};
+    size_t off = 0, most = n > m ? n : m, piece = 4 * c->max_count;
+    do {
+        size_t sn = n > off ? n - off : 0, rn = m > off ? m - off : 0;
+        sn = sn < piece ? sn : piece;
+        rn = rn < piece ? rn : piece;
+        MPI_Request req[2];
+        int all = 0;
+        MPI_Irecv((char *)in + (rn ? off : 0), (int)rn, MPI_BYTE, src, tag, group(c), &req[0]);
+        MPI_Isend((const char *)out + (sn ? off : 0), (int)sn, MPI_BYTE, dst, tag, group(c), &req[1]);
+        for (MPI_Testall(2, req, &all, MPI_STATUSES_IGNORE); !all; MPI_Testall(2, req, &all, MPI_STATUSES_IGNORE))
+            nanosleep(&poll, NULL);
+        off += piece;
+    } while (off < most);
 }
 
 #pragma GCC diagnostic pop
 
+/* Sums buf [n] over the ranks through peers p, in floats or in bfloat16. */
+static void ring_allreduce(dpt_bucketed *b, const dpt_peers *p, float *buf, size_t n)
+{
+    if (b->bf16)
+        dpt_ring_allreduce_bf16(p, buf, b->wire, b->in, n);
+    else
+        dpt_ring_allreduce(p, buf, b->scratch, n);
+}
+
+/* Sums bucket k over the ranks, the lock released. */
+static void reduce_bucket(dpt_bucketed *b, int k)
+{
+    size_t lo, hi;
+    bucket_bounds(b, k, &lo, &hi);
+    dpt_peers p = {.rank = b->c->rank, .size = b->c->size, .exchange = polite_exchange, .ctx = (void *)b->c};
+    waiting_for("the other ranks in the bucketed gradient allreduce");
+    ring_allreduce(b, &p, b->buf + lo, hi - lo);
+    waiting_for(NULL);
+}
+
 static void *progress_main(void *arg)
 {
     dpt_bucketed *b = arg;
-    struct timespec poll = {0, POLL_NS};
     pthread_mutex_lock(&b->lock);
     while (!b->stop) {
-        if (!b->active) {
-            pthread_cond_wait(&b->wake, &b->lock);
-            continue;
-        }
-        size_t ready_from = b->ready_from;
-        int finishing = b->finishing;
-        pthread_mutex_unlock(&b->lock);
-        int complete = progress_round(b, ready_from, finishing);
-        if (!complete && !finishing)
-            nanosleep(&poll, NULL);
-        pthread_mutex_lock(&b->lock);
-        if (complete) {
-            b->active = b->finishing = 0;
+        size_t lo, hi;
+        if (b->reduced < b->nb && (bucket_bounds(b, b->reduced, &lo, &hi), lo >= b->ready_from)) {
+            int k = b->reduced;
+            pthread_mutex_unlock(&b->lock);
+            reduce_bucket(b, k);
+            pthread_mutex_lock(&b->lock);
+            b->reduced++;
+        } else if (b->finishing && b->reduced == b->nb) {
+            b->finishing = 0;
             b->done = 1;
             pthread_cond_signal(&b->done_cond);
+        } else {
+            pthread_cond_wait(&b->wake, &b->lock);
         }
     }
     pthread_mutex_unlock(&b->lock);
     return NULL;
 }
 
-dpt_bucketed *dpt_bucketed_new(const dpt_comm *c, float *buf, size_t n, size_t bucket_bytes)
+dpt_bucketed *dpt_bucketed_new(const dpt_comm *c, float *buf, size_t n, size_t bucket_bytes, int bf16)
 {
     dpt_bucketed *b = calloc(1, sizeof *b);
     if (!b)
@@ -534,22 +548,23 @@ dpt_bucketed *dpt_bucketed_new(const dpt_comm *c, float *buf, size_t n, size_t b
     b->c = c;
     b->buf = buf;
     b->n = n;
+    b->bf16 = bf16 && c->size > 1;
     b->bucket = bucket_bytes / sizeof(float);
-    if (b->bucket > (size_t)INT_MAX)
-        b->bucket = (size_t)INT_MAX;
     b->nb = b->bucket ? (int)((n + b->bucket - 1) / b->bucket) : 0;
     b->ready_from = n;
-    b->req = calloc((size_t)b->nb + 1, sizeof *b->req);
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->wake, NULL);
     pthread_cond_init(&b->done_cond, NULL);
     int level;
     MPI_Query_thread(&level);
-    if (level < MPI_THREAD_SERIALIZED) /* no thread may call MPI: one blocking allreduce instead */
+    if (level < MPI_THREAD_SERIALIZED || c->size == 1) /* no thread may call MPI, or none needs to */
         b->nb = 0;
-    if (b->req && b->nb && c->size > 1)
+    size_t most = b->nb ? b->bucket : n, shard = most / (size_t)c->size + 1;
+    int buffers = b->bf16 ? (b->wire = malloc(sizeof(uint16_t) * (most + 1))) && (b->in = malloc(sizeof(uint16_t) * shard))
+                          : (b->scratch = malloc(sizeof(float) * shard)) != NULL;
+    if (buffers && b->nb)
         b->has_thread = pthread_create(&b->thread, NULL, progress_main, b) == 0;
-    if (!b->req || (b->nb && c->size > 1 && !b->has_thread)) {
+    if (!buffers || (b->nb && !b->has_thread)) {
         dpt_bucketed_free(b);
         return NULL;
     }
@@ -570,7 +585,9 @@ void dpt_bucketed_free(dpt_bucketed *b)
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->wake);
     pthread_cond_destroy(&b->done_cond);
-    free(b->req);
+    free(b->scratch);
+    free(b->wire);
+    free(b->in);
     free(b);
 }
 
@@ -582,7 +599,6 @@ void dpt_bucketed_ready(dpt_bucketed *b, size_t off, size_t len)
     /* Layers finish in reverse order, so a run ending at ready_from extends the final suffix. */
     if (off + len == b->ready_from) {
         b->ready_from = off;
-        b->active = 1;
         pthread_cond_signal(&b->wake);
     }
     pthread_mutex_unlock(&b->lock);
@@ -590,22 +606,24 @@ void dpt_bucketed_ready(dpt_bucketed *b, size_t off, size_t len)
 
 void dpt_bucketed_finish(dpt_bucketed *b)
 {
-    if (b->nb == 0) {
-        dpt_comm_allreduce_f(b->c, b->buf, b->n);
-    } else if (b->has_thread) {
-        waiting_for("the other ranks in the bucketed gradient allreduce");
-        pthread_mutex_lock(&b->lock);
-        b->ready_from = 0;
-        b->finishing = b->active = 1;
-        pthread_cond_signal(&b->wake);
-        while (!b->done)
-            pthread_cond_wait(&b->done_cond, &b->lock);
-        b->done = 0;
-        b->ready_from = b->n;
-        b->started = 0;
-        pthread_mutex_unlock(&b->lock);
-        waiting_for(NULL);
+    if (!b->has_thread) { /* one call over the whole buffer, blocking */
+        dpt_peers p = dpt_comm_peers(b->c);
+        if (b->bf16)
+            ring_allreduce(b, &p, b->buf, b->n);
+        else
+            dpt_comm_allreduce_f(b->c, b->buf, b->n);
+        return;
     }
+    pthread_mutex_lock(&b->lock);
+    b->ready_from = 0;
+    b->finishing = 1;
+    pthread_cond_signal(&b->wake);
+    while (!b->done)
+        pthread_cond_wait(&b->done_cond, &b->lock);
+    b->done = 0;
+    b->reduced = 0;
+    b->ready_from = b->n;
+    pthread_mutex_unlock(&b->lock);
 }
 
 void dpt_comm_shard(const dpt_comm *c, size_t n, int rank, size_t *lo, size_t *hi)

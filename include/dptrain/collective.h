@@ -46,7 +46,16 @@ float dpt_bf16_to(uint16_t h);
  * rounded. Afterwards this rank's shard of buf [n] holds the sum; out and in hold one shard. */
 void dpt_ring_reduce_scatter_bf16(const dpt_peers *p, float *buf, uint16_t *out, uint16_t *in, size_t n);
 
-/* Ring all-gather of every rank's shard (dpt_shard_range) of the 16-bit values in buf [n]. */
-void dpt_ring_allgather_u16(const dpt_peers *p, uint16_t *buf, size_t n);
+/* Ring all-gather of every rank's shard (dpt_shard_range) of buf [n], elements of size bytes. */
+void dpt_ring_allgather(const dpt_peers *p, void *buf, size_t n, size_t size);
+
+/* Ring allreduce: the reduce-scatter, then its shards all-gathered, so every rank ends with the
+ * owner's bits of each shard (the same on all ranks); scratch holds one shard. */
+void dpt_ring_allreduce(const dpt_peers *p, float *buf, float *scratch, size_t n);
+
+/* The bf16 reduce-scatter, each owner's sums rounded to bfloat16 and all-gathered: every rank,
+ * the owner too, ends with the same rounded sums in buf [n]; wire [n] holds them on the way, in
+ * one shard. */
+void dpt_ring_allreduce_bf16(const dpt_peers *p, float *buf, uint16_t *wire, uint16_t *in, size_t n);
 
 #endif

@@ -160,18 +160,20 @@ void dpt_comm_hostname(char *buf, size_t size);
 /* "Open MPI v4.1.4" as the library reports itself, into buf (always terminated). */
 void dpt_comm_library(char *buf, size_t size);
 
-/* Sum n floats across ranks in bucketed non-blocking allreduces that the backward pass hands to a
- * progress thread as gradients become final, and the optimizer waits on. Between the first
+/* Sum n floats across ranks in buckets that the backward pass hands to a progress thread as
+ * gradients become final (a ring allreduce each, every rank getting the same bits), and the
+ * optimizer waits on. Between the first
  * dpt_bucketed_ready of a step and dpt_bucketed_finish the caller makes no MPI call. */
 typedef struct dpt_bucketed dpt_bucketed;
 
-/* Plans buckets of about bucket_bytes over buf [n] (0: one blocking allreduce at the end). */
-dpt_bucketed *dpt_bucketed_new(const dpt_comm *c, float *buf, size_t n, size_t bucket_bytes);
+/* Plans buckets of about bucket_bytes over buf [n] (0: one blocking allreduce at the end), in
+ * bfloat16 on the wire (fp32 sums) when bf16; NULL on no memory or no thread. */
+dpt_bucketed *dpt_bucketed_new(const dpt_comm *c, float *buf, size_t n, size_t bucket_bytes, int bf16);
 
 /* Frees b (NULL allowed). */
 void dpt_bucketed_free(dpt_bucketed *b);
 
-/* Marks buf[off..off+len) final; starts every bucket that is now complete. */
+/* Marks buf[off..off+len) final; the thread sums every bucket that is now complete. */
 void dpt_bucketed_ready(dpt_bucketed *b, size_t off, size_t len);
 
 

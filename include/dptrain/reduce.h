@@ -105,6 +105,7 @@ typedef struct {
     const dpt_grad_source *src;
     int penalize_bias;     /* the penalty covers biases too */
     double bucket_mb;      /* allreduce: bucket size (0: one blocking allreduce) */
+    int bf16;              /* allreduce: gradients travel in bfloat16 */
     int blocks;            /* tree: blocks per global batch */
     int sharded;           /* tree: optimizer shards along the tree */
 } dpt_reduce_plan;
@@ -114,7 +115,6 @@ typedef struct {
 int dpt_reduce_allreduce_new(dpt_reducer **out, const dpt_reduce_plan *p, dpt_err *e);
 int dpt_reduce_shards_mpi_new(dpt_reducer **out, const dpt_reduce_plan *p, dpt_err *e);
 int dpt_reduce_tree_new(dpt_reducer **out, const dpt_reduce_plan *p, dpt_err *e);
-int dpt_reduce_compressed_new(dpt_reducer **out, const dpt_reduce_plan *p, dpt_err *e);
 /* Collective: *out stays NULL, without error, when node-shared memory cannot be had. */
 void dpt_reduce_shards_shm_new(dpt_reducer **out, const dpt_reduce_plan *p);
 void dpt_reduce_hierarchical_new(dpt_reducer **out, const dpt_reduce_plan *p);

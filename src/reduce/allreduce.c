@@ -1,8 +1,13 @@
 /* Every rank sums the whole gradient: one blocking allreduce after backward,
  * or buckets of about bucket_mb that backward hands to comm.c's progress
- * thread as their layers finish (non-blocking allreduces that progress while
- * backward computes, waited for before the update). Each rank then
- * averages and updates every parameter itself. */
+ * thread as their layers finish (ring allreduces that travel while backward
+ * computes, waited for before the update). Each rank then averages and
+ * updates every parameter itself. With training.comm_dtype = bf16 the
+ * gradients travel in 16 bits, as DDP's bf16 compression hook and Horovod's
+ * fp16 compression send them: the ring's hops carry bfloat16 partial sums,
+ * each rank adds what it receives into float sums, and the summed shards are
+ * all-gathered in bfloat16; every rank, the owner of a shard too, uses the
+ * rounded sums, so all hold the same gradient. Half the bytes of fp32. */
 #include <stdlib.h>
 
 #include "dptrain/reduce.h"
@@ -50,10 +55,14 @@ static const dpt_reducer_ops ops = {
 int dpt_reduce_allreduce_new(dpt_reducer **out, const dpt_reduce_plan *p, dpt_err *e)
 {
     dpt_model *m = p->src->model;
-    const char *name = p->bucket_mb > 0 ? "bucketed non-blocking allreduce" : "one blocking allreduce";
+    static const char *names[2][2] = {
+        {"one blocking allreduce", "bucketed ring allreduce on a progress thread"},
+        {"bf16 reduce-scatter and all-gather (fp32 sums)", "bucketed bf16 ring allreduce on a progress thread (fp32 sums)"},
+    };
+    const char *name = names[p->bf16 != 0][p->bucket_mb > 0];
     allreduce *a = dpt_reducer_alloc(sizeof *a, &ops, name, p, 0, m->nparams);
     if (!(*out = (dpt_reducer *)a))
         return dpt_errf(e, "train: out of memory");
-    a->buckets = dpt_bucketed_new(p->comm, m->grads, m->nparams, (size_t)(p->bucket_mb * 1048576.0));
-    return a->buckets ? DPT_OK : dpt_errf(e, "train: out of memory for the gradient buckets");
+    a->buckets = dpt_bucketed_new(p->comm, m->grads, m->nparams, (size_t)(p->bucket_mb * 1048576.0), p->bf16);
+    return a->buckets ? DPT_OK : dpt_errf(e, "train: out of memory for the gradient buckets (%zu floats)", m->nparams);
 }

@@ -9,6 +9,8 @@
 
 #include "dptrain/reduce.h"
 
+enum { AUTO_BUCKET_MB = 4 };
+
 static int is_pow2(long v)
 {
     return v > 0 && (v & (v - 1)) == 0;
@@ -44,15 +46,14 @@ int dpt_reducer_max_rows(const dpt_config *c, const dpt_comm *comm, size_t batch
 
 double dpt_reducer_bucket_mb(const dpt_config *c, const dpt_comm *comm)
 {
-    /* Measured (README, bench-cluster): on one node no core is idle to progress buckets behind
-     * backward (one blocking allreduce 6-20% faster); across two emulated nodes the shards through
-     * MPI beat 4 MiB buckets of non-blocking allreduces (2 619 against 1 773 samples/s at 2 Gbit/s,
-     * 5 428 against 3 941 unshaped). With their own progress thread the buckets have yet to be
-     * measured on a quiet machine; until they win, auto keeps the shards everywhere. */
-    (void)comm;
-    if (isnan(c->train.bucket_mb))
-        return 0;
-    return c->train.bucket_mb;
+    /* Measured (README, bench-cluster): with one rank on each of several nodes, buckets summed by
+     * the progress thread while backward computes beat the blocking shards (AUTO_BUCKET_MB: the
+     * fastest size measured); on one node no link waits to be overlapped (the shards through
+     * node-shared memory win), and with several ranks on each node the hierarchical path does.
+     * nodes == size holds on every rank alike. */
+    if (!isnan(c->train.bucket_mb))
+        return c->train.bucket_mb;
+    return comm->nodes > 1 && comm->nodes == comm->size ? AUTO_BUCKET_MB : 0;
 }
 
 /* The path for this job, built locally (nothing collective yet). */
@@ -65,8 +66,6 @@ static int build(dpt_reducer **out, const dpt_config *c, const dpt_reduce_plan *
         q.sharded = c->train.shard_optimizer && p->comm->size > 1 && !(c->reg.l1 > 0 || c->reg.l2 > 0);
         return dpt_reduce_tree_new(out, &q, e);
     }
-    if (c->train.comm_dtype == DPT_COMM_BF16 && p->comm->size > 1)
-        return dpt_reduce_compressed_new(out, p, e);
     if (shards)
         return dpt_reduce_shards_mpi_new(out, p, e);
     return dpt_reduce_allreduce_new(out, p, e);
@@ -76,7 +75,8 @@ int dpt_reducer_new(dpt_reducer **out, const dpt_config *c, const dpt_comm *comm
                     dpt_err *e)
 {
     dpt_reduce_plan p = {.comm = comm, .src = src, .penalize_bias = c->penalize_bias,
-                         .bucket_mb = dpt_reducer_bucket_mb(c, comm)};
+                         .bucket_mb = dpt_reducer_bucket_mb(c, comm),
+                         .bf16 = c->train.comm_dtype == DPT_COMM_BF16 && comm->size > 1};
     int shards = c->train.shard_optimizer && p.bucket_mb == 0 && comm->size > 1 && !c->train.deterministic &&
                  c->train.comm_dtype == DPT_COMM_FP32;
     *out = NULL;

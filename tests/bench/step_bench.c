@@ -455,7 +455,7 @@ static allreduce_times time_allreduce(const dpt_comm *c, size_t n, double bucket
 {
     allreduce_times r = {1e30, 1e30};
     float *buf = calloc(n ? n : 1, sizeof *buf);
-    dpt_bucketed *b = dpt_bucketed_new(c, buf, n, (size_t)(bucket_mb * 1048576.0));
+    dpt_bucketed *b = dpt_bucketed_new(c, buf, n, (size_t)(bucket_mb * 1048576.0), 0);
     if (!buf || !b)
         die("out of memory for %s", "the allreduce buffer");
     for (int k = 0; k < 12; k++) {

@@ -20,7 +20,7 @@ bucket=(--set training.bucket_mb=0.0001)
 mpi 2 -- "$DPTRAIN" "${common[@]}" "${bucket[@]}" --set run.name=oneb > oneb.log || { cat oneb.log; fail "bucketed batch"; }
 mpi 2 -- "$DPTRAIN" "${common[@]}" "${bucket[@]}" --set training.accumulation=4 --set run.name=accb > accb.log \
   || { cat accb.log; fail "bucketed micro-batches"; }
-expect_contains accb.log "bucketed non-blocking allreduce"
+expect_contains accb.log "bucketed ring allreduce on a progress thread"
 "$CKPTDIFF" "$(last_ckpt runs/oneb)" "$(last_ckpt runs/accb)" 1e-5 || fail "bucketed accumulation differs"
 mpi 2 -- "$DPTRAIN" "${common[@]}" --set data.kfold=4 --set run.name=cv > cv.log || { cat cv.log; fail "k-fold"; }
 for f in 1 2 3 4; do expect_contains cv.log "fold $f/4: val_loss"; done

@@ -46,7 +46,7 @@ expect_contains reg-2.log "optimizer shards in node-shared memory"
 cp -r runs/adam-1 runs/bucket-1
 check bucket 2 --set training.batch=26 --set training.bucket_mb=0.0005
 check bucket 3 --set training.batch=26 --set training.bucket_mb=0.0005
-expect_contains bucket-2.log "bucketed non-blocking allreduce"
+expect_contains bucket-2.log "bucketed ring allreduce on a progress thread"
 # One blocking allreduce of the whole gradient, every rank updating every parameter.
 cp -r runs/reg-1 runs/blocking-1
 for np in 2 3; do check blocking "$np" --set training.batch=26 --set regularization.l1=0.001 \

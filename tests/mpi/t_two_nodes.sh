@@ -41,15 +41,19 @@ nodes() { # nodes PER TAG ARGS...: PER ranks on each of the 2 nodes
     || { cat "$tag.log"; fail "$tag on 2 nodes x $per failed"; }
 }
 one ref
+# Per node count, auto's path (1 rank a node: buckets on the progress thread; 2: two levels) and
+# the other one (the blocking shards; buckets).
 for per in 1 2; do
-  nodes "$per" "bucket$per" --set training.bucket_mb=4
-  expect_contains "bucket$per.log" "over 2 nodes"
-  expect_contains "bucket$per.log" "bucketed non-blocking allreduce"
-  "$CKPTDIFF" "$(last_ckpt runs/ref)" "$(last_ckpt runs/bucket$per)" 1e-5 || fail "2 nodes x $per (buckets) differ from 1 rank"
-  nodes "$per" "shards$per" # the default across nodes: with 2 ranks a node, two levels
-  if [ "$per" = 1 ]; then expect_contains "shards$per.log" "reduce-scatter and all-gather"
-  else expect_contains "shards$per.log" "hierarchical"; fi
-  "$CKPTDIFF" "$(last_ckpt runs/ref)" "$(last_ckpt runs/shards$per)" 1e-5 || fail "2 nodes x $per (shards) differ from 1 rank"
+  if [ "$per" = 1 ]; then other=(--set training.bucket_mb=0) want=("bucketed ring allreduce" "reduce-scatter and all-gather")
+  else other=(--set training.bucket_mb=4) want=("hierarchical" "bucketed ring allreduce"); fi
+  nodes "$per" "auto$per"
+  nodes "$per" "other$per" "${other[@]}"
+  expect_contains "auto$per.log" "over 2 nodes"
+  expect_contains "auto$per.log" "${want[0]}"
+  expect_contains "other$per.log" "${want[1]}"
+  for tag in "auto$per" "other$per"; do
+    "$CKPTDIFF" "$(last_ckpt runs/ref)" "$(last_ckpt runs/$tag)" 1e-5 || fail "$tag on 2 nodes x $per differs from 1 rank"
+  done
 done
 # Deterministic mode: the bits of one rank, also across nodes.
 one det --set training.deterministic=true --set training.blocks=4
@@ -67,7 +71,7 @@ one wideref "${wide[@]}"
 b0=$(sent); nodes 1 fp32w "${wide[@]}" --set training.bucket_mb=0
 b1=$(sent); nodes 1 bf16w "${wide[@]}" --set training.comm_dtype=bf16
 b2=$(sent)
-expect_contains bf16w.log "bf16 reduce-scatter and all-gather"
+expect_contains bf16w.log "bucketed bf16 ring allreduce on a progress thread (fp32 sums)"
 "$CKPTDIFF" "$(last_ckpt runs/wideref)" "$(last_ckpt runs/bf16w)" 3e-2 || fail "bf16 gradients drift beyond 3e-2 of fp32"
 awk -v f=$((b1 - b0)) -v h=$((b2 - b1)) 'BEGIN { printf "MEASURED bytes on the link per node, 12 steps of 2 nodes x 1 rank: fp32 %d, bf16 %d (%.2fx)\n", f, h, h / f; exit !(h <= 0.6 * f) }' \
   || fail "bf16 did not halve the bytes on the link"

@@ -79,7 +79,7 @@ static void fake_exchange(void *ctx, const void *out, size_t n, int dst, void *i
     free(got);
 }
 
-enum { RING, TREE_SUM, TREE_SCATTER, RING_BF16, GATHER_U16 };
+enum { RING, TREE_SUM, TREE_SCATTER, RING_BF16, GATHER_U16, RING_ALLREDUCE, RING_ALLREDUCE_BF16 };
 
 typedef struct {
     endpoint ep;
@@ -98,7 +98,11 @@ static void *rank_main(void *arg)
     else if (j->what == RING_BF16)
         dpt_ring_reduce_scatter_bf16(&p, j->buf, j->h, j->h2, j->n);
     else if (j->what == GATHER_U16)
-        dpt_ring_allgather_u16(&p, j->h, j->n);
+        dpt_ring_allgather(&p, j->h, j->n, sizeof *j->h);
+    else if (j->what == RING_ALLREDUCE)
+        dpt_ring_allreduce(&p, j->buf, j->scratch, j->n);
+    else if (j->what == RING_ALLREDUCE_BF16)
+        dpt_ring_allreduce_bf16(&p, j->buf, j->h, j->h2, j->n);
     else if (j->what == TREE_SUM)
         dpt_tree_sum(&p, j->buf, j->scratch, j->n);
     else
@@ -247,6 +251,36 @@ START_TEST(test_allgather_u16)
 }
 END_TEST
 
+/* The ring allreduce leaves on every rank the bits the ring's owner formed for each shard, in
+ * floats, or with 16 bits on the wire rounded once more for the all-gather. */
+static void check_allreduce(int what)
+{
+    int bf16 = what == RING_ALLREDUCE_BF16;
+    for (int size = 1; size <= 5; size++) {
+        size_t n = 1001;
+        float *out[MAX_RANKS];
+        run(what, size, n, 1, out);
+        for (int q = 0; q < size; q++) {
+            size_t lo, hi;
+            dpt_shard_range(n, size, q, &lo, &hi);
+            for (int r = 0; r < size; r++)
+                for (size_t i = lo; i < hi; i++)
+                    ck_assert_msg(out[r][i] == (bf16 ? dpt_bf16_to(dpt_bf16_from(ring_ref(q, size, i, 1)))
+                                                      : ring_ref(q, size, i, 0)),
+                                  "%s allreduce: %d ranks, rank %d, element %zu", bf16 ? "bf16" : "fp32", size, r, i);
+        }
+        for (int r = 0; r < size; r++)
+            free(out[r]);
+    }
+}
+
+START_TEST(test_ring_allreduce)
+{
+    check_allreduce(RING_ALLREDUCE);
+    check_allreduce(RING_ALLREDUCE_BF16);
+}
+END_TEST
+
 /* Round to nearest even, exact widening, NaN kept. */
 START_TEST(test_bf16_rounding)
 {
@@ -302,6 +336,7 @@ int main(void)
     tcase_add_test(tc, test_ranges_cover);
     tcase_add_test(tc, test_ring_bf16_order);
     tcase_add_test(tc, test_allgather_u16);
+    tcase_add_test(tc, test_ring_allreduce);
     tcase_add_test(tc, test_bf16_rounding);
     suite_add_tcase(s, tc);
     return dpt_test_run(s);
