@@ -516,13 +516,22 @@ static void reduce_bucket(dpt_bucketed *b, int k)
     waiting_for(NULL);
 }
 
+/* Whether the next bucket to sum is final (under lock). */
+static int next_ready(const dpt_bucketed *b)
+{
+    size_t lo, hi;
+    if (b->reduced == b->nb)
+        return 0;
+    bucket_bounds(b, b->reduced, &lo, &hi);
+    return lo >= b->ready_from;
+}
+
 static void *progress_main(void *arg)
 {
     dpt_bucketed *b = arg;
     pthread_mutex_lock(&b->lock);
     while (!b->stop) {
-        size_t lo, hi;
-        if (b->reduced < b->nb && (bucket_bounds(b, b->reduced, &lo, &hi), lo >= b->ready_from)) {
+        if (next_ready(b)) {
             int k = b->reduced;
             pthread_mutex_unlock(&b->lock);
             reduce_bucket(b, k);
