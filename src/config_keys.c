@@ -115,8 +115,12 @@ static const keydef keys[] = {
     NAMED("schedule", "kind", sched.kind, dpt_sched_kind_name, "constant", "learning-rate schedule"),
     I64("schedule", "step_size", sched.step_size, 1, "1000", "step: decay every this many steps"),
     F64("schedule", "gamma", sched.gamma, 0, HUGE_VAL, LO_OPEN, "0.1", "step, exponential: decay factor"),
-    F64("schedule", "min_lr", sched.min_lr, 0, HUGE_VAL, 0, "0", "cosine: learning rate at the last step"),
+    F64("schedule", "min_lr", sched.min_lr, 0, HUGE_VAL, 0, "0", "cosine: learning rate at the last step; plateau: the lowest rate"),
     I64("schedule", "warmup", sched.warmup, 0, "0", "linear warmup steps before the schedule; 0 = none"),
+    F64("schedule", "factor", sched.factor, 0, 1, LO_OPEN | HI_OPEN, "0.1", "plateau: the rate is multiplied by this when the watched metric stalls"),
+    I64("schedule", "patience", sched.patience, 0, "10", "plateau: evaluations without improvement before the rate is lowered"),
+    F64("schedule", "threshold", sched.threshold, 0, HUGE_VAL, 0, "0.0001", "plateau: an improvement must beat the best by this fraction of it"),
+    I64("schedule", "cooldown", sched.cooldown, 0, "0", "plateau: evaluations after a cut before stalls count again"),
     BOOL("schedule", "scale_lr", scale_lr, "false", "linear scaling rule: lr * batch / reference_batch"),
     I64("schedule", "reference_batch", reference_batch, 1, "256", "batch size that optimizer.lr was tuned for"),
 
@@ -679,6 +683,17 @@ static int check_cosine(const dpt_config *c, dpt_err *e)
                     isnan(c->optim.lr) ? " (auto)" : "");
 }
 
+/* A plateau schedule steps on each validation of the watched metric: without one it would never act. */
+static int check_plateau(const dpt_config *c, dpt_err *e)
+{
+    char at[DPT_PATH_MAX + 256];
+    if (c->sched.kind != DPT_SCHED_PLATEAU || c->data.val_fraction > 0 || c->data.kfold)
+        return DPT_OK;
+    return dpt_errf(e, "%s: watches the validation metric (early_stopping.metric = %s), but there is no "
+                       "validation set (set data.val_fraction or data.kfold)",
+                    dpt_config_where(at, sizeof at, c, "schedule.kind"), dpt_early_metric_name(c->early.metric));
+}
+
 int dpt_config_validate(const dpt_config *c, dpt_err *e)
 {
     char text[RAW_MAX], why[256];
@@ -734,7 +749,7 @@ int dpt_config_validate(const dpt_config *c, dpt_err *e)
     if (c->train.batch > 0 && c->train.accumulation > c->train.batch)
         return dpt_errf(e, "training.accumulation: %" PRId64 " micro-batches need training.batch >= %" PRId64
                         " (it is %" PRId64 ")", c->train.accumulation, c->train.accumulation, c->train.batch);
-    return check_cosine(c, e);
+    return check_plateau(c, e) != DPT_OK ? DPT_FAIL : check_cosine(c, e);
 }
 
 const char *dpt_config_where(char *out, size_t n, const dpt_config *c, const char *name)
@@ -779,7 +794,11 @@ static const struct {
     {"optimizer.eps", "optimizer.kind", "adagrad rmsprop adam adamw"},
     {"schedule.step_size", "schedule.kind", "step"},
     {"schedule.gamma", "schedule.kind", "step exponential"},
-    {"schedule.min_lr", "schedule.kind", "cosine"},
+    {"schedule.min_lr", "schedule.kind", "cosine plateau"},
+    {"schedule.factor", "schedule.kind", "plateau"},
+    {"schedule.patience", "schedule.kind", "plateau"},
+    {"schedule.threshold", "schedule.kind", "plateau"},
+    {"schedule.cooldown", "schedule.kind", "plateau"},
     {"schedule.reference_batch", "schedule.scale_lr", "true"},
     {"data.label", "data.format", "csv"},
     {"data.header", "data.format", "csv"},

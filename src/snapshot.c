@@ -122,6 +122,12 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
     add_number(&b, "best_metric", t->early.best);
     add_number(&b, "best_step", (double)t->early.best_step);
     add_number(&b, "bad_evals", (double)t->early.bad);
+    if (t->cfg->sched.kind == DPT_SCHED_PLATEAU) {
+        add_number(&b, "plateau_lr", t->plateau.lr);
+        add_number(&b, "plateau_best", t->plateau.best);
+        add_number(&b, "plateau_bad", (double)t->plateau.bad);
+        add_number(&b, "plateau_cooldown", (double)t->plateau.cooldown_left);
+    }
     /* In deterministic mode the file must not depend on the rank count either. */
     if (!t->reducer->deterministic)
         add_number(&b, "ranks", t->comm->size);
@@ -333,6 +339,24 @@ static int restore_counts(dpt_position *p, const dpt_trainer *t, const dpt_ckpt 
     return DPT_OK;
 }
 
+/* A plateau schedule's state, checked into *p; a checkpoint without it (saved under another
+ * schedule) leaves the fresh state of dpt_trainer_init. */
+static int restore_plateau(dpt_plateau *p, const dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
+{
+    const double big = 9007199254740992.0;
+    *p = t->plateau;
+    if (t->cfg->sched.kind != DPT_SCHED_PLATEAU || !dpt_ckpt_meta_get(c, "plateau_lr"))
+        return DPT_OK;
+    if (dpt_snapshot_meta_number(c, path, "plateau_lr", &p->lr, e) != DPT_OK ||
+        dpt_snapshot_meta_number(c, path, "plateau_best", &p->best, e) != DPT_OK ||
+        meta_count(c, path, "plateau_bad", big, &p->bad, e) != DPT_OK ||
+        meta_count(c, path, "plateau_cooldown", big, &p->cooldown_left, e) != DPT_OK)
+        return DPT_FAIL;
+    if (!(p->lr >= 0) || !isfinite(p->lr) || isnan(p->best))
+        return dpt_errf(e, "%s: metadata plateau_lr or plateau_best out of range", path);
+    return DPT_OK;
+}
+
 /* Position and bookkeeping, each checked: the checksum covers the tensors, not the metadata. */
 static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
 {
@@ -340,7 +364,8 @@ static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path,
     dpt_position p = {0};
     int64_t opt_t = 0, best_step = 0, bad = 0;
     double best = 0;
-    if (restore_counts(&p, t, c, path, e) != DPT_OK ||
+    dpt_plateau plateau;
+    if (restore_counts(&p, t, c, path, e) != DPT_OK || restore_plateau(&plateau, t, c, path, e) != DPT_OK ||
         meta_count(c, path, "optimizer_t", (double)p.step, &opt_t, e) != DPT_OK ||
         meta_count(c, path, "best_step", (double)p.step, &best_step, e) != DPT_OK ||
         meta_count(c, path, "bad_evals", big, &bad, e) != DPT_OK ||
@@ -355,6 +380,7 @@ static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path,
     t->early.best_step = best_step;
     t->early.bad = bad;
     t->early.best = best;
+    t->plateau = plateau;
     restore_last_metrics(t, c);
     return DPT_OK;
 }

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,9 @@ static int load_data(dpt_trainer *t, int fold, dpt_err *e)
     if (c->early.patience > 0 && !t->nval)
         return dpt_errf(e, "early_stopping.patience: data.val_fraction = %g of %zu samples leaves no validation "
                         "sample", c->data.val_fraction, t->train.n);
+    if (c->sched.kind == DPT_SCHED_PLATEAU && !t->nval)
+        return dpt_errf(e, "schedule.kind = plateau: data.val_fraction = %g of %zu samples leaves no validation "
+                        "sample to watch", c->data.val_fraction, t->train.n);
     if (t->ntrain < (size_t)t->comm->size)
         return dpt_errf(e, "data.train: %zu training samples for %d ranks: need at least one per rank",
                         t->ntrain, t->comm->size);
@@ -278,6 +282,7 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
     t->comm = comm;
     dpt_early_init(&t->early, cfg->early.metric == DPT_METRIC_VAL_ACCURACY, cfg->early.patience,
                    cfg->early.min_delta);
+    dpt_plateau_init(&t->plateau, &cfg->sched, t->early.maximize, cfg->optim.lr);
     if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK || check_same_data(t, e) != DPT_OK ||
         dpt_trainer_plan_reduction(t, e) != DPT_OK ||
         dpt_comm_agree(comm, dpt_trace_init(&t->trace, comm, cfg->train.trace, cfg->train.trace_steps, e), e) !=
@@ -351,6 +356,21 @@ static int early_stop_update(dpt_trainer *t, const dpt_eval_result *r)
     return stop;
 }
 
+/* Steps a plateau schedule on the watched metric (the same on every rank) and tells a cut. */
+static void plateau_update(dpt_trainer *t, const dpt_eval_result *r)
+{
+    if (t->cfg->sched.kind != DPT_SCHED_PLATEAU ||
+        !dpt_plateau_step(&t->plateau, t->plateau.maximize ? r->accuracy : r->loss))
+        return;
+    if (t->comm->rank == 0 && t->on_note) {
+        char line[160];
+        snprintf(line, sizeof line, "schedule: plateau: %s stalled for %lld evaluations; learning rate lowered to %.6g "
+                 "after step %lld", dpt_early_metric_name(t->cfg->early.metric), (long long)t->plateau.patience + 1,
+                 t->plateau.lr, (long long)t->pos.step);
+        t->on_note(t->ctx, line);
+    }
+}
+
 /* Evaluates on the validation rows, reports, and tells whether to stop early. */
 static int validate(dpt_trainer *t)
 {
@@ -359,6 +379,7 @@ static int validate(dpt_trainer *t)
     dpt_trace_span(&t->trace, "evaluate", "eval", t0, -1);
     t->last.val_loss = r.loss;
     t->last.val_accuracy = t->train.nclasses > 0 ? r.accuracy : NAN;
+    plateau_update(t, &r);
     return early_stop_update(t, &r);
 }
 

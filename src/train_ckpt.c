@@ -180,6 +180,7 @@ static void share_state(dpt_trainer *t, int params_only)
     dpt_comm_bcast(t->comm, &t->pos, sizeof t->pos);
     dpt_comm_bcast(t->comm, &t->opt.t, sizeof t->opt.t);
     dpt_comm_bcast(t->comm, &t->early, sizeof t->early);
+    dpt_comm_bcast(t->comm, &t->plateau, sizeof t->plateau);
     dpt_comm_bcast(t->comm, &t->last, sizeof t->last);
     for (int i = 0; i < t->opt.nstate; i++)
         dpt_comm_bcast(t->comm, t->opt.state[i], sizeof(float) * t->model.nparams);

@@ -15,6 +15,7 @@
 #include "dptrain/loss.h"
 #include "dptrain/model.h"
 #include "dptrain/optim.h"
+#include "dptrain/plateau.h"
 #include "dptrain/record.h"
 #include "dptrain/reduce.h"
 #include "dptrain/update.h"
@@ -67,6 +68,7 @@ struct dpt_trainer {
     dpt_position pos;
     int64_t total_steps;
     dpt_early early;              /* the watched validation metric */
+    dpt_plateau plateau;          /* schedule.kind = plateau: its rate, stepped on each validation */
     float *best_params;           /* early stopping's best parameters, or NULL */
     int best_saved;               /* best.safetensors holds the current best */
     dpt_metrics last;

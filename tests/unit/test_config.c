@@ -90,6 +90,10 @@ static const row rows[] = {
     {"schedule", "gamma", "0.5", AT(sched.gamma)},
     {"schedule", "min_lr", "1e-5", AT(sched.min_lr)},
     {"schedule", "warmup", "33", AT(sched.warmup)},
+    {"schedule", "factor", "0.25", AT(sched.factor)},
+    {"schedule", "patience", "7", AT(sched.patience)},
+    {"schedule", "threshold", "0.125", AT(sched.threshold)},
+    {"schedule", "cooldown", "2", AT(sched.cooldown)},
     {"schedule", "scale_lr", "true", AT(scale_lr)},
     {"schedule", "reference_batch", "512", AT(reference_batch)},
     {"regularization", "l1", "0.001953125", AT(reg.l1)},
@@ -186,6 +190,10 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_double_eq(c->sched.gamma, 0.5);
     ck_assert_double_eq(c->sched.min_lr, 1e-5);
     ck_assert_int_eq(c->sched.warmup, 33);
+    ck_assert_double_eq(c->sched.factor, 0.25);
+    ck_assert_int_eq(c->sched.patience, 7);
+    ck_assert_double_eq(c->sched.threshold, 0.125);
+    ck_assert_int_eq(c->sched.cooldown, 2);
     ck_assert_int_eq(c->scale_lr, 1);
     ck_assert_int_eq(c->reference_batch, 512);
     ck_assert_double_eq(c->reg.l1, 0.001953125);
@@ -861,7 +869,7 @@ START_TEST(t_warn_unused)
     ck_assert_str_eq(w, "");
     free(w);
     w = warnings("[schedule]\nkind = step\nmin_lr = 0.001\ngamma = 0.5\nreference_batch = 64\n", NULL);
-    assert_has(w, "schedule.min_lr = '0.001' has no effect with schedule.kind = step (only with cosine)");
+    assert_has(w, "schedule.min_lr = '0.001' has no effect with schedule.kind = step (only with cosine or plateau)");
     assert_has(w, "schedule.reference_batch = '64' has no effect with schedule.scale_lr = false (only with true)");
     ck_assert_ptr_null(strstr(w, "gamma"));
     free(w);
