@@ -133,6 +133,7 @@ static const keydef keys[] = {
     I64("training", "batch", train.batch, 0, "0", "global batch over all ranks; 0 = the whole training set"),
     I64("training", "accumulation", train.accumulation, 1, "1", "micro-batches summed per optimizer step"),
     I64("training", "eval_every", train.eval_every, 0, "0", "steps between validations; 0 = once per epoch"),
+    I64("training", "test_every_epochs", train.test_every_epochs, 0, "0", "test loss and accuracy in metrics.jsonl every this many epochs; 0 = only at the end (summary.json)"),
     I64("training", "log_every", train.log_every, 1, "1", "epochs between progress lines"),
     ENUM("training", "nonfinite", train.nonfinite, p_nonfinite, "stop", "on a NaN or infinite loss or gradient: stop the run or skip the step"),
     I64("training", "max_skipped", train.max_skipped, 0, "10", "nonfinite = skip: stop the run after this many consecutive skipped steps; 0 = no limit"),
@@ -724,6 +725,9 @@ int dpt_config_validate(const dpt_config *c, dpt_err *e)
                         format);
     if (c->data.test_targets[0] && !c->data.test[0])
         return dpt_errf(e, "data.test_targets: set without data.test");
+    if (c->train.test_every_epochs > 0 && !c->data.test[0])
+        return dpt_errf(e, "training.test_every_epochs = %" PRId64 ": there is no test set (set data.test)",
+                        c->train.test_every_epochs);
     if (c->data.val_fraction > 0 && c->data.kfold)
         return dpt_errf(e, "data.kfold: cannot be combined with data.val_fraction; choose one");
     if (c->early.patience > 0 && c->data.val_fraction == 0 && !c->data.kfold)

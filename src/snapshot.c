@@ -12,7 +12,7 @@
 
 #include "dptrain/version.h"
 
-enum { MAX_META = 32, NAME_LEN = 64 };
+enum { MAX_META = 40, NAME_LEN = 64 };
 
 /* What one save writes: tensors sized for the model, names beside them. */
 typedef struct {
@@ -118,6 +118,7 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
         add_number(&b, position_counts[i].key, (double)*position_count(&t->pos, i));
     add_number(&b, "epoch_loss", t->pos.epoch_loss);
     add_number(&b, "epoch_count", t->pos.epoch_count);
+    add_number(&b, "epoch_correct", t->pos.epoch_correct);
     add_number(&b, "optimizer_t", (double)t->opt.t);
     add_number(&b, "best_metric", t->early.best);
     add_number(&b, "best_step", (double)t->early.best_step);
@@ -316,7 +317,7 @@ static void restore_last_metrics(dpt_trainer *t, const dpt_ckpt *c)
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
         *dst[i] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
     }
-    t->last.val_loss = t->last.val_accuracy = NAN;
+    t->last.val_loss = t->last.val_accuracy = t->last.test_loss = t->last.test_accuracy = NAN;
     cJSON_Delete(o);
 }
 
@@ -373,8 +374,13 @@ static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path,
         dpt_snapshot_meta_number(c, path, "epoch_count", &p.epoch_count, e) != DPT_OK ||
         dpt_snapshot_meta_number(c, path, "best_metric", &best, e) != DPT_OK)
         return DPT_FAIL;
-    if (!isfinite(p.epoch_loss) || !(p.epoch_count >= 0 && p.epoch_count <= big) || isinf(best))
-        return dpt_errf(e, "%s: metadata epoch_loss, epoch_count or best_metric out of range", path);
+    /* epoch_correct: older checkpoints lack it (0 then) */
+    if (dpt_ckpt_meta_get(c, "epoch_correct") &&
+        dpt_snapshot_meta_number(c, path, "epoch_correct", &p.epoch_correct, e) != DPT_OK)
+        return DPT_FAIL;
+    if (!isfinite(p.epoch_loss) || !(p.epoch_count >= 0 && p.epoch_count <= big) || isinf(best) ||
+        !(p.epoch_correct >= 0 && p.epoch_correct <= p.epoch_count))
+        return dpt_errf(e, "%s: metadata epoch_loss, epoch_count, epoch_correct or best_metric out of range", path);
     t->pos = p;
     t->opt.t = opt_t;
     t->early.best_step = best_step;

@@ -58,6 +58,7 @@ void dpt_trainer_sync_state(dpt_trainer *t)
 {
     /* Watched like a step; rank 0's file write that follows is not (a slow disk is no hang). */
     dpt_comm_watch("the checkpoint after step", t->pos.step);
+    dpt_trainer_fold_correct(t); /* the position saved holds every rank's count */
     t->reducer->ops->gather_state(t->reducer, &t->opt);
     dpt_comm_unwatch();
 }

@@ -104,6 +104,7 @@ static const row rows[] = {
     {"training", "batch", "96", AT(train.batch)},
     {"training", "accumulation", "4", AT(train.accumulation)},
     {"training", "eval_every", "50", AT(train.eval_every)},
+    {"training", "test_every_epochs", "3", AT(train.test_every_epochs)},
     {"training", "log_every", "7", AT(train.log_every)},
     {"training", "nonfinite", "skip", AT(train.nonfinite)},
     {"training", "max_skipped", "3", AT(train.max_skipped)},
@@ -204,6 +205,7 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_int_eq(c->train.batch, 96);
     ck_assert_int_eq(c->train.accumulation, 4);
     ck_assert_int_eq(c->train.eval_every, 50);
+    ck_assert_int_eq(c->train.test_every_epochs, 3);
     ck_assert_int_eq(c->train.log_every, 7);
     ck_assert_int_eq(c->train.nonfinite, DPT_NONFINITE_SKIP);
     ck_assert_int_eq(c->train.max_skipped, 3);
@@ -286,6 +288,7 @@ START_TEST(t_defaults)
     ck_assert_int_eq(c.train.batch, 0);
     ck_assert_int_eq(c.train.accumulation, 1);
     ck_assert_int_eq(c.train.eval_every, 0);
+    ck_assert_int_eq(c.train.test_every_epochs, 0);
     ck_assert_int_eq(c.train.log_every, 1);
     ck_assert_int_eq(c.train.nonfinite, DPT_NONFINITE_STOP);
     ck_assert_int_eq(c.train.max_skipped, 10);
