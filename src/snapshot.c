@@ -391,6 +391,26 @@ static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path,
     return DPT_OK;
 }
 
+/* Whether line is a whole line of the [section] of config text: a key's line can end another's
+ * (every_epochs = 0 ends test_every_epochs = 0) or repeat in another section (patience). */
+static int in_section(const char *text, const char *section, const char *line)
+{
+    size_t n = strlen(line), hn = strlen(section) + 2;
+    int in = 0;
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (p[0] == '[')
+            in = len == hn && strncmp(p + 1, section, hn - 2) == 0 && p[hn - 1] == ']';
+        else if (in && len == n && strncmp(p, line, n) == 0)
+            return 1;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return 0;
+}
+
 /* The settings (section.key) whose lines differ between t's configuration and the checkpoint's,
  * comma separated into out; "" when none or unknown. */
 static void changed_settings(const dpt_trainer *t, const dpt_ckpt *c, char *out, size_t size)
@@ -407,10 +427,7 @@ static void changed_settings(const dpt_trainer *t, const dpt_ckpt *c, char *out,
     for (line = strtok_r(cur, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '[')
             sscanf(line, "[%63[^]]", section);
-        const char *at = strstr(old, line);
-        size_t n = strlen(line);
-        int whole = at && (at == old || at[-1] == '\n') && (at[n] == '\n' || at[n] == '\0');
-        if (line[0] == '#' || line[0] == '[' || whole || strlen(out) + 80 > size)
+        if (line[0] == '#' || line[0] == '[' || in_section(old, section, line) || strlen(out) + 80 > size)
             continue;
         size_t k = strcspn(line, " =");
         snprintf(out + strlen(out), size - strlen(out), "%s%s.%.*s", out[0] ? ", " : "", section, (int)k, line);

@@ -14,6 +14,7 @@ test = blobs.csv
 lr = 0.03
 [checkpoint]
 every_steps = 7
+every_epochs = 2
 keep_last = 100
 INI
 # check FILE: train_accuracy on every line, test metrics at the ends of epochs 2 and 4 only.
@@ -42,6 +43,10 @@ echo "MEASURED train_accuracy by epoch: $a1"
 mkdir -p runs/part/checkpoints
 cp runs/one/checkpoints/step-0000000014.safetensors runs/part/checkpoints/
 "$DPTRAIN" train exp.ini --set run.name=part --resume auto > part.log 2>&1 || { cat part.log; fail "resume"; }
+# Only run.name differs (training.test_every_epochs = 2 and checkpoint.every_epochs = 2 are no
+# change; the comparison once took a line ending another key's line for it).
+expect_contains part.log "resuming with settings that differ from the checkpoint's: run.name"
+! grep -q "every_epochs" part.log || { cat part.log; fail "resume told of a difference that is none"; }
 ap=$(check <(cat <(head -3 runs/one/metrics.jsonl) runs/part/metrics.jsonl)) || fail "resumed metrics"
 [ "$ap" = "$a1" ] || fail "train_accuracy after the resume ($ap) differs from the uninterrupted run's ($a1)"
 # With lr 0 the model never changes: an epoch's train_accuracy is the model's accuracy on the
