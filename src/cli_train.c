@@ -504,8 +504,7 @@ static int cross_validate(const dpt_config *c, session *s, dpt_err *e)
 /* What a run settles once its ranks are known: threads, the bucket size, the record. */
 static void prepare(dpt_config *c, session *s)
 {
-    set_threads(c, s->comm);
-    c->train.bucket_mb = dpt_reducer_bucket_mb(c, s->comm); /* config.ini records what auto meant */
+    dpt_cli_set_threads(c, s->comm);
     dpt_record_collect(&s->record, s->comm);
 }
 
@@ -546,4 +545,28 @@ int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
         return cross_validate(&c, &s, e);
     }
     return train_once(&c, &a, &s, e);
+}
+
+/* For the other commands that run an experiment (lr-find): the same reading, options and threads. */
+
+const char *dpt_cli_option(int argc, char **argv, int *i, const char *name, int *missing)
+{
+    return option(argc, argv, i, name, missing);
+}
+
+int dpt_cli_resolve(dpt_config *c, const dpt_comm *comm, const char *experiment, const char *const *sets, int nsets,
+                    dpt_err *e)
+{
+    train_args a = {.experiment = experiment};
+    if (nsets > MAX_SETS)
+        return dpt_errf(e, "--set: at most %d overrides", MAX_SETS);
+    for (int i = 0; i < nsets; i++)
+        a.sets[a.nsets++] = sets[i];
+    return resolve_config(c, comm, &a, e);
+}
+
+void dpt_cli_set_threads(dpt_config *c, const dpt_comm *comm)
+{
+    set_threads(c, comm);
+    c->train.bucket_mb = dpt_reducer_bucket_mb(c, comm); /* config.ini records what auto meant */
 }

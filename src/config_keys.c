@@ -115,8 +115,12 @@ static const keydef keys[] = {
     NAMED("schedule", "kind", sched.kind, dpt_sched_kind_name, "constant", "learning-rate schedule"),
     I64("schedule", "step_size", sched.step_size, 1, "1000", "step: decay every this many steps"),
     F64("schedule", "gamma", sched.gamma, 0, HUGE_VAL, LO_OPEN, "0.1", "step, exponential: decay factor"),
-    F64("schedule", "min_lr", sched.min_lr, 0, HUGE_VAL, 0, "0", "cosine: learning rate at the last step"),
+    F64("schedule", "min_lr", sched.min_lr, 0, HUGE_VAL, 0, "0", "cosine: learning rate at the last step; plateau: the lowest rate"),
     I64("schedule", "warmup", sched.warmup, 0, "0", "linear warmup steps before the schedule; 0 = none"),
+    F64("schedule", "factor", sched.factor, 0, 1, LO_OPEN | HI_OPEN, "0.1", "plateau: the rate is multiplied by this when the watched metric stalls"),
+    I64("schedule", "patience", sched.patience, 0, "10", "plateau: evaluations without improvement before the rate is lowered"),
+    F64("schedule", "threshold", sched.threshold, 0, HUGE_VAL, 0, "0.0001", "plateau: an improvement must beat the best by this fraction of it"),
+    I64("schedule", "cooldown", sched.cooldown, 0, "0", "plateau: evaluations after a cut before stalls count again"),
     BOOL("schedule", "scale_lr", scale_lr, "false", "linear scaling rule: lr * batch / reference_batch"),
     I64("schedule", "reference_batch", reference_batch, 1, "256", "batch size that optimizer.lr was tuned for"),
 
@@ -129,6 +133,7 @@ static const keydef keys[] = {
     I64("training", "batch", train.batch, 0, "0", "global batch over all ranks; 0 = the whole training set"),
     I64("training", "accumulation", train.accumulation, 1, "1", "micro-batches summed per optimizer step"),
     I64("training", "eval_every", train.eval_every, 0, "0", "steps between validations; 0 = once per epoch"),
+    I64("training", "test_every_epochs", train.test_every_epochs, 0, "0", "test loss and accuracy in metrics.jsonl every this many epochs; 0 = only at the end (summary.json)"),
     I64("training", "log_every", train.log_every, 1, "1", "epochs between progress lines"),
     ENUM("training", "nonfinite", train.nonfinite, p_nonfinite, "stop", "on a NaN or infinite loss or gradient: stop the run or skip the step"),
     I64("training", "max_skipped", train.max_skipped, 0, "10", "nonfinite = skip: stop the run after this many consecutive skipped steps; 0 = no limit"),
@@ -679,6 +684,17 @@ static int check_cosine(const dpt_config *c, dpt_err *e)
                     isnan(c->optim.lr) ? " (auto)" : "");
 }
 
+/* A plateau schedule steps on each validation of the watched metric: without one it would never act. */
+static int check_plateau(const dpt_config *c, dpt_err *e)
+{
+    char at[DPT_PATH_MAX + 256];
+    if (c->sched.kind != DPT_SCHED_PLATEAU || c->data.val_fraction > 0 || c->data.kfold)
+        return DPT_OK;
+    return dpt_errf(e, "%s: watches the validation metric (early_stopping.metric = %s), but there is no "
+                       "validation set (set data.val_fraction or data.kfold)",
+                    dpt_config_where(at, sizeof at, c, "schedule.kind"), dpt_early_metric_name(c->early.metric));
+}
+
 int dpt_config_validate(const dpt_config *c, dpt_err *e)
 {
     char text[RAW_MAX], why[256];
@@ -709,6 +725,9 @@ int dpt_config_validate(const dpt_config *c, dpt_err *e)
                         format);
     if (c->data.test_targets[0] && !c->data.test[0])
         return dpt_errf(e, "data.test_targets: set without data.test");
+    if (c->train.test_every_epochs > 0 && !c->data.test[0])
+        return dpt_errf(e, "training.test_every_epochs = %" PRId64 ": there is no test set (set data.test)",
+                        c->train.test_every_epochs);
     if (c->data.val_fraction > 0 && c->data.kfold)
         return dpt_errf(e, "data.kfold: cannot be combined with data.val_fraction; choose one");
     if (c->early.patience > 0 && c->data.val_fraction == 0 && !c->data.kfold)
@@ -734,7 +753,7 @@ int dpt_config_validate(const dpt_config *c, dpt_err *e)
     if (c->train.batch > 0 && c->train.accumulation > c->train.batch)
         return dpt_errf(e, "training.accumulation: %" PRId64 " micro-batches need training.batch >= %" PRId64
                         " (it is %" PRId64 ")", c->train.accumulation, c->train.accumulation, c->train.batch);
-    return check_cosine(c, e);
+    return check_plateau(c, e) != DPT_OK ? DPT_FAIL : check_cosine(c, e);
 }
 
 const char *dpt_config_where(char *out, size_t n, const dpt_config *c, const char *name)
@@ -779,7 +798,11 @@ static const struct {
     {"optimizer.eps", "optimizer.kind", "adagrad rmsprop adam adamw"},
     {"schedule.step_size", "schedule.kind", "step"},
     {"schedule.gamma", "schedule.kind", "step exponential"},
-    {"schedule.min_lr", "schedule.kind", "cosine"},
+    {"schedule.min_lr", "schedule.kind", "cosine plateau"},
+    {"schedule.factor", "schedule.kind", "plateau"},
+    {"schedule.patience", "schedule.kind", "plateau"},
+    {"schedule.threshold", "schedule.kind", "plateau"},
+    {"schedule.cooldown", "schedule.kind", "plateau"},
     {"schedule.reference_batch", "schedule.scale_lr", "true"},
     {"data.label", "data.format", "csv"},
     {"data.header", "data.format", "csv"},

@@ -250,10 +250,13 @@ void dpt_log_metrics(dpt_log *l, const dpt_trainer *t, const dpt_metrics *m)
     cJSON_AddNumberToObject(o, "epoch", (double)m->epoch);
     add_number(o, "lr", m->lr);
     add_number(o, "train_loss", m->train_loss);
+    add_number(o, "train_accuracy", m->train_accuracy);
     add_number(o, "penalty", m->penalty);
     add_number(o, "grad_norm", m->grad_norm);
     add_number(o, "val_loss", m->val_loss);
     add_number(o, "val_accuracy", m->val_accuracy);
+    add_number(o, "test_loss", m->test_loss);
+    add_number(o, "test_accuracy", m->test_accuracy);
     add_number(o, "samples_per_s", m->samples_per_s);
     add_number(o, "elapsed_s", m->elapsed);
     char *line = cJSON_PrintUnformatted(o);

@@ -16,6 +16,7 @@ static const char usage[] =
     "  predict CHECKPOINT INPUT [-o OUT.csv]\n"
     "  info CHECKPOINT\n"
     "  study STUDY.ini [--resume auto]   seeds and sweeps of an experiment in one job\n"
+    "  lr-find [EXPERIMENT.ini] [--set s.k=v]... [--min LR] [--max LR] [--steps N]   learning-rate range test\n"
     "  keys                  every experiment key with its default (Markdown)\n"
     "  --version, --help; COMMAND --help for details\n"
     "Run under `mpirun -np N` for N data-parallel ranks; alone it is a one-rank job.\n"
@@ -30,7 +31,7 @@ static command_fn find_command(const char *name)
         command_fn fn;
     } commands[] = {
         {"train", dpt_cli_train}, {"eval", dpt_cli_eval}, {"predict", dpt_cli_predict}, {"info", dpt_cli_info},
-        {"study", dpt_cli_study},
+        {"study", dpt_cli_study}, {"lr-find", dpt_cli_lr_find},
     };
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(commands[i].name, name) == 0)

@@ -12,7 +12,7 @@
 
 #include "dptrain/version.h"
 
-enum { MAX_META = 32, NAME_LEN = 64 };
+enum { MAX_META = 40, NAME_LEN = 64 };
 
 /* What one save writes: tensors sized for the model, names beside them. */
 typedef struct {
@@ -118,10 +118,17 @@ int dpt_snapshot_save(const dpt_trainer *t, const char *path, dpt_err *e)
         add_number(&b, position_counts[i].key, (double)*position_count(&t->pos, i));
     add_number(&b, "epoch_loss", t->pos.epoch_loss);
     add_number(&b, "epoch_count", t->pos.epoch_count);
+    add_number(&b, "epoch_correct", t->pos.epoch_correct);
     add_number(&b, "optimizer_t", (double)t->opt.t);
     add_number(&b, "best_metric", t->early.best);
     add_number(&b, "best_step", (double)t->early.best_step);
     add_number(&b, "bad_evals", (double)t->early.bad);
+    if (t->cfg->sched.kind == DPT_SCHED_PLATEAU) {
+        add_number(&b, "plateau_lr", t->plateau.lr);
+        add_number(&b, "plateau_best", t->plateau.best);
+        add_number(&b, "plateau_bad", (double)t->plateau.bad);
+        add_number(&b, "plateau_cooldown", (double)t->plateau.cooldown_left);
+    }
     /* In deterministic mode the file must not depend on the rank count either. */
     if (!t->reducer->deterministic)
         add_number(&b, "ranks", t->comm->size);
@@ -310,7 +317,7 @@ static void restore_last_metrics(dpt_trainer *t, const dpt_ckpt *c)
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
         *dst[i] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
     }
-    t->last.val_loss = t->last.val_accuracy = NAN;
+    t->last.val_loss = t->last.val_accuracy = t->last.test_loss = t->last.test_accuracy = NAN;
     cJSON_Delete(o);
 }
 
@@ -333,6 +340,24 @@ static int restore_counts(dpt_position *p, const dpt_trainer *t, const dpt_ckpt 
     return DPT_OK;
 }
 
+/* A plateau schedule's state, checked into *p; a checkpoint without it (saved under another
+ * schedule) leaves the fresh state of dpt_trainer_init. */
+static int restore_plateau(dpt_plateau *p, const dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
+{
+    const double big = 9007199254740992.0;
+    *p = t->plateau;
+    if (t->cfg->sched.kind != DPT_SCHED_PLATEAU || !dpt_ckpt_meta_get(c, "plateau_lr"))
+        return DPT_OK;
+    if (dpt_snapshot_meta_number(c, path, "plateau_lr", &p->lr, e) != DPT_OK ||
+        dpt_snapshot_meta_number(c, path, "plateau_best", &p->best, e) != DPT_OK ||
+        meta_count(c, path, "plateau_bad", big, &p->bad, e) != DPT_OK ||
+        meta_count(c, path, "plateau_cooldown", big, &p->cooldown_left, e) != DPT_OK)
+        return DPT_FAIL;
+    if (!(p->lr >= 0) || !isfinite(p->lr) || isnan(p->best))
+        return dpt_errf(e, "%s: metadata plateau_lr or plateau_best out of range", path);
+    return DPT_OK;
+}
+
 /* Position and bookkeeping, each checked: the checksum covers the tensors, not the metadata. */
 static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
 {
@@ -340,7 +365,8 @@ static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path,
     dpt_position p = {0};
     int64_t opt_t = 0, best_step = 0, bad = 0;
     double best = 0;
-    if (restore_counts(&p, t, c, path, e) != DPT_OK ||
+    dpt_plateau plateau;
+    if (restore_counts(&p, t, c, path, e) != DPT_OK || restore_plateau(&plateau, t, c, path, e) != DPT_OK ||
         meta_count(c, path, "optimizer_t", (double)p.step, &opt_t, e) != DPT_OK ||
         meta_count(c, path, "best_step", (double)p.step, &best_step, e) != DPT_OK ||
         meta_count(c, path, "bad_evals", big, &bad, e) != DPT_OK ||
@@ -348,15 +374,41 @@ static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path,
         dpt_snapshot_meta_number(c, path, "epoch_count", &p.epoch_count, e) != DPT_OK ||
         dpt_snapshot_meta_number(c, path, "best_metric", &best, e) != DPT_OK)
         return DPT_FAIL;
-    if (!isfinite(p.epoch_loss) || !(p.epoch_count >= 0 && p.epoch_count <= big) || isinf(best))
-        return dpt_errf(e, "%s: metadata epoch_loss, epoch_count or best_metric out of range", path);
+    /* epoch_correct: older checkpoints lack it (0 then) */
+    if (dpt_ckpt_meta_get(c, "epoch_correct") &&
+        dpt_snapshot_meta_number(c, path, "epoch_correct", &p.epoch_correct, e) != DPT_OK)
+        return DPT_FAIL;
+    if (!isfinite(p.epoch_loss) || !(p.epoch_count >= 0 && p.epoch_count <= big) || isinf(best) ||
+        !(p.epoch_correct >= 0 && p.epoch_correct <= p.epoch_count))
+        return dpt_errf(e, "%s: metadata epoch_loss, epoch_count, epoch_correct or best_metric out of range", path);
     t->pos = p;
     t->opt.t = opt_t;
     t->early.best_step = best_step;
     t->early.bad = bad;
     t->early.best = best;
+    t->plateau = plateau;
     restore_last_metrics(t, c);
     return DPT_OK;
+}
+
+/* Whether line is a whole line of the [section] of config text: a key's line can end another's
+ * (every_epochs = 0 ends test_every_epochs = 0) or repeat in another section (patience). */
+static int in_section(const char *text, const char *section, const char *line)
+{
+    size_t n = strlen(line), hn = strlen(section) + 2;
+    int in = 0;
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (p[0] == '[')
+            in = len == hn && strncmp(p + 1, section, hn - 2) == 0 && p[hn - 1] == ']';
+        else if (in && len == n && strncmp(p, line, n) == 0)
+            return 1;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return 0;
 }
 
 /* The settings (section.key) whose lines differ between t's configuration and the checkpoint's,
@@ -375,10 +427,7 @@ static void changed_settings(const dpt_trainer *t, const dpt_ckpt *c, char *out,
     for (line = strtok_r(cur, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '[')
             sscanf(line, "[%63[^]]", section);
-        const char *at = strstr(old, line);
-        size_t n = strlen(line);
-        int whole = at && (at == old || at[-1] == '\n') && (at[n] == '\n' || at[n] == '\0');
-        if (line[0] == '#' || line[0] == '[' || whole || strlen(out) + 80 > size)
+        if (line[0] == '#' || line[0] == '[' || in_section(old, section, line) || strlen(out) + 80 > size)
             continue;
         size_t k = strcspn(line, " =");
         snprintf(out + strlen(out), size - strlen(out), "%s%s.%.*s", out[0] ? ", " : "", section, (int)k, line);

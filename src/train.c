@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,9 @@ static int load_data(dpt_trainer *t, int fold, dpt_err *e)
     if (c->early.patience > 0 && !t->nval)
         return dpt_errf(e, "early_stopping.patience: data.val_fraction = %g of %zu samples leaves no validation "
                         "sample", c->data.val_fraction, t->train.n);
+    if (c->sched.kind == DPT_SCHED_PLATEAU && !t->nval)
+        return dpt_errf(e, "schedule.kind = plateau: data.val_fraction = %g of %zu samples leaves no validation "
+                        "sample to watch", c->data.val_fraction, t->train.n);
     if (t->ntrain < (size_t)t->comm->size)
         return dpt_errf(e, "data.train: %zu training samples for %d ranks: need at least one per rank",
                         t->ntrain, t->comm->size);
@@ -172,7 +176,8 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
         return DPT_FAIL;
     *src = (dpt_grad_source){.model = &t->model, .data = &t->train, .sampler = &t->sampler, .loss = src->loss,
                              .accumulation = (int)c->train.accumulation, .seed = c->run.seed,
-                             .step = &t->pos.step, .trace = &t->trace};
+                             .step = &t->pos.step, .trace = &t->trace,
+                             .correct = t->train.nclasses > 0 ? &t->correct_local : NULL};
     src->x = malloc(sizeof(float) * rows * t->train.d);
     src->y = malloc(sizeof(float) * rows * t->train.tdim);
     src->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
@@ -278,6 +283,7 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
     t->comm = comm;
     dpt_early_init(&t->early, cfg->early.metric == DPT_METRIC_VAL_ACCURACY, cfg->early.patience,
                    cfg->early.min_delta);
+    dpt_plateau_init(&t->plateau, &cfg->sched, t->early.maximize, cfg->optim.lr);
     if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK || check_same_data(t, e) != DPT_OK ||
         dpt_trainer_plan_reduction(t, e) != DPT_OK ||
         dpt_comm_agree(comm, dpt_trace_init(&t->trace, comm, cfg->train.trace, cfg->train.trace_steps, e), e) !=
@@ -351,6 +357,21 @@ static int early_stop_update(dpt_trainer *t, const dpt_eval_result *r)
     return stop;
 }
 
+/* Steps a plateau schedule on the watched metric (the same on every rank) and tells a cut. */
+static void plateau_update(dpt_trainer *t, const dpt_eval_result *r)
+{
+    if (t->cfg->sched.kind != DPT_SCHED_PLATEAU ||
+        !dpt_plateau_step(&t->plateau, t->plateau.maximize ? r->accuracy : r->loss))
+        return;
+    if (t->comm->rank == 0 && t->on_note) {
+        char line[160];
+        snprintf(line, sizeof line, "schedule: plateau: %s stalled for %lld evaluations; learning rate lowered to %.6g "
+                 "after step %lld", dpt_early_metric_name(t->cfg->early.metric), (long long)t->plateau.patience + 1,
+                 t->plateau.lr, (long long)t->pos.step);
+        t->on_note(t->ctx, line);
+    }
+}
+
 /* Evaluates on the validation rows, reports, and tells whether to stop early. */
 static int validate(dpt_trainer *t)
 {
@@ -359,12 +380,38 @@ static int validate(dpt_trainer *t)
     dpt_trace_span(&t->trace, "evaluate", "eval", t0, -1);
     t->last.val_loss = r.loss;
     t->last.val_accuracy = t->train.nclasses > 0 ? r.accuracy : NAN;
+    plateau_update(t, &r);
     return early_stop_update(t, &r);
+}
+
+void dpt_trainer_fold_correct(dpt_trainer *t)
+{
+    if (!t->src.correct)
+        return;
+    /* Whole numbers below 2^53: exact in any order, so the same bits on any rank count. */
+    dpt_comm_allreduce_d(t->comm, &t->correct_local, 1);
+    t->pos.epoch_correct += t->correct_local;
+    t->correct_local = 0;
+}
+
+/* training.test_every_epochs: the test set's metrics at this epoch's end (collective). */
+static void test_metrics(dpt_trainer *t)
+{
+    int64_t every = t->cfg->train.test_every_epochs;
+    if (every <= 0 || !t->test.n || (t->pos.epoch + 1) % every != 0)
+        return;
+    double t0 = dpt_trace_now(&t->trace);
+    dpt_eval_result r = dpt_trainer_eval(t, 1);
+    dpt_trace_span(&t->trace, "test", "eval", t0, -1);
+    t->last.test_loss = r.loss;
+    t->last.test_accuracy = t->train.nclasses > 0 ? r.accuracy : NAN;
 }
 
 static void report(dpt_trainer *t, int console, double samples, double t0, double tstart)
 {
     double now = dpt_comm_time();
+    dpt_trainer_fold_correct(t);
+    t->last.train_accuracy = t->src.correct ? t->pos.epoch_correct / t->pos.epoch_count : NAN;
     t->last.console = console;
     t->last.step = t->pos.step;
     t->last.epoch = t->pos.epoch + 1;
@@ -424,7 +471,7 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
     int due = 0; /* a periodic checkpoint is due at the end of this call */
     dpt_sampler_set_epoch(&t->sampler, t->pos.epoch);
     for (size_t i = (size_t)t->pos.batch_in_epoch; i < per_epoch && t->pos.step < t->total_steps; i++) {
-        double loss, count;
+        double loss, count, correct = t->correct_local;
         dpt_trace_step(&t->trace, t->pos.step + 1);
         dpt_comm_watch("step", t->pos.step + 1);
         int st = dpt_trainer_step(t, i, &loss, &count, e);
@@ -433,11 +480,13 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
             *failed = 1;
             return 1;
         }
+        if (count == 0) /* a skipped step adds nothing to the epoch's sums */
+            t->correct_local = correct;
         t->pos.batch_in_epoch = (int64_t)i + 1;
         t->pos.epoch_loss += loss;
         t->pos.epoch_count += count;
         samples += count;
-        t->last.val_loss = t->last.val_accuracy = NAN;
+        t->last.val_loss = t->last.val_accuracy = t->last.test_loss = t->last.test_accuracy = NAN;
         progress(t, samples, t0);
         int stop = 0;
         if (c->train.eval_every > 0 && t->nval && t->pos.step % c->train.eval_every == 0) {
@@ -459,11 +508,13 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
     int epoch_done = (size_t)t->pos.batch_in_epoch >= per_epoch;
     if (c->train.eval_every == 0 && t->nval)
         stop = validate(t);
+    if (epoch_done)
+        test_metrics(t);
     after_eval(t, last || stop || (t->pos.epoch + 1) % c->train.log_every == 0, samples, t0, tstart);
     if (epoch_done) {
         t->pos.epoch++;
         t->pos.batch_in_epoch = 0;
-        t->pos.epoch_loss = t->pos.epoch_count = 0;
+        t->pos.epoch_loss = t->pos.epoch_count = t->pos.epoch_correct = 0;
         due |= c->ckpt.every_epochs > 0 && t->pos.epoch % c->ckpt.every_epochs == 0;
     }
     if (due && !last && !stop) /* else dpt_trainer_run saves this very state as the final one */

@@ -58,6 +58,7 @@ void dpt_trainer_sync_state(dpt_trainer *t)
 {
     /* Watched like a step; rank 0's file write that follows is not (a slow disk is no hang). */
     dpt_comm_watch("the checkpoint after step", t->pos.step);
+    dpt_trainer_fold_correct(t); /* the position saved holds every rank's count */
     t->reducer->ops->gather_state(t->reducer, &t->opt);
     dpt_comm_unwatch();
 }
@@ -180,6 +181,7 @@ static void share_state(dpt_trainer *t, int params_only)
     dpt_comm_bcast(t->comm, &t->pos, sizeof t->pos);
     dpt_comm_bcast(t->comm, &t->opt.t, sizeof t->opt.t);
     dpt_comm_bcast(t->comm, &t->early, sizeof t->early);
+    dpt_comm_bcast(t->comm, &t->plateau, sizeof t->plateau);
     dpt_comm_bcast(t->comm, &t->last, sizeof t->last);
     for (int i = 0; i < t->opt.nstate; i++)
         dpt_comm_bcast(t->comm, t->opt.state[i], sizeof(float) * t->model.nparams);

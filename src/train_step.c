@@ -72,7 +72,8 @@ int dpt_trainer_step(dpt_trainer *t, size_t i, double *loss_sum, double *count, 
     const dpt_config *c = t->cfg;
     dpt_reducer *r = t->reducer;
     double penalty = 0;
-    double lr = dpt_sched_lr(&c->sched, c->optim.lr, t->pos.step, t->total_steps);
+    double base = c->sched.kind == DPT_SCHED_PLATEAU ? t->plateau.lr : c->optim.lr;
+    double lr = dpt_sched_lr(&c->sched, base, t->pos.step, t->total_steps);
     if (c->scale_lr)
         lr *= (double)t->sampler.batch / (double)c->reference_batch;
     double loss = r->ops->gradients(r, i, count);

@@ -17,6 +17,21 @@ int dpt_cli_train(const dpt_comm *comm, int argc, char **argv, dpt_err *e);
  * The watchdog is the caller's to start. */
 int dpt_cli_train_config(const dpt_comm *comm, dpt_config *c, const char *resume, const char *label, dpt_err *e);
 
+/* dptrain lr-find [EXPERIMENT.ini] [--set s.k=v]... [--min LR] [--max LR] [--steps N] */
+int dpt_cli_lr_find(const dpt_comm *comm, int argc, char **argv, dpt_err *e);
+
+/* The value of option name at argv[*i], written "--name VALUE" (advancing *i) or "--name=VALUE";
+ * NULL when argv[*i] is another argument, with *missing set when the value is absent. */
+const char *dpt_cli_option(int argc, char **argv, int *i, const char *name, int *missing);
+
+/* Rank 0 reads experiment (NULL: the built-in one), applies the --set assignments, validates and
+ * resolves it; every rank receives it (collective; fails on every rank, told once). */
+int dpt_cli_resolve(dpt_config *c, const dpt_comm *comm, const char *experiment, const char *const *sets, int nsets,
+                    dpt_err *e);
+
+/* Settles c for this job as dptrain train does: BLAS threads, floating-point mode, bucket size. */
+void dpt_cli_set_threads(dpt_config *c, const dpt_comm *comm);
+
 /* dptrain study STUDY.ini [--resume auto] */
 int dpt_cli_study(const dpt_comm *comm, int argc, char **argv, dpt_err *e);
 

@@ -72,6 +72,7 @@ typedef struct {
         int64_t batch;                   /* global batch; 0 = the whole training set */
         int64_t accumulation;            /* micro-batches per optimizer step */
         int64_t eval_every;              /* steps between validations; 0 = each epoch */
+        int64_t test_every_epochs;       /* epochs between test evaluations in metrics.jsonl; 0 = only at the end */
         int64_t log_every;               /* epochs between progress lines */
         dpt_nonfinite nonfinite;         /* stop | skip */
         int64_t max_skipped;             /* skip: consecutive skipped steps that stop the run; 0 = no limit */

@@ -86,26 +86,32 @@ int dpt_reg_check(const dpt_reg_config *r, dpt_err *e);
 double dpt_reg_apply(const dpt_reg_config *r, float *grads, const float *params,
                      const dpt_range *ranges, int nranges);
 
-typedef enum { DPT_SCHED_CONSTANT, DPT_SCHED_STEP, DPT_SCHED_EXP, DPT_SCHED_COSINE } dpt_sched_kind;
+typedef enum { DPT_SCHED_CONSTANT, DPT_SCHED_STEP, DPT_SCHED_EXP, DPT_SCHED_COSINE, DPT_SCHED_PLATEAU } dpt_sched_kind;
 
 typedef struct {
     dpt_sched_kind kind;
     int64_t step_size;   /* step: decay every step_size steps */
     double gamma;        /* step, exp: multiplicative factor */
-    double min_lr;       /* cosine: the floor reached at total steps */
+    double min_lr;       /* cosine: the floor reached at total steps; plateau: the floor */
     int64_t warmup;      /* linear warmup steps in front of any schedule (0 = none) */
+    double factor;       /* plateau: the rate is multiplied by this when the metric stalls */
+    int64_t patience;    /* plateau: evaluations without improvement tolerated */
+    double threshold;    /* plateau: relative improvement that counts */
+    int64_t cooldown;    /* plateau: evaluations after a cut during which none is counted */
 } dpt_sched_config;
 
-/* Parses "constant", "step", "exponential", "cosine". */
+/* Parses "constant", "step", "exponential", "cosine", "plateau". */
 int dpt_sched_kind_parse(dpt_sched_kind *kind, const char *name);
 
 /* Name of kind as dpt_sched_kind_parse accepts it (the one table of schedule names); NULL outside the enum. */
 const char *dpt_sched_kind_name(int kind);
 
-/* Checks step_size >= 1 (step), gamma > 0 (step, exponential), min_lr >= 0, warmup >= 0; names the schedule.* key. */
+/* Checks step_size >= 1 (step), gamma > 0 (step, exponential), min_lr >= 0, warmup >= 0, factor in
+ * (0, 1), patience, threshold and cooldown >= 0 (plateau); names the schedule.* key. */
 int dpt_sched_check(const dpt_sched_config *s, dpt_err *e);
 
-/* Learning rate for 0-based step (of total) from base_lr: closed form, no state. */
+/* Learning rate for 0-based step (of total) from base_lr: closed form, no state (plateau: base_lr,
+ * which is then the plateau's current rate, after warmup). */
 double dpt_sched_lr(const dpt_sched_config *s, double base_lr, int64_t step, int64_t total);
 
 /* Linear scaling rule: lr * batch / reference_batch (lr unchanged if either is <= 0). */

@@ -32,6 +32,7 @@ typedef struct {
     uint64_t seed;         /* run.seed: with the step and each sample's index, dropout's masks */
     const int64_t *step;   /* the trainer's optimizer steps taken */
     dpt_trace *trace;
+    double *correct;       /* classification: this rank's correct predictions are added here (NULL: not counted) */
 } dpt_grad_source;
 
 /* This rank's slice of every micro-batch of global batch i: forward and backward into the

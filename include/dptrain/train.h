@@ -15,6 +15,7 @@
 #include "dptrain/loss.h"
 #include "dptrain/model.h"
 #include "dptrain/optim.h"
+#include "dptrain/plateau.h"
 #include "dptrain/record.h"
 #include "dptrain/reduce.h"
 #include "dptrain/update.h"
@@ -24,7 +25,9 @@
 typedef struct {
     int64_t step, epoch;
     double lr, train_loss, penalty, grad_norm;
+    double train_accuracy;        /* classification: correct predictions of the epoch's steps so far */
     double val_loss, val_accuracy;
+    double test_loss, test_accuracy; /* training.test_every_epochs */
     double samples_per_s, elapsed;
     int console;      /* worth a line on the console (training.log_every); metrics.jsonl gets all */
 } dpt_metrics;
@@ -46,6 +49,7 @@ typedef struct {
     int64_t step, epoch;          /* optimizer steps taken; current epoch (0-based) */
     int64_t batch_in_epoch;       /* next global batch of the current epoch */
     double epoch_loss, epoch_count; /* sums over the current epoch's batches so far */
+    double epoch_correct;         /* classification: correct predictions, summed over the ranks */
     int64_t skipped;              /* steps skipped on non-finite values */
     int64_t skipped_run;          /* of which the latest ones in a row (training.max_skipped) */
     int64_t stopped;              /* early stopping ended the run */
@@ -65,8 +69,10 @@ struct dpt_trainer {
     dpt_update update;            /* the averaging and the optimizer step */
     int fused;                    /* averaging and update in one pass (dpt_trainer_fused) */
     dpt_position pos;
+    double correct_local;         /* this rank's correct predictions not yet in pos.epoch_correct */
     int64_t total_steps;
     dpt_early early;              /* the watched validation metric */
+    dpt_plateau plateau;          /* schedule.kind = plateau: its rate, stepped on each validation */
     float *best_params;           /* early stopping's best parameters, or NULL */
     int best_saved;               /* best.safetensors holds the current best */
     dpt_metrics last;
@@ -120,6 +126,9 @@ int dpt_trainer_use_best(dpt_trainer *t);
 /* Restores the state saved at path (read by rank 0, broadcast): everything for a resume, only the
  * parameters for a warm start. Collective; fails on every rank if the file is bad. */
 int dpt_trainer_restore(dpt_trainer *t, const char *path, int params_only, dpt_err *e);
+
+/* Adds every rank's correct_local into pos.epoch_correct (collective; nothing for regression). */
+void dpt_trainer_fold_correct(dpt_trainer *t);
 
 /* Completes every rank's optimizer state from the shards (collective; nothing when unsharded). */
 void dpt_trainer_sync_state(dpt_trainer *t);

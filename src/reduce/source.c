@@ -5,6 +5,17 @@
 
 #include "dptrain/reduce.h"
 
+/* train_accuracy from the training forward pass itself (dropout on, as Keras counts it): no
+ * extra pass. */
+static void count_correct(const dpt_grad_source *s, const float *out, size_t n)
+{
+    if (!s->correct)
+        return;
+    int k = s->model->out_dim;
+    for (size_t i = 0; i < n; i++)
+        *s->correct += dpt_argmax(out + i * (size_t)k, k) == (int)s->y[i * s->data->tdim];
+}
+
 double dpt_grad_local(const dpt_grad_source *s, const dpt_comm *c, size_t i, dpt_grad_ready_fn ready, void *ctx,
                       double *count)
 {
@@ -25,6 +36,7 @@ double dpt_grad_local(const dpt_grad_source *s, const dpt_comm *c, size_t i, dpt
         dpt_fwd_ctx fwd = {1, s->seed, (uint64_t)*s->step, s->sampler->order + begin};
         const float *out = dpt_model_forward_ctx(m, &fwd, s->x, (int)n);
         loss += dpt_loss_eval(s->loss, s->dout, out, s->y, (int)n, m->out_dim);
+        count_correct(s, out, n);
         /* Gradients are final, and may travel, only in the last micro-batch. */
         dpt_model_backward(m, s->dout, (int)n, written, p == parts - 1 ? ready : NULL, ctx);
         written = 1;
@@ -46,6 +58,7 @@ double dpt_grad_rows(const dpt_grad_source *s, float *g, size_t begin, size_t n)
     dpt_fwd_ctx fwd = {1, s->seed, (uint64_t)*s->step, s->sampler->order + begin};
     const float *out = dpt_model_forward_ctx(m, &fwd, s->x, (int)n);
     double loss = dpt_loss_eval(s->loss, s->dout, out, s->y, (int)n, m->out_dim);
+    count_correct(s, out, n);
     dpt_model_backward(m, s->dout, (int)n, 0, NULL, NULL);
     return loss;
 }

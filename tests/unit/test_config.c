@@ -90,6 +90,10 @@ static const row rows[] = {
     {"schedule", "gamma", "0.5", AT(sched.gamma)},
     {"schedule", "min_lr", "1e-5", AT(sched.min_lr)},
     {"schedule", "warmup", "33", AT(sched.warmup)},
+    {"schedule", "factor", "0.25", AT(sched.factor)},
+    {"schedule", "patience", "7", AT(sched.patience)},
+    {"schedule", "threshold", "0.125", AT(sched.threshold)},
+    {"schedule", "cooldown", "2", AT(sched.cooldown)},
     {"schedule", "scale_lr", "true", AT(scale_lr)},
     {"schedule", "reference_batch", "512", AT(reference_batch)},
     {"regularization", "l1", "0.001953125", AT(reg.l1)},
@@ -100,6 +104,7 @@ static const row rows[] = {
     {"training", "batch", "96", AT(train.batch)},
     {"training", "accumulation", "4", AT(train.accumulation)},
     {"training", "eval_every", "50", AT(train.eval_every)},
+    {"training", "test_every_epochs", "3", AT(train.test_every_epochs)},
     {"training", "log_every", "7", AT(train.log_every)},
     {"training", "nonfinite", "skip", AT(train.nonfinite)},
     {"training", "max_skipped", "3", AT(train.max_skipped)},
@@ -186,6 +191,10 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_double_eq(c->sched.gamma, 0.5);
     ck_assert_double_eq(c->sched.min_lr, 1e-5);
     ck_assert_int_eq(c->sched.warmup, 33);
+    ck_assert_double_eq(c->sched.factor, 0.25);
+    ck_assert_int_eq(c->sched.patience, 7);
+    ck_assert_double_eq(c->sched.threshold, 0.125);
+    ck_assert_int_eq(c->sched.cooldown, 2);
     ck_assert_int_eq(c->scale_lr, 1);
     ck_assert_int_eq(c->reference_batch, 512);
     ck_assert_double_eq(c->reg.l1, 0.001953125);
@@ -196,6 +205,7 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_int_eq(c->train.batch, 96);
     ck_assert_int_eq(c->train.accumulation, 4);
     ck_assert_int_eq(c->train.eval_every, 50);
+    ck_assert_int_eq(c->train.test_every_epochs, 3);
     ck_assert_int_eq(c->train.log_every, 7);
     ck_assert_int_eq(c->train.nonfinite, DPT_NONFINITE_SKIP);
     ck_assert_int_eq(c->train.max_skipped, 3);
@@ -278,6 +288,7 @@ START_TEST(t_defaults)
     ck_assert_int_eq(c.train.batch, 0);
     ck_assert_int_eq(c.train.accumulation, 1);
     ck_assert_int_eq(c.train.eval_every, 0);
+    ck_assert_int_eq(c.train.test_every_epochs, 0);
     ck_assert_int_eq(c.train.log_every, 1);
     ck_assert_int_eq(c.train.nonfinite, DPT_NONFINITE_STOP);
     ck_assert_int_eq(c.train.max_skipped, 10);
@@ -861,7 +872,7 @@ START_TEST(t_warn_unused)
     ck_assert_str_eq(w, "");
     free(w);
     w = warnings("[schedule]\nkind = step\nmin_lr = 0.001\ngamma = 0.5\nreference_batch = 64\n", NULL);
-    assert_has(w, "schedule.min_lr = '0.001' has no effect with schedule.kind = step (only with cosine)");
+    assert_has(w, "schedule.min_lr = '0.001' has no effect with schedule.kind = step (only with cosine or plateau)");
     assert_has(w, "schedule.reference_batch = '64' has no effect with schedule.scale_lr = false (only with true)");
     ck_assert_ptr_null(strstr(w, "gamma"));
     free(w);

@@ -526,19 +526,19 @@ START_TEST(test_bad_hyper)
     r = (dpt_reg_config){0.1, 0.2};
     ck_assert(dpt_reg_check(&r, &e) == DPT_OK);
 
-    dpt_sched_config s = {DPT_SCHED_STEP, 0, 0.5, 0, 0};
+    dpt_sched_config s = {DPT_SCHED_STEP, 0, 0.5, 0, 0, 0, 0, 0, 0};
     ck_assert(dpt_sched_check(&s, &e) == DPT_FAIL);
     ck_assert_msg(strstr(e.msg, "schedule.step_size"), "%s", e.msg);
-    s = (dpt_sched_config){DPT_SCHED_EXP, 1, 0, 0, 0};
+    s = (dpt_sched_config){DPT_SCHED_EXP, 1, 0, 0, 0, 0, 0, 0, 0};
     ck_assert(dpt_sched_check(&s, &e) == DPT_FAIL);
     ck_assert_msg(strstr(e.msg, "schedule.gamma"), "%s", e.msg);
-    s = (dpt_sched_config){DPT_SCHED_COSINE, 1, 1, -1, 0};
+    s = (dpt_sched_config){DPT_SCHED_COSINE, 1, 1, -1, 0, 0, 0, 0, 0};
     ck_assert(dpt_sched_check(&s, &e) == DPT_FAIL);
     ck_assert_msg(strstr(e.msg, "schedule.min_lr"), "%s", e.msg);
-    s = (dpt_sched_config){DPT_SCHED_CONSTANT, 1, 1, 0, -3};
+    s = (dpt_sched_config){DPT_SCHED_CONSTANT, 1, 1, 0, -3, 0, 0, 0, 0};
     ck_assert(dpt_sched_check(&s, &e) == DPT_FAIL);
     ck_assert_msg(strstr(e.msg, "schedule.warmup"), "%s", e.msg);
-    s = (dpt_sched_config){DPT_SCHED_COSINE, 0, 0, 0, 10};
+    s = (dpt_sched_config){DPT_SCHED_COSINE, 0, 0, 0, 10, 0, 0, 0, 0};
     ck_assert(dpt_sched_check(&s, &e) == DPT_OK); /* step_size, gamma unused by cosine */
 }
 END_TEST
@@ -590,7 +590,7 @@ static void train_sparse(float *w, dpt_reg_config r, dpt_optim_kind kind, double
     c.lr = lr;
     dpt_optim o;
     ck_assert(dpt_optim_init(&o, &c, RD, NULL) == DPT_OK);
-    dpt_sched_config sc = {DPT_SCHED_COSINE, 1, 1, 0, 0};
+    dpt_sched_config sc = {DPT_SCHED_COSINE, 1, 1, 0, 0, 0, 0, 0, 0};
     dpt_range all = {0, RD};
     for (int j = 0; j < RD; j++)
         w[j] = 0;
@@ -662,12 +662,12 @@ static void lr_is(const dpt_sched_config *s, double base, int64_t step, int64_t 
 START_TEST(test_schedules)
 {
     const double pi = 3.14159265358979323846;
-    dpt_sched_config c = {DPT_SCHED_CONSTANT, 1, 1, 0, 0};
+    dpt_sched_config c = {DPT_SCHED_CONSTANT, 1, 1, 0, 0, 0, 0, 0, 0};
     lr_is(&c, 0.1, 0, 100, 0.1);
     lr_is(&c, 0.1, 99, 100, 0.1);
     lr_is(&c, 0.1, 1000, 100, 0.1);
 
-    dpt_sched_config st = {DPT_SCHED_STEP, 3, 0.5, 0, 0};
+    dpt_sched_config st = {DPT_SCHED_STEP, 3, 0.5, 0, 0, 0, 0, 0, 0};
     lr_is(&st, 0.1, 0, 100, 0.1);
     lr_is(&st, 0.1, 2, 100, 0.1);
     lr_is(&st, 0.1, 3, 100, 0.05);
@@ -675,13 +675,13 @@ START_TEST(test_schedules)
     lr_is(&st, 0.1, 7, 100, 0.025);
     lr_is(&st, 0.1, 30, 100, 0.1 / 1024);
 
-    dpt_sched_config ex = {DPT_SCHED_EXP, 1, 0.9, 0, 0};
+    dpt_sched_config ex = {DPT_SCHED_EXP, 1, 0.9, 0, 0, 0, 0, 0, 0};
     lr_is(&ex, 0.1, 0, 100, 0.1);
     lr_is(&ex, 0.1, 1, 100, 0.09);
     lr_is(&ex, 0.1, 3, 100, 0.0729);
 
     /* cosine without warmup: T = total */
-    dpt_sched_config co = {DPT_SCHED_COSINE, 1, 1, 0.001, 0};
+    dpt_sched_config co = {DPT_SCHED_COSINE, 1, 1, 0.001, 0, 0, 0, 0, 0};
     lr_is(&co, 0.1, 0, 100, 0.1);
     lr_is(&co, 0.1, 50, 100, 0.001 + 0.099 * 0.5);
     lr_is(&co, 0.1, 25, 100, 0.001 + 0.099 * (1 + sqrt(0.5)) / 2);
@@ -734,7 +734,7 @@ END_TEST
 /* Cosine over many steps: monotone non-increasing after warmup, between min_lr and base. */
 START_TEST(test_cosine_shape)
 {
-    dpt_sched_config co = {DPT_SCHED_COSINE, 1, 1, 0.01, 7};
+    dpt_sched_config co = {DPT_SCHED_COSINE, 1, 1, 0.01, 7, 0, 0, 0, 0};
     double prev = 0;
     for (int64_t s = 0; s < 7; s++) {
         double lr = dpt_sched_lr(&co, 1.0, s, 1000);
