@@ -50,7 +50,7 @@ static int load_data(dpt_trainer *t, int fold, dpt_err *e)
         return DPT_FAIL;
     if (!t->train_idx)
         t->ntrain = t->train.n;
-    if (c->early.patience > 0 && !t->nval)
+    if (c->early.patience > 0 && c->early.metric != DPT_METRIC_TRAIN_LOSS && !t->nval)
         return dpt_errf(e, "early_stopping.patience: data.val_fraction = %g of %zu samples leaves no validation "
                         "sample", c->data.val_fraction, t->train.n);
     if (t->ntrain < (size_t)t->comm->size)
@@ -177,7 +177,7 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
     src->y = malloc(sizeof(float) * rows * t->train.tdim);
     src->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
     /* The best validation point is kept for early stopping and for best.safetensors. */
-    int track_best = t->nval && (c->early.patience > 0 || c->ckpt.keep_best);
+    int track_best = t->nval && c->early.metric != DPT_METRIC_TRAIN_LOSS && (c->early.patience > 0 || c->ckpt.keep_best);
     if (track_best)
         t->best_params = malloc(sizeof(float) * t->model.nparams);
     if (!src->x || !src->y || !src->dout || (track_best && !t->best_params))
@@ -276,8 +276,11 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
     t->comm = comm;
-    dpt_early_init(&t->early, cfg->early.metric == DPT_METRIC_VAL_ACCURACY, cfg->early.patience,
-                   cfg->early.min_delta);
+    if (cfg->early.metric == DPT_METRIC_TRAIN_LOSS)
+        dpt_early_init_sklearn(&t->early, cfg->early.n_iter_no_change, cfg->early.tol);
+    else
+        dpt_early_init(&t->early, cfg->early.metric == DPT_METRIC_VAL_ACCURACY, cfg->early.patience,
+                       cfg->early.min_delta);
     if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK || check_same_data(t, e) != DPT_OK ||
         dpt_trainer_plan_reduction(t, e) != DPT_OK ||
         dpt_comm_agree(comm, dpt_trace_init(&t->trace, comm, cfg->train.trace, cfg->train.trace_steps, e), e) !=
@@ -359,7 +362,15 @@ static int validate(dpt_trainer *t)
     dpt_trace_span(&t->trace, "evaluate", "eval", t0, -1);
     t->last.val_loss = r.loss;
     t->last.val_accuracy = t->train.nclasses > 0 ? r.accuracy : NAN;
-    return early_stop_update(t, &r);
+    return t->cfg->early.metric != DPT_METRIC_TRAIN_LOSS && early_stop_update(t, &r);
+}
+
+/* sklearn's stopping on the training loss: once per whole epoch, on its mean loss (the same on
+ * every rank: the losses are reduced), with no best model kept since sklearn keeps the last. */
+static int train_loss_stop(dpt_trainer *t)
+{
+    int improved;
+    return dpt_early_update(&t->early, t->pos.epoch_loss / t->pos.epoch_count, t->pos.step, &improved);
 }
 
 static void report(dpt_trainer *t, int console, double samples, double t0, double tstart)
@@ -459,6 +470,8 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
     int epoch_done = (size_t)t->pos.batch_in_epoch >= per_epoch;
     if (c->train.eval_every == 0 && t->nval)
         stop = validate(t);
+    if (epoch_done && c->early.metric == DPT_METRIC_TRAIN_LOSS)
+        stop = train_loss_stop(t);
     after_eval(t, last || stop || (t->pos.epoch + 1) % c->train.log_every == 0, samples, t0, tstart);
     if (epoch_done) {
         t->pos.epoch++;
