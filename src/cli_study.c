@@ -25,13 +25,14 @@ static const char study_help[] =
     "study.seeds) in this one MPI job, study.ranks_per_run ranks per trial, each group of ranks\n"
     "taking the next trial when it is done.\n"
     "  --set s.k=v     override one key of the base experiment of every trial (not a swept key)\n"
+    "  --dry-run       build and check every trial's experiment, list the trials, train nothing\n"
     "  --resume auto   skip the trials that finished (trial.json), resume the others from their\n"
     "                  checkpoints\n"
     "Outputs go to RUN_DIR/STUDY/: one run directory per trial, trials.csv, summary.json.\n";
 
 typedef struct {
     const char *file;
-    int resume, nsets;
+    int resume, nsets, dry_run;
     const char *sets[DPT_STUDY_SETS_MAX];
 } study_args;
 
@@ -48,6 +49,8 @@ static int parse_args(study_args *a, int argc, char **argv, dpt_err *e)
             a->sets[a->nsets++] = set;
         else if (strcmp(argv[i], "--set") == 0)
             return dpt_errf(e, "study: --set needs a value (see dptrain study --help)");
+        else if (strcmp(argv[i], "--dry-run") == 0)
+            a->dry_run = 1;
         else if (strcmp(argv[i], "--resume=auto") == 0 || (strcmp(argv[i], "--resume") == 0 && i + 1 < argc &&
                                                       strcmp(argv[i + 1], "auto") == 0 && ++i))
             a->resume = 1;
@@ -454,7 +457,7 @@ static int plan(const dpt_comm *comm, dpt_study *s, const study_args *a, dpt_tri
         st = dpt_study_load(s, file, e);
         for (int i = 0; st == DPT_OK && i < a->nsets; i++)
             st = dpt_study_add_set(s, a->sets[i], e);
-        if (st == DPT_OK && comm->size % s->ranks_per_run)
+        if (st == DPT_OK && !a->dry_run && comm->size % s->ranks_per_run)
             st = dpt_errf(e, "%s:%d: study.ranks_per_run = %d does not divide the job's %d ranks", file, s->line[3],
                           s->ranks_per_run, comm->size);
         if (st == DPT_OK)
@@ -508,6 +511,19 @@ static int64_t next_trial(dpt_counter *next, const dpt_comm *group, int64_t done
     return i;
 }
 
+/* --dry-run: the trials that would run, each with its swept values (rank 0). */
+static void list_trials(const dpt_study *s, const dpt_trial *t, int n)
+{
+    printf("study %s: %d settings x %d seeds = %d trials (dry run: nothing trained)\n", s->name,
+           dpt_study_nsettings(s), s->nseeds, n);
+    for (int i = 0; i < n; i++) {
+        printf("%s", t[i].cfg.run.name);
+        for (int k = 0; k < s->nsweep; k++)
+            printf("  %s=%s", s->sweep[k].key, s->sweep[k].values[dpt_study_value(s, t[i].setting, k)]);
+        printf("  %s=%" PRIu64 "\n", s->seed_key, t[i].seed);
+    }
+}
+
 int dpt_cli_study(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
 {
     for (int i = 0; i < argc; i++)
@@ -521,9 +537,16 @@ int dpt_cli_study(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     dpt_trial *t = NULL;
     dpt_comm group = {0};
     int n = 0, k = 1, mine = 0;
-    if (dpt_comm_agree(comm, parse_args(&a, argc, argv, e), e) != DPT_OK ||
-        plan(comm, &s, &a, &t, &n, &k, e) != DPT_OK ||
-        dpt_comm_agree(comm, dpt_comm_watchdog_start(comm, t[0].cfg.train.timeout, e), e) != DPT_OK ||
+    int planned = dpt_comm_agree(comm, parse_args(&a, argc, argv, e), e) == DPT_OK &&
+                  plan(comm, &s, &a, &t, &n, &k, e) == DPT_OK;
+    if (planned && a.dry_run) {
+        if (comm->rank == 0)
+            list_trials(&s, t, n);
+        free(t);
+        dpt_study_free(&s);
+        return DPT_OK;
+    }
+    if (!planned || dpt_comm_agree(comm, dpt_comm_watchdog_start(comm, t[0].cfg.train.timeout, e), e) != DPT_OK ||
         make_group(comm, k, &group, &mine, e) != DPT_OK) {
         free(t);
         dpt_study_free(&s);

@@ -106,9 +106,13 @@ static int split_list(char items[][DPT_STUDY_VALUE_MAX], int max, const char *v,
         char buf[DPT_STUDY_VALUE_MAX];
         size_t len = 0;
         int quoted = 0, was_quoted = 0;
+        while (isspace((unsigned char)*p)) /* the blank after the comma is not the value's */
+            p++;
         while (*p && (quoted || *p != ',')) {
             if (*p == '"')
                 quoted = !quoted, was_quoted = 1;
+            else if (was_quoted && !quoted && isspace((unsigned char)*p))
+                ; /* a blank after the closing quote */
             else if (len + 1 < sizeof buf)
                 buf[len++] = *p;
             else
