@@ -457,7 +457,7 @@ static int plan(const dpt_comm *comm, dpt_study *s, const study_args *a, dpt_tri
         st = dpt_study_load(s, file, e);
         for (int i = 0; st == DPT_OK && i < a->nsets; i++)
             st = dpt_study_add_set(s, a->sets[i], e);
-        if (st == DPT_OK && !a->dry_run && comm->size % s->ranks_per_run)
+        if (st == DPT_OK && comm->size % s->ranks_per_run)
             st = dpt_errf(e, "%s:%d: study.ranks_per_run = %d does not divide the job's %d ranks", file, s->line[3],
                           s->ranks_per_run, comm->size);
         if (st == DPT_OK)
@@ -524,6 +524,23 @@ static void list_trials(const dpt_study *s, const dpt_trial *t, int n)
     }
 }
 
+int dpt_cli_study_dry_run(int argc, char **argv, dpt_err *e)
+{
+    static dpt_study s; /* large */
+    study_args a;
+    dpt_trial *t = NULL;
+    int n = 0, st = parse_args(&a, argc, argv, e);
+    if (st == DPT_OK)
+        st = dpt_study_load(&s, a.file, e);
+    for (int i = 0; st == DPT_OK && i < a.nsets; i++)
+        st = dpt_study_add_set(&s, a.sets[i], e);
+    if (st == DPT_OK && (st = dpt_study_trials(&s, &t, &n, e)) == DPT_OK)
+        list_trials(&s, t, n);
+    free(t);
+    dpt_study_free(&s);
+    return st;
+}
+
 int dpt_cli_study(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
 {
     for (int i = 0; i < argc; i++)
@@ -537,16 +554,8 @@ int dpt_cli_study(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     dpt_trial *t = NULL;
     dpt_comm group = {0};
     int n = 0, k = 1, mine = 0;
-    int planned = dpt_comm_agree(comm, parse_args(&a, argc, argv, e), e) == DPT_OK &&
-                  plan(comm, &s, &a, &t, &n, &k, e) == DPT_OK;
-    if (planned && a.dry_run) {
-        if (comm->rank == 0)
-            list_trials(&s, t, n);
-        free(t);
-        dpt_study_free(&s);
-        return DPT_OK;
-    }
-    if (!planned || dpt_comm_agree(comm, dpt_comm_watchdog_start(comm, t[0].cfg.train.timeout, e), e) != DPT_OK ||
+    if (dpt_comm_agree(comm, parse_args(&a, argc, argv, e), e) != DPT_OK ||
+        plan(comm, &s, &a, &t, &n, &k, e) != DPT_OK || dpt_comm_agree(comm, dpt_comm_watchdog_start(comm, t[0].cfg.train.timeout, e), e) != DPT_OK ||
         make_group(comm, k, &group, &mine, e) != DPT_OK) {
         free(t);
         dpt_study_free(&s);
