@@ -2,7 +2,7 @@
 # Runs one of the reproductions in launch/configs/reproduce/ (a study file) and prints, per
 # setting, the reference figure against the measured mean +- sample sd, n, the difference and
 # the difference in standard deviations (of the measured trials).
-#   scripts/reproduce.sh NAME [--quick] [--np N] [--resume] [--dir RUN_DIR]
+#   scripts/reproduce.sh NAME [--quick] [--np N] [--resume] [--dir RUN_DIR] [--report]
 #   scripts/reproduce.sh --list
 # NAME is a file's name without .ini (sklearn-fashion, optimizers-fashion, linreg-ols) or a path.
 # The study file's comments steer it:
@@ -11,7 +11,7 @@
 #   ; reproduce: quick = ARGS    the --set overrides of --quick (a smoke run, nothing measured)
 #   ; reference: sK VALUE TEXT   setting K's published (or computed) figure and what it is
 # Results go to RUN_DIR/NAME/ (RUN_DIR/quick/NAME/ with --quick; RUN_DIR = runs of this tree);
-# --resume continues a cut-off study.
+# --resume continues a cut-off study; --report only reports the trials finished so far.
 # Environment: DPTRAIN=... the binary (default build/dptrain of this tree).
 set -euo pipefail
 me=reproduce.sh
@@ -19,15 +19,16 @@ die() { echo "$me: $*" >&2; exit 1; }
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir=$here/launch/configs/reproduce
 
-name="" quick=0 np="" resume=() rundir=runs
+name="" quick=0 np="" resume=() rundir=runs report=0
 while [ $# -gt 0 ]; do
   case $1 in
-    -h|--help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
     --list) for f in "$dir"/*.ini; do basename "$f" .ini; done; exit 0 ;;
     --quick) quick=1; shift ;;
     --np) [ $# -ge 2 ] || die "--np needs a number"; np=$2; shift 2 ;;
     --np=*) np=${1#*=}; shift ;;
     --resume) resume=(--resume auto); shift ;;
+    --report) report=1; shift ;;
     --dir) [ $# -ge 2 ] || die "--dir needs a directory"; rundir=$2; shift 2 ;;
     --dir=*) rundir=${1#*=}; shift ;;
     -?*) die "unknown option $1 (see --help)" ;;
@@ -68,39 +69,62 @@ if [ "$np" -gt 1 ]; then
   launch=(mpirun -np "$np" --oversubscribe -x OPENBLAS_NUM_THREADS=1 "$bin")
 fi
 start=$(date +%s)
-"${launch[@]}" study "$file" "${sets[@]}" "${resume[@]}" || die "the study failed"
+if [ "$report" = 0 ]; then
+  "${launch[@]}" study "$file" "${sets[@]}" "${resume[@]}" || die "the study failed"
+fi
 wall=$(( $(date +%s) - start ))
+[ "$report" = 0 ] || wall=-
 out=$rundir/$study
+# The settings' swept values, from the trials' list (nothing is trained by --dry-run).
+"$bin" study "$file" "${sets[@]}" --dry-run >"$out/.trials.txt" 2>&1 || die "$file: $(tail -1 "$out/.trials.txt")"
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-"$py" - "$out/summary.json" "$file" "$metric" "$wall" "$np" "$(date -u +%Y-%m-%d)" "$cpu, $(nproc) cores" "$quick" <<'PY'
-import json, math, re, sys
-path, file, metric, wall, np, day, machine, quick = sys.argv[1:]
-summary = json.load(open(path))
-refs = {}
+"$py" - "$out" "$file" "$metric" "$wall" "$np" "$(date -u +%Y-%m-%d)" "$cpu, $(nproc) cores" "$quick" <<'PY'
+import glob, json, math, os, re, sys
+out, file, metric, wall, np, day, machine, quick = sys.argv[1:]
+refs, values, ends, failed, busy = {}, {}, {}, {}, 0.0
 for line in open(file):
     m = re.match(r";\s*reference:\s*s(\d+)\s+(\S+)\s*(.*)", line)
     if m:
         refs[int(m.group(1))] = (float(m.group(2)), m.group(3).strip())
-print("%s: %s of each setting (sd: sample standard deviation of the trials, n - 1)%s" %
-      (summary["study"], metric, "  [--quick: a smoke run, not a measurement]" if quick == "1" else ""))
-print("%-4s %-46s %11s %26s %3s %10s %6s" % ("set", "what", "reference", "measured mean +- sd", "n", "difference", "in sd"))
-for s in sorted(summary["settings"], key=lambda s: s["setting"]):
-    k = s["setting"]
-    ref, text = refs.get(k, (None, ""))
-    if not text:
-        text = " ".join("%s=%s" % kv for kv in s["values"].items()) or "-"
-    m = s["metrics"].get(metric)
-    if not m:
-        print("%-4s %-46s %11s %26s %3d" % ("s%d" % k, text[:46], "-" if ref is None else "%.4g" % ref, "(none done)", 0))
+for line in open(os.path.join(out, ".trials.txt")):
+    m = re.match(r"s(\d+)-seed\S+  (.*?)  run\.\w+=\S+$", line.rstrip())
+    if m:
+        values[int(m.group(1))] = m.group(2).replace("  ", " ")
+# Each finished trial's metric, of the model it ends with (the best one when early stopping restored it).
+for tj in glob.glob(os.path.join(out, "*", "trial.json")):
+    t = json.load(open(tj))
+    k = int(t["setting"])
+    busy += float(t.get("wall_s", 0))
+    if t.get("status") != "done":
+        failed[k] = failed.get(k, 0) + 1
         continue
-    mean, sd, n = m["mean"], m["sd"], m["n"]
+    s = t["summary"]
+    v = s.get(s.get("model", "final"), {}).get(metric)
+    if v is not None:
+        ends.setdefault(k, []).append(float(v))
+print("%s: %s of each setting's finished trials (sd: sample standard deviation, n - 1)%s" %
+      (os.path.basename(out), metric, "  [--quick: a smoke run, not a measurement]" if quick == "1" else ""))
+print("%-4s %-46s %11s %26s %3s %10s %6s" % ("set", "what", "reference", "measured mean +- sd", "n", "difference", "in sd"))
+for k in sorted(set(values) | set(refs)):
+    ref, text = refs.get(k, (None, ""))
+    text = text or values.get(k, "-")
+    x = ends.get(k, [])
+    n = len(x)
+    reft = "-" if ref is None else "%.9g" % ref
+    if not n:
+        print("%-4s %-46s %11s %26s %3d" % ("s%d" % k, text[:46], reft, "(none finished)", 0))
+        continue
+    mean = sum(x) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in x) / (n - 1)) if n > 1 else None
     meas = "%.9g +- %s" % (mean, "-" if sd is None else "%.2g" % sd)
     diff = dsd = "-"
     if ref is not None:
         diff = "%+.3g" % (mean - ref)
         if sd:
             dsd = "%+.1f" % ((mean - ref) / sd)
-    print("%-4s %-46s %11s %26s %3d %10s %6s" % ("s%d" % k, text[:46], "-" if ref is None else "%.9g" % ref, meas, n, diff, dsd))
-print("wall time %s s on %s rank%s, %s, %s" % (wall, np, "" if np == "1" else "s", day, machine))
+    print("%-4s %-46s %11s %26s %3d %10s %6s" % ("s%d" % k, text[:46], reft, meas, n, diff, dsd)
+          + ("  (%d failed)" % failed[k] if failed.get(k) else ""))
+print("%strials' wall time %.0f s in all, %s rank%s, %s, %s" % ("" if wall == "-" else "job %s s, " % wall, busy, np,
+      "" if np == "1" else "s", day, machine))
 PY
