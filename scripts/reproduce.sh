@@ -9,7 +9,7 @@
 #   ; reproduce: np = N          ranks of the job (mpirun when N > 1; --np overrides)
 #   ; reproduce: metric = M      the column compared: test_accuracy, train_loss, val_loss, ...
 #   ; reproduce: quick = ARGS    the --set overrides of --quick (a smoke run, nothing measured)
-#   ; reference: sK VALUE TEXT   setting K's published (or computed) figure and what it is
+#   ; reference: sK VALUE TEXT   setting K's published (or computed) figure and what it is ("-": none)
 # Results go to RUN_DIR/NAME/ (RUN_DIR/quick/NAME/ with --quick; RUN_DIR = runs of this tree);
 # --resume continues a cut-off study; --report only reports the trials finished so far.
 # Environment: DPTRAIN=... the binary (default build/dptrain of this tree).
@@ -85,8 +85,8 @@ out, file, metric, wall, np, day, machine, quick = sys.argv[1:]
 refs, values, ends, failed, busy = {}, {}, {}, {}, 0.0
 for line in open(file):
     m = re.match(r";\s*reference:\s*s(\d+)\s+(\S+)\s*(.*)", line)
-    if m:
-        refs[int(m.group(1))] = (float(m.group(2)), m.group(3).strip())
+    if m:  # a value of "-": no figure to compare with, only the setting's name
+        refs[int(m.group(1))] = (None if m.group(2) == "-" else float(m.group(2)), m.group(3).strip())
 for line in open(os.path.join(out, ".trials.txt")):
     m = re.match(r"s(\d+)-seed\S+  (.*?)  run\.\w+=\S+$", line.rstrip())
     if m:
@@ -117,7 +117,8 @@ for k in sorted(set(values) | set(refs)):
         continue
     mean = sum(x) / n
     sd = math.sqrt(sum((v - mean) ** 2 for v in x) / (n - 1)) if n > 1 else None
-    meas = "%.9g +- %s" % (mean, "-" if sd is None else "%.2g" % sd)
+    places = max(4, 1 - math.floor(math.log10(sd))) if sd else 4  # two digits of the sd
+    meas = "%.*f +- %s" % (places, mean, "-" if sd is None else "%.2g" % sd)
     diff = dsd = "-"
     if ref is not None:
         diff = "%+.3g" % (mean - ref)

@@ -95,7 +95,7 @@ trial s1-seed1 1 done 1; trial s1-seed2 1 done 3; trial s1-seed3 1 failed 100; t
 printf 'trial,setting,optimizer.lr,run.seed,status\ns1-seed1,1,0.1,1,done\ns2-seed1,2,0.01,1,done\n' > "$S/trials.csv"
 "$PLOT" --x step --keep stkeep "$S" > st.txt || fail "plot-metrics failed on a study directory"
 is_png "$S/metrics.png" 10000
-printf '0\ts1 optimizer.lr=0.1 (n=2)\tband\t1 0 1\n1\ts2 optimizer.lr=0.01 (n=1)\tband\t1 0 1\n' | diff - stkeep/manifest \
+printf '0\ts1 lr=0.1 (n=2)\tband\t1 0 1\n1\ts2 lr=0.01 (n=1)\tband\t1 0 1\n' | diff - stkeep/manifest \
   || fail "study: one band per setting over its finished trials, labelled by its swept values"
 $PY - stkeep <<'PYEOF' || fail "study: the band is not mean +- 1 sample sd"
 import math, sys
@@ -110,7 +110,7 @@ PYEOF
 expect_contains stkeep/plot.gp "set xlabel 'step'"
 expect_contains stkeep/plot.gp "0.train' using 1:3:4 with filledcurves"
 expect_contains stkeep/plot.gp "0.train' using 1:2 with lines"
-expect_contains stkeep/plot.gp "title 's2 optimizer.lr=0.01 (n=1) train'"
+expect_contains stkeep/plot.gp "title 's2 lr=0.01 (n=1) train'"
 expect_error "--x time: expected epoch or step" --x time runs/a/metrics.jsonl
 mkdir -p nostudy
 expect_error "nostudy: a directory, but no study" nostudy
