@@ -34,6 +34,6 @@ grep -qx "batch = 16" runs/h/s4-seed42/config.ini || fail "--set training.batch 
 "$DPTRAIN" train base.ini --set run.dir="$TMP/runs" --set training.batch=16 --set training.steps=12 \
   --set run.name=alone > alone.log 2>&1 || { cat alone.log; fail "the lone run failed"; }
 "$CKPTDIFF" "$(last_ckpt runs/alone)" "$(last_ckpt runs/h/s4-seed42)" bitwise || fail "trial s4 differs from its run alone"
-"$DPTRAIN" study h.ini --set training.steps=5 > swept.log 2>&1 && fail "a --set of a swept key was accepted"
+"$DPTRAIN" study h.ini --set training.steps=5 --dry-run > swept.log 2>&1 && fail "a --set of a swept key was accepted"
 expect_contains swept.log "--set training.steps=5: training.steps is swept (h.ini:5); set it in one place"
 exit 0
