@@ -20,7 +20,7 @@
 #include "dptrain/study.h"
 
 static const char study_help[] =
-    "usage: dptrain study STUDY.ini [--set section.key=value]... [--resume auto]\n"
+    "usage: dptrain study STUDY.ini [--set section.key=value]... [--resume auto] [--dry-run]\n"
     "Runs every trial of a study (a base experiment over a grid or zip of [sweep] values, times\n"
     "study.seeds) in this one MPI job, study.ranks_per_run ranks per trial, each group of ranks\n"
     "taking the next trial when it is done.\n"
