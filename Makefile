@@ -107,7 +107,7 @@ test: deps
 # mode's sums, which are dptrain's own tree, not MPI's) ran under Open MPI.
 MPICH_SKIP := t_config_errors t_bad_data t_bad_checkpoints t_out_of_memory t_install t_readme \
 	t_plot_metrics t_small_files t_study_errors t_study_seeds t_cnn_torch t_compare_optimizers t_comm_dtype \
-	t_deterministic
+	t_deterministic t_train_loss_stop t_reproduce
 test-mpich: check-deps
 	@$(MAKE) --no-print-directory MPI=mpich all
 	@fail=0; \

@@ -1,7 +1,8 @@
 /* dptrain study: every trial of a study in one MPI job. The ranks split into groups of
- * study.ranks_per_run (a group's ranks on one node where they can); trial i goes to group
- * i mod groups (a fixed round-robin, so every rank knows its trials without asking), and each
- * group trains its trials one after the other as ordinary runs in RUN_DIR/STUDY/TRIAL/. The
+ * study.ranks_per_run (a group's ranks on one node where they can); each group's leader draws
+ * the next trial's number from a counter on rank 0 whenever its group is free (so a long trial
+ * does not hold up the trials behind it), and the group trains it as an ordinary run in
+ * RUN_DIR/STUDY/TRIAL/. The
  * leader of a group writes each trial's trial.json (its status and summary); rank 0 of the job
  * then gathers them into trials.csv, summary.json and a table per setting. */
 #include <cjson/cJSON.h>
@@ -19,23 +20,38 @@
 #include "dptrain/study.h"
 
 static const char study_help[] =
-    "usage: dptrain study STUDY.ini [--resume auto]\n"
+    "usage: dptrain study STUDY.ini [--set section.key=value]... [--resume auto] [--dry-run]\n"
     "Runs every trial of a study (a base experiment over a grid or zip of [sweep] values, times\n"
-    "study.seeds) in this one MPI job, study.ranks_per_run ranks per trial.\n"
+    "study.seeds) in this one MPI job, study.ranks_per_run ranks per trial, each group of ranks\n"
+    "taking the next trial when it is done.\n"
+    "  --set s.k=v     override one key of the base experiment of every trial (not a swept key)\n"
+    "  --dry-run       build and check every trial's experiment, list the trials, train nothing\n"
     "  --resume auto   skip the trials that finished (trial.json), resume the others from their\n"
     "                  checkpoints\n"
     "Outputs go to RUN_DIR/STUDY/: one run directory per trial, trials.csv, summary.json.\n";
 
 typedef struct {
     const char *file;
-    int resume;
+    int resume, nsets, dry_run;
+    const char *sets[DPT_STUDY_SETS_MAX];
 } study_args;
 
 static int parse_args(study_args *a, int argc, char **argv, dpt_err *e)
 {
     memset(a, 0, sizeof *a);
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--resume=auto") == 0 || (strcmp(argv[i], "--resume") == 0 && i + 1 < argc &&
+        const char *set = strncmp(argv[i], "--set=", 6) == 0 ? argv[i] + 6
+                        : strcmp(argv[i], "--set") == 0 && i + 1 < argc ? argv[++i]
+                                                                        : NULL;
+        if (set && a->nsets == DPT_STUDY_SETS_MAX)
+            return dpt_errf(e, "--set: at most %d overrides", DPT_STUDY_SETS_MAX);
+        if (set)
+            a->sets[a->nsets++] = set;
+        else if (strcmp(argv[i], "--set") == 0)
+            return dpt_errf(e, "study: --set needs a value (see dptrain study --help)");
+        else if (strcmp(argv[i], "--dry-run") == 0)
+            a->dry_run = 1;
+        else if (strcmp(argv[i], "--resume=auto") == 0 || (strcmp(argv[i], "--resume") == 0 && i + 1 < argc &&
                                                       strcmp(argv[i + 1], "auto") == 0 && ++i))
             a->resume = 1;
         else if (strncmp(argv[i], "--resume", 8) == 0)
@@ -99,8 +115,9 @@ static int finished(const dpt_trial *t)
     return done;
 }
 
-/* trial.json: the trial's status, its error if it failed, its wall time and its summary.json. */
-static void write_trial_json(const dpt_trial *t, int st, const char *err, double wall)
+/* trial.json: the trial's status, its error if it failed, its wall time, the group that ran it
+ * (for the record: the results do not depend on it) and its summary.json. */
+static void write_trial_json(const dpt_trial *t, int st, const char *err, double wall, int group)
 {
     char path[DPT_PATH_MAX + DPT_NAME_MAX + 32], dir[DPT_PATH_MAX + DPT_NAME_MAX + 2];
     dpt_err e = {0};
@@ -112,6 +129,7 @@ static void write_trial_json(const dpt_trial *t, int st, const char *err, double
     if (st != DPT_OK)
         cJSON_AddStringToObject(o, "error", err);
     cJSON_AddNumberToObject(o, "wall_s", wall);
+    cJSON_AddNumberToObject(o, "group", group);
     trial_path(path, sizeof path, t, "summary.json");
     if (st == DPT_OK && (summary = read_json(path)))
         cJSON_AddItemToObject(o, "summary", summary);
@@ -126,7 +144,7 @@ static void write_trial_json(const dpt_trial *t, int st, const char *err, double
 
 /* Trains trial t on group g (collective over g); a trial that fails is told and recorded, and the
  * study goes on. */
-static void run_trial(const dpt_comm *g, const dpt_trial *t, const char *file, int resume)
+static void run_trial(const dpt_comm *g, int mine, const dpt_trial *t, const char *file, int resume)
 {
     static dpt_config c; /* large */
     int skip = g->rank == 0 && resume && finished(t);
@@ -146,7 +164,7 @@ static void run_trial(const dpt_comm *g, const dpt_trial *t, const char *file, i
     if (g->rank == 0) {
         if (st != DPT_OK)
             fprintf(stderr, "dptrain: study: trial %s failed (the study goes on): %s\n", t->cfg.run.name, e.msg);
-        write_trial_json(t, st, e.msg, dpt_comm_time() - t0);
+        write_trial_json(t, st, e.msg, dpt_comm_time() - t0, mine);
     }
 }
 
@@ -430,12 +448,15 @@ static int report(const dpt_study *s, const dpt_trial *t, int n, dpt_err *e)
 /* ---- the job ----------------------------------------------------------------- */
 
 /* Rank 0 reads the study and builds its trials; every rank receives them (collective). */
-static int plan(const dpt_comm *comm, dpt_study *s, const char *file, dpt_trial **t, int *n, int *k, dpt_err *e)
+static int plan(const dpt_comm *comm, dpt_study *s, const study_args *a, dpt_trial **t, int *n, int *k, dpt_err *e)
 {
+    const char *file = a->file;
     int st = DPT_OK, head[2] = {0, 0};
     *t = NULL;
     if (comm->rank == 0) {
         st = dpt_study_load(s, file, e);
+        for (int i = 0; st == DPT_OK && i < a->nsets; i++)
+            st = dpt_study_add_set(s, a->sets[i], e);
         if (st == DPT_OK && comm->size % s->ranks_per_run)
             st = dpt_errf(e, "%s:%d: study.ranks_per_run = %d does not divide the job's %d ranks", file, s->line[3],
                           s->ranks_per_run, comm->size);
@@ -479,6 +500,47 @@ static int make_group(const dpt_comm *comm, int k, dpt_comm *group, int *mine, d
     return dpt_comm_agree(comm, st, e);
 }
 
+/* The trial this group trains next, after trial done: the number its leader draws from the
+ * counter (collective over group), or without a counter the round-robin's done + groups. */
+static int64_t next_trial(dpt_counter *next, const dpt_comm *group, int64_t done, int groups)
+{
+    if (!next)
+        return done + groups;
+    int64_t i = group->rank == 0 ? dpt_counter_next(next) : 0;
+    dpt_comm_bcast(group, &i, sizeof i);
+    return i;
+}
+
+/* --dry-run: the trials that would run, each with its swept values (rank 0). */
+static void list_trials(const dpt_study *s, const dpt_trial *t, int n)
+{
+    printf("study %s: %d settings x %d seeds = %d trials (dry run: nothing trained)\n", s->name,
+           dpt_study_nsettings(s), s->nseeds, n);
+    for (int i = 0; i < n; i++) {
+        printf("%s", t[i].cfg.run.name);
+        for (int k = 0; k < s->nsweep; k++)
+            printf("  %s=%s", s->sweep[k].key, s->sweep[k].values[dpt_study_value(s, t[i].setting, k)]);
+        printf("  %s=%" PRIu64 "\n", s->seed_key, t[i].seed);
+    }
+}
+
+int dpt_cli_study_dry_run(int argc, char **argv, dpt_err *e)
+{
+    static dpt_study s; /* large */
+    study_args a;
+    dpt_trial *t = NULL;
+    int n = 0, st = parse_args(&a, argc, argv, e);
+    if (st == DPT_OK)
+        st = dpt_study_load(&s, a.file, e);
+    for (int i = 0; st == DPT_OK && i < a.nsets; i++)
+        st = dpt_study_add_set(&s, a.sets[i], e);
+    if (st == DPT_OK && (st = dpt_study_trials(&s, &t, &n, e)) == DPT_OK)
+        list_trials(&s, t, n);
+    free(t);
+    dpt_study_free(&s);
+    return st;
+}
+
 int dpt_cli_study(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
 {
     for (int i = 0; i < argc; i++)
@@ -493,8 +555,7 @@ int dpt_cli_study(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     dpt_comm group = {0};
     int n = 0, k = 1, mine = 0;
     if (dpt_comm_agree(comm, parse_args(&a, argc, argv, e), e) != DPT_OK ||
-        plan(comm, &s, a.file, &t, &n, &k, e) != DPT_OK ||
-        dpt_comm_agree(comm, dpt_comm_watchdog_start(comm, t[0].cfg.train.timeout, e), e) != DPT_OK ||
+        plan(comm, &s, &a, &t, &n, &k, e) != DPT_OK || dpt_comm_agree(comm, dpt_comm_watchdog_start(comm, t[0].cfg.train.timeout, e), e) != DPT_OK ||
         make_group(comm, k, &group, &mine, e) != DPT_OK) {
         free(t);
         dpt_study_free(&s);
@@ -502,11 +563,15 @@ int dpt_cli_study(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
     }
     int groups = comm->size / k;
     if (comm->rank == 0)
-        printf("study %s: %d trials on %d group%s of %d rank%s, trial i on group i mod %d\n", s.name, n, groups,
-               groups == 1 ? "" : "s", k, k == 1 ? "" : "s", groups);
-    for (int i = mine; i < n; i += groups)
-        run_trial(&group, &t[i], a.file, a.resume);
+        printf("study %s: %d trials on %d group%s of %d rank%s, each group taking the next trial when it is done\n",
+               s.name, n, groups, groups == 1 ? "" : "s", k, k == 1 ? "" : "s");
+    dpt_counter *next = dpt_counter_new(comm);
+    if (!next && comm->rank == 0)
+        fprintf(stderr, "dptrain: study: no memory for the trial counter: trial i goes to group i mod %d\n", groups);
+    for (int64_t i = next_trial(next, &group, mine - groups, groups); i < n; i = next_trial(next, &group, i, groups))
+        run_trial(&group, mine, &t[i], a.file, a.resume);
     dpt_comm_unwatch();
+    dpt_counter_free(next);
     dpt_comm_free(&group);
     dpt_comm_barrier(comm);
     int st = comm->rank == 0 ? report(&s, t, n, e) : DPT_OK;

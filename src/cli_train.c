@@ -326,7 +326,12 @@ static void tell_stop(dpt_trainer *t, session *s, int restored)
 {
     const dpt_config *c = t->cfg;
     long long epoch = (long long)t->pos.epoch + (t->pos.batch_in_epoch > 0); /* 1-based, mid-epoch or not */
-    if (t->pos.stopped)
+    if (t->pos.stopped && c->early.metric == DPT_METRIC_TRAIN_LOSS)
+        dpt_log_printf(&s->log, "stopped early at step %lld of %lld (epoch %lld): train_loss did not improve by more "
+                       "than tol %g in %lld epochs in a row (more than n_iter_no_change %lld)", (long long)t->pos.step,
+                       (long long)t->total_steps, epoch, c->early.tol, (long long)t->early.bad,
+                       (long long)c->early.n_iter_no_change);
+    else if (t->pos.stopped)
         dpt_log_printf(&s->log, "stopped early at step %lld of %lld (epoch %lld): %s did not improve by more than %g "
                        "in %lld validations", (long long)t->pos.step, (long long)t->total_steps, epoch,
                        dpt_early_metric_name(c->early.metric), c->early.min_delta, (long long)c->early.patience);

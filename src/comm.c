@@ -825,3 +825,61 @@ void dpt_shared_free(dpt_shared *s)
     free(s->region);
     free(s);
 }
+
+/* ---- a shared counter ------------------------------------------------------ */
+
+struct dpt_counter {
+    MPI_Win win;
+    int64_t *value;            /* rank 0's: the next number */
+    _Atomic int64_t *shared;   /* on one node: rank 0's value, in this process's address space */
+};
+
+dpt_counter *dpt_counter_new(const dpt_comm *c)
+{
+    dpt_counter *k = calloc(1, sizeof *k);
+    if (dpt_comm_any(c, !k)) {
+        free(k);
+        return NULL;
+    }
+    /* Passive-target RMA progresses only when the target enters MPI (MPICH), and rank 0 may be
+     * training a one-rank trial for hours: on one node the ranks add to shared memory atomically
+     * instead. Errors here abort the job (the default handler): no rank is left waiting. */
+    MPI_Aint size = c->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0;
+    if (c->size == c->local_size) {
+        MPI_Aint got;
+        int unit;
+        MPI_Win_allocate_shared(size, sizeof(int64_t), MPI_INFO_NULL, group(c), &k->value, &k->win);
+        MPI_Win_shared_query(k->win, 0, &got, &unit, &k->shared);
+        if (c->rank == 0)
+            atomic_store(k->shared, 0);
+    } else {
+        MPI_Win_allocate(size, sizeof(int64_t), MPI_INFO_NULL, group(c), &k->value, &k->win);
+        if (c->rank == 0) { /* the window's memory starts undefined; set it before any rank draws */
+            MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, k->win);
+            *k->value = 0;
+            MPI_Win_unlock(0, k->win);
+        }
+    }
+    MPI_Barrier(group(c));
+    return k;
+}
+
+int64_t dpt_counter_next(dpt_counter *k)
+{
+    if (k->shared)
+        return atomic_fetch_add(k->shared, 1);
+    const int64_t one = 1;
+    int64_t got = 0;
+    MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, k->win);
+    MPI_Fetch_and_op(&one, &got, MPI_INT64_T, 0, 0, MPI_SUM, k->win);
+    MPI_Win_unlock(0, k->win);
+    return got;
+}
+
+void dpt_counter_free(dpt_counter *k)
+{
+    if (!k)
+        return;
+    MPI_Win_free(&k->win);
+    free(k);
+}

@@ -150,9 +150,14 @@ static const keydef keys[] = {
     ENUM("training", "comm_dtype", train.comm_dtype, p_comm_dtype, "fp32", "gradients on the wire: fp32, or bf16 (half the bytes; summed in fp32, rounded when they travel; not in deterministic mode)"),
     BOOL("training", "shared_memory", train.shared_memory, "true", "sharded optimizer, every rank on one node: shards meet in node-shared memory instead of MPI's reduce-scatter and all-gather"),
 
-    NAMED("early_stopping", "metric", early.metric, dpt_early_metric_name, "val_loss", "validation metric watched"),
+    NAMED("early_stopping", "metric", early.metric, dpt_early_metric_name, "val_loss",
+          "metric watched; train_loss: each epoch's mean training loss, stopped by sklearn's rule (tol, n_iter_no_change)"),
     I64("early_stopping", "patience", early.patience, 0, "0", "validations without improvement before stopping; 0 = off"),
     F64("early_stopping", "min_delta", early.min_delta, 0, HUGE_VAL, 0, "0", "smallest change that counts as an improvement"),
+    F64("early_stopping", "tol", early.tol, 0, HUGE_VAL, 0, "0.0001",
+        "train_loss: an epoch whose loss is above the best minus tol counts as one without improvement"),
+    I64("early_stopping", "n_iter_no_change", early.n_iter_no_change, 1, "10",
+        "train_loss: stop when more than this many epochs in a row did not improve"),
 
     I64("checkpoint", "every_steps", ckpt.every_steps, 0, "0", "save every this many steps; 0 = off"),
     I64("checkpoint", "every_epochs", ckpt.every_epochs, 0, "0", "save every this many epochs; 0 = off"),
@@ -730,7 +735,8 @@ int dpt_config_validate(const dpt_config *c, dpt_err *e)
                         c->train.test_every_epochs);
     if (c->data.val_fraction > 0 && c->data.kfold)
         return dpt_errf(e, "data.kfold: cannot be combined with data.val_fraction; choose one");
-    if (c->early.patience > 0 && c->data.val_fraction == 0 && !c->data.kfold)
+    if (c->early.patience > 0 && c->early.metric != DPT_METRIC_TRAIN_LOSS && c->data.val_fraction == 0 &&
+        !c->data.kfold)
         return dpt_errf(e, "early_stopping.patience: needs a validation set (set data.val_fraction or data.kfold)");
     if (regress && c->early.metric == DPT_METRIC_VAL_ACCURACY)
         return dpt_errf(e, "early_stopping.metric: val_accuracy needs data.task = classify");
@@ -811,6 +817,10 @@ static const struct {
     {"data.synthetic_samples", "data.synthetic", "linreg"},
     {"training.blocks", "training.deterministic", "true"},
     {"training.comm_dtype", "training.deterministic", "false"},
+    {"early_stopping.patience", "early_stopping.metric", "val_loss val_accuracy"},
+    {"early_stopping.min_delta", "early_stopping.metric", "val_loss val_accuracy"},
+    {"early_stopping.tol", "early_stopping.metric", "train_loss"},
+    {"early_stopping.n_iter_no_change", "early_stopping.metric", "train_loss"},
 };
 
 /* Whether word is one of the space-separated words of list. */

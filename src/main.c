@@ -15,7 +15,7 @@ static const char usage[] =
     "  eval CHECKPOINT [--data PATH] [--targets PATH]\n"
     "  predict CHECKPOINT INPUT [-o OUT.csv]\n"
     "  info CHECKPOINT\n"
-    "  study STUDY.ini [--resume auto]   seeds and sweeps of an experiment in one job\n"
+    "  study STUDY.ini [--set s.k=v]... [--resume auto] [--dry-run]   seeds and sweeps in one job\n"
     "  lr-find [EXPERIMENT.ini] [--set s.k=v]... [--min LR] [--max LR] [--steps N]   learning-rate range test\n"
     "  keys                  every experiment key with its default (Markdown)\n"
     "  --version, --help; COMMAND --help for details\n"
@@ -53,6 +53,14 @@ int main(int argc, char **argv)
         dpt_config_doc(stdout);
         return 0;
     }
+    for (int i = 2; argc > 2 && strcmp(argv[1], "study") == 0 && i < argc; i++)
+        if (strcmp(argv[i], "--dry-run") == 0) { /* a check of the file: no MPI job needed */
+            dpt_err e = {0};
+            if (dpt_cli_study_dry_run(argc - 2, argv + 2, &e) == DPT_OK)
+                return 0;
+            fprintf(stderr, "dptrain: %s\n", e.msg);
+            return 1;
+        }
     command_fn cmd = argc > 1 ? find_command(argv[1]) : dpt_cli_train;
     if (!cmd) {
         fprintf(stderr, "dptrain: unknown command '%s' (see dptrain --help)\n", argv[1]);

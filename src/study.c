@@ -106,9 +106,13 @@ static int split_list(char items[][DPT_STUDY_VALUE_MAX], int max, const char *v,
         char buf[DPT_STUDY_VALUE_MAX];
         size_t len = 0;
         int quoted = 0, was_quoted = 0;
+        while (isspace((unsigned char)*p)) /* the blank after the comma is not the value's */
+            p++;
         while (*p && (quoted || *p != ',')) {
             if (*p == '"')
                 quoted = !quoted, was_quoted = 1;
+            else if (was_quoted && !quoted && isspace((unsigned char)*p))
+                ; /* a blank after the closing quote */
             else if (len + 1 < sizeof buf)
                 buf[len++] = *p;
             else
@@ -407,13 +411,30 @@ void dpt_study_trial_name(char *out, size_t n, int setting, uint64_t seed)
 
 /* ---- trials ------------------------------------------------------------------ */
 
-/* The base experiment: its file, or the study file's own sections. */
+int dpt_study_add_set(dpt_study *s, const char *assignment, dpt_err *e)
+{
+    size_t n = strcspn(assignment, "=");
+    if (s->nsets == DPT_STUDY_SETS_MAX)
+        return dpt_errf(e, "--set: at most %d overrides", DPT_STUDY_SETS_MAX);
+    for (int k = 0; k < s->nsweep; k++)
+        if (strlen(s->sweep[k].key) == n && strncmp(s->sweep[k].key, assignment, n) == 0)
+            return dpt_errf(e, "--set %s: %s is swept (%s:%d); set it in one place", assignment, s->sweep[k].key,
+                            s->file, s->sweep[k].line);
+    if (n == 8 && strncmp(assignment, "run.name", 8) == 0)
+        return dpt_errf(e, "--set %s: each trial names its own run (study.name names the study's folder)",
+                        assignment);
+    s->sets[s->nsets++] = assignment;
+    return DPT_OK;
+}
+
+/* The base experiment: its file, or the study file's own sections; then the command line's --set. */
 static int load_base(const dpt_study *s, dpt_config *c, dpt_err *e)
 {
     dpt_config_defaults(c);
-    if (s->base[0])
-        return dpt_config_load_file(c, s->base, e);
-    return dpt_config_load_string(c, s->inline_text, s->file, e);
+    int st = s->base[0] ? dpt_config_load_file(c, s->base, e) : dpt_config_load_string(c, s->inline_text, s->file, e);
+    for (int i = 0; st == DPT_OK && i < s->nsets; i++)
+        st = dpt_config_set(c, s->sets[i], e);
+    return st;
 }
 
 /* Applies "key=value", telling a refusal as the study file's line. */

@@ -51,7 +51,7 @@ static int load_data(dpt_trainer *t, int fold, dpt_err *e)
         return DPT_FAIL;
     if (!t->train_idx)
         t->ntrain = t->train.n;
-    if (c->early.patience > 0 && !t->nval)
+    if (c->early.patience > 0 && c->early.metric != DPT_METRIC_TRAIN_LOSS && !t->nval)
         return dpt_errf(e, "early_stopping.patience: data.val_fraction = %g of %zu samples leaves no validation "
                         "sample", c->data.val_fraction, t->train.n);
     if (c->sched.kind == DPT_SCHED_PLATEAU && !t->nval)
@@ -182,7 +182,7 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
     src->y = malloc(sizeof(float) * rows * t->train.tdim);
     src->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
     /* The best validation point is kept for early stopping and for best.safetensors. */
-    int track_best = t->nval && (c->early.patience > 0 || c->ckpt.keep_best);
+    int track_best = t->nval && c->early.metric != DPT_METRIC_TRAIN_LOSS && (c->early.patience > 0 || c->ckpt.keep_best);
     if (track_best)
         t->best_params = malloc(sizeof(float) * t->model.nparams);
     if (!src->x || !src->y || !src->dout || (track_best && !t->best_params))
@@ -281,8 +281,11 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
     t->comm = comm;
-    dpt_early_init(&t->early, cfg->early.metric == DPT_METRIC_VAL_ACCURACY, cfg->early.patience,
-                   cfg->early.min_delta);
+    if (cfg->early.metric == DPT_METRIC_TRAIN_LOSS)
+        dpt_early_init_sklearn(&t->early, cfg->early.n_iter_no_change, cfg->early.tol);
+    else
+        dpt_early_init(&t->early, cfg->early.metric == DPT_METRIC_VAL_ACCURACY, cfg->early.patience,
+                       cfg->early.min_delta);
     dpt_plateau_init(&t->plateau, &cfg->sched, t->early.maximize, cfg->optim.lr);
     if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK || check_same_data(t, e) != DPT_OK ||
         dpt_trainer_plan_reduction(t, e) != DPT_OK ||
@@ -366,7 +369,7 @@ static void plateau_update(dpt_trainer *t, const dpt_eval_result *r)
     if (t->comm->rank == 0 && t->on_note) {
         char line[160];
         snprintf(line, sizeof line, "schedule: plateau: %s stalled for %lld evaluations; learning rate lowered to %.6g "
-                 "after step %lld", dpt_early_metric_name(t->cfg->early.metric), (long long)t->plateau.patience + 1,
+                 "after step %lld", t->plateau.maximize ? "val_accuracy" : "val_loss", (long long)t->plateau.patience + 1,
                  t->plateau.lr, (long long)t->pos.step);
         t->on_note(t->ctx, line);
     }
@@ -381,7 +384,15 @@ static int validate(dpt_trainer *t)
     t->last.val_loss = r.loss;
     t->last.val_accuracy = t->train.nclasses > 0 ? r.accuracy : NAN;
     plateau_update(t, &r);
-    return early_stop_update(t, &r);
+    return t->cfg->early.metric != DPT_METRIC_TRAIN_LOSS && early_stop_update(t, &r);
+}
+
+/* sklearn's stopping on the training loss: once per whole epoch, on its mean loss (the same on
+ * every rank: the losses are reduced), with no best model kept since sklearn keeps the last. */
+static int train_loss_stop(dpt_trainer *t)
+{
+    int improved;
+    return dpt_early_update(&t->early, t->pos.epoch_loss / t->pos.epoch_count, t->pos.step, &improved);
 }
 
 void dpt_trainer_fold_correct(dpt_trainer *t)
@@ -510,6 +521,8 @@ static int run_epoch(dpt_trainer *t, double tstart, dpt_err *e, int *failed)
         stop = validate(t);
     if (epoch_done)
         test_metrics(t);
+    if (epoch_done && c->early.metric == DPT_METRIC_TRAIN_LOSS)
+        stop = train_loss_stop(t);
     after_eval(t, last || stop || (t->pos.epoch + 1) % c->train.log_every == 0, samples, t0, tstart);
     if (epoch_done) {
         t->pos.epoch++;

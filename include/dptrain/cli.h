@@ -35,6 +35,10 @@ void dpt_cli_set_threads(dpt_config *c, const dpt_comm *comm);
 /* dptrain study STUDY.ini [--resume auto] */
 int dpt_cli_study(const dpt_comm *comm, int argc, char **argv, dpt_err *e);
 
+/* dptrain study STUDY.ini --dry-run: builds and checks every trial's experiment and lists the
+ * trials, in this process alone (no MPI, nothing trained). */
+int dpt_cli_study_dry_run(int argc, char **argv, dpt_err *e);
+
 /* dptrain eval CHECKPOINT [--data PATH] [--targets PATH] */
 int dpt_cli_eval(const dpt_comm *comm, int argc, char **argv, dpt_err *e);
 

@@ -104,6 +104,15 @@ void dpt_shared_sync(const dpt_shared *s);
 /* Frees the regions (collective; NULL allowed, then not collective). */
 void dpt_shared_free(dpt_shared *s);
 
+/* A counter on rank 0 that any rank draws numbers 0, 1, 2, ... from without rank 0 taking part
+ * (MPI_Fetch_and_op on a window): a group of a study asks for its next trial when it is done. */
+typedef struct dpt_counter dpt_counter;
+/* Creates it at 0 (collective); NULL on every rank when any rank lacks memory. */
+dpt_counter *dpt_counter_new(const dpt_comm *c);
+/* The next number, atomically (this rank alone; not collective). */
+int64_t dpt_counter_next(dpt_counter *k);
+/* Frees it (collective over the ranks that made it; NULL allowed, then not collective). */
+void dpt_counter_free(dpt_counter *k);
 /* Every rank's v[0..n) into all [size][n], in rank order (collective). */
 void dpt_comm_allgather_u64(const dpt_comm *c, const uint64_t *v, int n, uint64_t *all);
 

@@ -90,9 +90,11 @@ typedef struct {
         dpt_comm_dtype comm_dtype;       /* fp32 | bf16: gradients on the wire */
     } train;
     struct {
-        dpt_early_metric metric;         /* val_loss | val_accuracy */
+        dpt_early_metric metric;         /* val_loss | val_accuracy | train_loss */
         int64_t patience;                /* 0 = off */
         double min_delta;
+        int64_t n_iter_no_change;        /* train_loss: sklearn's rule */
+        double tol;
     } early;
     struct {
         int64_t every_steps, every_epochs, keep_last;

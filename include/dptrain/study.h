@@ -10,7 +10,7 @@
 #include "dptrain/config.h"
 #include "dptrain/error.h"
 
-enum { DPT_STUDY_KEYS_MAX = 8, DPT_STUDY_VALUES_MAX = 64, DPT_STUDY_SEEDS_MAX = 1000, DPT_STUDY_VALUE_MAX = 256 };
+enum { DPT_STUDY_SETS_MAX = 64, DPT_STUDY_KEYS_MAX = 8, DPT_STUDY_VALUES_MAX = 64, DPT_STUDY_SEEDS_MAX = 1000, DPT_STUDY_VALUE_MAX = 256 };
 
 typedef enum { DPT_STUDY_GRID, DPT_STUDY_ZIP } dpt_study_mode;
 
@@ -36,6 +36,8 @@ typedef struct {
     dpt_sweep sweep[DPT_STUDY_KEYS_MAX];
     int line[8];                /* line of each [study] key, for errors (study.c's table order) */
     char *inline_text;          /* the file with [study] and [sweep] lines blanked (line numbers kept) */
+    int nsets;                  /* --set KEY=VALUE of the command line, applied to the base experiment */
+    const char *sets[DPT_STUDY_SETS_MAX];
 } dpt_study;
 
 /* One run of the study: a setting (a choice of swept values) with a seed. */
@@ -50,6 +52,10 @@ int dpt_study_load(dpt_study *s, const char *path, dpt_err *e);
 
 /* Reads a study from text (origin names it in errors), as dpt_study_load. */
 int dpt_study_parse(dpt_study *s, const char *text, const char *origin, dpt_err *e);
+
+/* Adds a command line's --set KEY=VALUE (kept by pointer), applied to the base experiment of
+ * every trial as train applies it; refused for a swept key and run.name, which each trial sets. */
+int dpt_study_add_set(dpt_study *s, const char *assignment, dpt_err *e);
 
 /* Frees what load or parse allocated (a zeroed s is fine). */
 void dpt_study_free(dpt_study *s);

@@ -1,6 +1,8 @@
 # scripts/plot-metrics: two real runs' metrics.jsonl make one PNG (with the
 # accuracy panel only when a run measured accuracy); a missing file, an empty
-# file and a line that is not JSON each fail with one line naming the file.
+# file and a line that is not JSON each fail with one line naming the file. A k-fold run draws
+# one line per fold; a study directory one mean curve per setting with a +-1 sd band (the
+# gnuplot script and data that --keep leaves are checked, not pixels).
 . tests/lib.sh
 PLOT=$ROOT/scripts/plot-metrics
 cd "$TMP"
@@ -68,4 +70,48 @@ echo '[1, 2]' > array.jsonl
 expect_error "array.jsonl:1: not a JSON object" array.jsonl
 echo '{"train_loss": 1}' > noepoch.jsonl
 expect_error "noepoch.jsonl:1: no numeric \"epoch\"" noepoch.jsonl
+# k-fold: each fold its own line (not one zigzag through all folds' epochs).
+mkdir -p runs/kf
+for fold in 0 1; do for ep in 1 2 3; do
+  printf '{"step":%d,"epoch":%d,"fold":%d,"train_loss":%d.5,"val_loss":null,"val_accuracy":null}\n' $((ep * 4)) $ep $fold $((fold + 4 - ep))
+done; done > runs/kf/metrics.jsonl
+"$PLOT" -o kf.png --keep kfkeep runs/kf/metrics.jsonl > /dev/null
+is_png kf.png 5000
+printf '0\tkf fold 0\tline\t1 0 0\n1\tkf fold 1\tline\t1 0 0\n' | diff - kfkeep/manifest || fail "k-fold: not one line per fold"
+printf '1 3.5\n2 2.5\n3 1.5\n' | diff - kfkeep/0.train || fail "k-fold: fold 0's data"
+printf '1 4.5\n2 3.5\n3 2.5\n' | diff - kfkeep/1.train || fail "k-fold: fold 1's data"
+
+# A study: setting 1 has two finished trials (train_loss 1 and 3 at each point: mean 2, sd sqrt 2)
+# and a failed one, setting 2 one trial (no band: low = high = mean); --x step.
+S=runs/st
+trial() { # DIR SETTING STATUS VALUE
+  mkdir -p "$S/$1"
+  printf '{"trial":"%s","setting":%d,"status":"%s"}\n' "$1" "$2" "$3" > "$S/$1/trial.json"
+  for ep in 1 2; do
+    printf '{"step":%d,"epoch":%d,"train_loss":%s,"val_loss":null,"val_accuracy":%s}\n' $((ep * 10)) $ep "$4" "0.$((ep + 7))"
+  done > "$S/$1/metrics.jsonl"
+}
+trial s1-seed1 1 done 1; trial s1-seed2 1 done 3; trial s1-seed3 1 failed 100; trial s2-seed1 2 done 5
+printf 'trial,setting,optimizer.lr,run.seed,status\ns1-seed1,1,0.1,1,done\ns2-seed1,2,0.01,1,done\n' > "$S/trials.csv"
+"$PLOT" --x step --keep stkeep "$S" > st.txt || fail "plot-metrics failed on a study directory"
+is_png "$S/metrics.png" 10000
+printf '0\ts1 lr=0.1 (n=2)\tband\t1 0 1\n1\ts2 lr=0.01 (n=1)\tband\t1 0 1\n' | diff - stkeep/manifest \
+  || fail "study: one band per setting over its finished trials, labelled by its swept values"
+$PY - stkeep <<'PYEOF' || fail "study: the band is not mean +- 1 sample sd"
+import math, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1] + "/0.train")]
+r = math.sqrt(2)
+assert [r[0] for r in rows] == [10, 20], rows
+for x, mean, lo, hi, n in rows:
+    assert (mean, n) == (2, 2) and abs(lo - (2 - r)) < 1e-12 and abs(hi - (2 + r)) < 1e-12, rows
+assert [list(map(float, l.split())) for l in open(sys.argv[1] + "/1.train")] == [[10, 5, 5, 5, 1], [20, 5, 5, 5, 1]]
+assert [l.split()[1] for l in open(sys.argv[1] + "/0.acc")] == ["0.80000000000000004", "0.90000000000000002"]
+PYEOF
+expect_contains stkeep/plot.gp "set xlabel 'step'"
+expect_contains stkeep/plot.gp "0.train' using 1:3:4 with filledcurves"
+expect_contains stkeep/plot.gp "0.train' using 1:2 with lines"
+expect_contains stkeep/plot.gp "title 's2 lr=0.01 (n=1) train'"
+expect_error "--x time: expected epoch or step" --x time runs/a/metrics.jsonl
+mkdir -p nostudy
+expect_error "nostudy: a directory, but no study" nostudy
 echo "PASS plot-metrics"

@@ -123,6 +123,8 @@ static const row rows[] = {
     {"early_stopping", "metric", "val_accuracy", AT(early.metric)},
     {"early_stopping", "patience", "9", AT(early.patience)},
     {"early_stopping", "min_delta", "0.015625", AT(early.min_delta)},
+    {"early_stopping", "tol", "0.125", AT(early.tol)},
+    {"early_stopping", "n_iter_no_change", "3", AT(early.n_iter_no_change)},
     {"checkpoint", "every_steps", "100", AT(ckpt.every_steps)},
     {"checkpoint", "every_epochs", "2", AT(ckpt.every_epochs)},
     {"checkpoint", "keep_last", "5", AT(ckpt.keep_last)},

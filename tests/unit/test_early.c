@@ -67,6 +67,29 @@ START_TEST(test_patience_zero_never_stops_and_nan_never_best)
 }
 END_TEST
 
+/* sklearn's _update_no_improvement_count on a hand-made loss curve (tol 0.25, n_iter_no_change 2;
+ * binary fractions, so "equal to best - tol" is exact). */
+START_TEST(test_sklearn_rule)
+{
+    /* 1.0: the first loss beats best = inf; 0.75 = best - tol exactly: not above it, so the count
+     * stays 0; 0.625 and 0.5 beat the best but not by tol: counts 1 and 2, yet each is the new best;
+     * 0.5 again: count 3 > 2 stops (the patience rule would have stopped one epoch earlier). */
+    double curve[] = {1.0, 0.75, 0.625, 0.5, 0.5, 0.1};
+    dpt_early s;
+    dpt_early_init_sklearn(&s, 2, 0.25);
+    ck_assert_int_eq(run(&s, curve, 6), 4);
+    ck_assert_int_eq(s.bad, 3);
+    ck_assert_double_eq(s.best, 0.5);
+    ck_assert_int_eq(s.best_step, 40);
+    /* A loss below best - tol restarts the count; NaN counts as no improvement and is never best. */
+    double reset[] = {1.0, 0.9, 0.95, 0.5, NAN, 0.4, 0.3, 0.2};
+    dpt_early_init_sklearn(&s, 2, 0.25);
+    ck_assert_int_eq(run(&s, reset, 8), 6);
+    ck_assert_double_eq(s.best, 0.3);
+    ck_assert_int_eq(s.best_step, 70);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("early");
@@ -75,6 +98,7 @@ int main(void)
     tcase_add_test(tc, test_min_delta);
     tcase_add_test(tc, test_accuracy_maximized);
     tcase_add_test(tc, test_patience_zero_never_stops_and_nan_never_best);
+    tcase_add_test(tc, test_sklearn_rule);
     suite_add_tcase(s, tc);
     return dpt_test_run(s);
 }

@@ -32,8 +32,8 @@ static const setting settings[] = {
     {"schedule.kind", {"constant", "step", "exponential", "cosine", "plateau"}, dpt_sched_kind_name,
      "expected one of constant, step, exponential, cosine, plateau"},
     {"training.nonfinite", {"stop", "skip"}, NULL, "expected one of stop, skip"},
-    {"early_stopping.metric", {"val_loss", "val_accuracy"}, dpt_early_metric_name,
-     "expected one of val_loss, val_accuracy"},
+    {"early_stopping.metric", {"val_loss", "val_accuracy", "train_loss"}, dpt_early_metric_name,
+     "expected one of val_loss, val_accuracy, train_loss"},
 };
 enum { NSETTINGS = (int)(sizeof settings / sizeof settings[0]) };
 

@@ -95,6 +95,11 @@ START_TEST(test_grid_and_zip)
     ck_assert_int_eq(dpt_study_nsettings(&st), 2);
     ck_assert_int_eq(dpt_study_value(&st, 1, 0), 1);
     ck_assert_int_eq(dpt_study_value(&st, 1, 1), 1);
+    /* The blanks around a quoted value (after the comma, after the closing quote) are not its own. */
+    ck_assert_int_eq(parse("[study]\n[sweep]\nmodel.layers = \"dense 4, relu, dense 1\", \"dense 1\" , \" dense 2\"\n" BASE,
+                           &e), DPT_OK);
+    ck_assert_str_eq(st.sweep[0].values[1], "dense 1");
+    ck_assert_str_eq(st.sweep[0].values[2], " dense 2");
 }
 END_TEST
 
