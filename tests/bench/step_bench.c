@@ -22,6 +22,7 @@
 
 #include "dptrain/comm.h"
 #include "dptrain/config.h"
+#include "dptrain/im2col.h"
 #include "dptrain/rng.h"
 #include "dptrain/tensor.h"
 #include "dptrain/train.h"
@@ -644,18 +645,45 @@ static int has_conv(const dpt_model *m)
     return 0;
 }
 
-/* Per layer forward/backward ms of the split's step, and the shares of the step that conv,
- * pooling and the rest take; rank 0 prints, and appends a "layers" line to the results. */
-static void layer_report(const opts *o, const dpt_model *m, const char *dims, long batch, const split *s)
+/* Seconds a step of `rows` samples spends unfolding and folding columns in conv layer l, timed
+ * alone on its shapes (best of 3): im2col twice per sample (forward, and backward again), col2im
+ * once per sample unless l is the first layer (no input gradient). */
+static double im2col_seconds(const dpt_layer *l, int first, int rows)
 {
-    double conv = 0, pool = 0, act = 0, dense = 0;
+    dpt_conv_geom g = {l->in_shape.c, l->in_shape.h, l->in_shape.w, l->kernel, l->stride, l->pad,
+                       l->out_shape.h, l->out_shape.w};
+    size_t ncol = (size_t)g.c * g.k * g.k * g.oh * g.ow;
+    float *x = rand_matrix((size_t)rows * l->in, 4), *cols = rand_matrix(ncol, 5), *dx = rand_matrix(l->in, 6);
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        double t0 = dpt_comm_time();
+        for (int i = 0; i < rows; i++) {
+            dpt_im2col(cols, x + (size_t)i * l->in, g);
+            dpt_im2col(cols, x + (size_t)i * l->in, g);
+            if (!first)
+                dpt_col2im(dx, cols, g);
+        }
+        best = fmin(best, dpt_comm_time() - t0);
+    }
+    free(x), free(cols), free(dx);
+    return best;
+}
+
+/* Per layer forward/backward ms of the split's step, and the shares of the step that conv (and its
+ * im2col and col2im alone), pooling and the rest take; rank 0 prints, and appends a "layers" line
+ * to the results. */
+static void layer_report(const opts *o, const dpt_model *m, const char *dims, long batch, int rows, const split *s)
+{
+    double conv = 0, pool = 0, act = 0, dense = 0, unfold = 0;
     printf("    per layer, forward/backward ms:");
     for (int i = 0; i < m->nlayers && i < MAX_LAYERS; i++) {
         const char *name = m->layers[i].ops->name;
         double t = s->lf[i] + s->lb[i];
         printf(" %s %.2f/%.2f%s", name, s->lf[i] * 1e3, s->lb[i] * 1e3, i + 1 < m->nlayers ? "," : "\n");
-        if (strcmp(name, "conv") == 0)
+        if (strcmp(name, "conv") == 0) {
             conv += t;
+            unfold += im2col_seconds(&m->layers[i], i == 0, rows);
+        }
         else if (strstr(name, "pool"))
             pool += t;
         else if (strcmp(name, "dense") == 0)
@@ -663,15 +691,16 @@ static void layer_report(const opts *o, const dpt_model *m, const char *dims, lo
         else
             act += t;
     }
-    printf("    shares of the step: conv layers %.1f%%, pooling %.1f%%, dense %.1f%%, activations and dropout "
-           "%.1f%%\n", 100 * conv / s->total, 100 * pool / s->total, 100 * dense / s->total, 100 * act / s->total);
+    printf("    shares of the step: conv layers %.1f%% (im2col and col2im timed alone on their shapes: %.1f%%), "
+           "pooling %.1f%%, dense %.1f%%, activations and dropout %.1f%%\n", 100 * conv / s->total,
+           100 * unfold / s->total, 100 * pool / s->total, 100 * dense / s->total, 100 * act / s->total);
     if (o->results) {
         FILE *f = fopen(o->results, "a");
         if (!f)
             die("cannot open %s", o->results);
-        fprintf(f, "layers model=%s batch=%ld cfg=%s conv_ms=%.4f pool_ms=%.4f dense_ms=%.4f act_ms=%.4f "
-                "total_ms=%.4f\n", dims, batch, o->label, conv * 1e3, pool * 1e3, dense * 1e3, act * 1e3,
-                s->total * 1e3);
+        fprintf(f, "layers model=%s batch=%ld cfg=%s conv_ms=%.4f im2col_ms=%.4f pool_ms=%.4f dense_ms=%.4f "
+                "act_ms=%.4f total_ms=%.4f\n", dims, batch, o->label, conv * 1e3, unfold * 1e3, pool * 1e3,
+                dense * 1e3, act * 1e3, s->total * 1e3);
         fclose(f);
     }
 }
@@ -779,7 +808,7 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
             printf("    shards through MPI (training.shared_memory = false): %.0f samples/s; node-shared memory is "
                    "%.2fx that\n", mpi_sps, sps / mpi_sps);
         if (has_conv(&t.model))
-            layer_report(o, &t.model, dims, batch, &s);
+            layer_report(o, &t.model, dims, batch, (int)((batch + comm->size - 1) / comm->size), &s);
         for (int k = 0; k < 2 && o->det_blocks[k] > 0; k++)
             printf("    training.deterministic with %d blocks: %.0f samples/s = %.1f%% slower than the default\n",
                    o->det_blocks[k], det_sps[k], 100 * (1 - det_sps[k] / sps));
