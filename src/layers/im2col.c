@@ -16,11 +16,38 @@ static void interior(dpt_conv_geom g, int kj, int *lo, int *hi)
     *hi = b < *lo ? *lo : (b < g.ow ? b : g.ow);
 }
 
+/* One row (c, ki, kj) of the columns when the output is as wide as the input at stride 1 (a
+ * "same" convolution, k = 2p + 1): then its values for the valid output rows [a, b) are one
+ * contiguous run of the input plane, shifted by kj - p, copied at once (the run is clipped to the
+ * plane, and what it brings in from a neighbouring input row sits in the border, zeroed after).
+ * A copy per output row was 14 calls of 14 values per row in the reference CNN's second layer. */
+static void same_row(float *row, const float *plane, dpt_conv_geom g, int ki, int kj, int lo, int hi)
+{
+    int a = g.p - ki > 0 ? g.p - ki : 0, b = g.h + g.p - ki < g.oh ? g.h + g.p - ki : g.oh;
+    if (b < a)
+        b = a;
+    memset(row, 0, sizeof(float) * (size_t)a * g.ow);
+    memset(row + (size_t)b * g.ow, 0, sizeof(float) * (size_t)(g.oh - b) * g.ow);
+    long off = (long)(a - g.p + ki) * g.w + (kj - g.p), len = (long)(b - a) * g.w, plane_len = (long)g.h * g.w;
+    long from = off < 0 ? -off : 0, to = off + len > plane_len ? plane_len - off : len;
+    float *r = row + (size_t)a * g.ow;
+    if (to > from)
+        memcpy(r + from, plane + off + from, sizeof(float) * (size_t)(to - from));
+    for (int oh = a; oh < b; oh++) {
+        float *ro = row + (size_t)oh * g.ow;
+        for (int ow = 0; ow < lo; ow++)
+            ro[ow] = 0.0f;
+        for (int ow = hi; ow < g.ow; ow++)
+            ro[ow] = 0.0f;
+    }
+}
+
 /* cols [c*k*k][oh*ow] from one sample x [c][h][w]; padding reads as zero. Each row of outputs is
  * split into its border (zeros) and its interior (a plain copy, contiguous for stride 1): the
  * bounds test per value made im2col and col2im about a sixth of the reference CNN's step. */
 void dpt_im2col(float *cols, const float *x, dpt_conv_geom g)
 {
+    int same = g.s == 1 && g.ow == g.w;
     for (int c = 0; c < g.c; c++)
         for (int ki = 0; ki < g.k; ki++)
             for (int kj = 0; kj < g.k; kj++) {
@@ -28,6 +55,10 @@ void dpt_im2col(float *cols, const float *x, dpt_conv_geom g)
                 const float *plane = x + (size_t)c * g.h * g.w;
                 int lo, hi;
                 interior(g, kj, &lo, &hi);
+                if (same) {
+                    same_row(row, plane, g, ki, kj, lo, hi);
+                    continue;
+                }
                 for (int oh = 0; oh < g.oh; oh++) {
                     int ih = oh * g.s - g.p + ki;
                     float *r = row + (size_t)oh * g.ow;

@@ -304,6 +304,7 @@ START_TEST(test_conv_naive)
     check_conv_naive("2 3x3 pad 3", (dpt_shape){1, 2, 3}, 2);
     check_conv_naive("4 3x3 stride 2 pad 1", (dpt_shape){3, 9, 7}, 2);
     check_conv_naive("2 4x4 stride 2 pad 3", (dpt_shape){2, 6, 6}, 1);
+    check_conv_naive("3 5x5 pad 2", (dpt_shape){2, 3, 4}, 2); /* "same" width: whole runs copied at once */
 }
 END_TEST
 
@@ -332,7 +333,8 @@ START_TEST(test_im2col_naive)
     /* (c, h, w, k, s, p): strides 1-3, padding 0 to beyond the kernel, odd and even sizes */
     static const int geo[][6] = {{1, 28, 28, 3, 1, 1}, {2, 5, 7, 3, 1, 0}, {2, 4, 5, 3, 1, 2}, {1, 2, 3, 3, 1, 3},
                                  {3, 9, 7, 3, 2, 1},   {2, 9, 7, 3, 2, 0}, {1, 13, 10, 5, 3, 2}, {2, 6, 6, 4, 2, 3},
-                                 {1, 1, 1, 1, 1, 0},   {1, 3, 4, 1, 2, 1}};
+                                 {1, 1, 1, 1, 1, 0},   {1, 3, 4, 1, 2, 1},  /* and "same" ones, ow = w at stride 1: */
+                                 {2, 5, 7, 3, 1, 1},   {2, 6, 5, 5, 1, 2}, {1, 1, 3, 3, 1, 1}, {3, 2, 4, 5, 1, 2}};
     for (size_t t = 0; t < sizeof geo / sizeof geo[0]; t++) {
         const int *q = geo[t];
         dpt_conv_geom g = {q[0], q[1], q[2], q[3], q[4], q[5], 0, 0};
