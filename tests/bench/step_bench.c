@@ -22,6 +22,7 @@
 
 #include "dptrain/comm.h"
 #include "dptrain/config.h"
+#include "dptrain/im2col.h"
 #include "dptrain/rng.h"
 #include "dptrain/tensor.h"
 #include "dptrain/train.h"
@@ -47,8 +48,11 @@ typedef struct {
 /* Seconds each phase took, summed over the timed steps: data, forward and backward from the
  * step's trace; grads = the reducer's gradients op (compute and combining), publish and norm its
  * other collective ops, copy its share_run (one update thread only), total the whole step. */
+enum { MAX_LAYERS = 16 };
+
 typedef struct {
     double data, fwd, bwd, ready, grads, publish, norm, copy, total;
+    double lf[MAX_LAYERS], lb[MAX_LAYERS]; /* forward and backward of each layer (its trace span) */
 } split;
 
 static const dpt_comm *g_comm;
@@ -91,9 +95,19 @@ static void synth_classes(dpt_dataset *ds, size_t n, size_t d, int nclasses, uin
 
 /* ---------------------------------------------------------------- model */
 
-/* "784-512-512-10" -> in_dim 784 and "dense 512, relu, dense 512, relu, dense 10". */
+/* The reference CNN of issue #13 (launch/configs/fashion-cnn.ini) on 1 x 28 x 28 images. */
+#define CNN_NAME "cnn"
+#define CNN_LAYERS "conv 32 3x3 pad 1, relu, maxpool 2, conv 64 3x3 pad 1, relu, maxpool 2, dense 128, relu, " \
+                   "dropout 0.25, dense 10"
+
+/* "784-512-512-10" -> in_dim 784 and "dense 512, relu, dense 512, relu, dense 10"; "cnn" -> the CNN. */
 static int model_spec(const char *dims, int *in_dim, char *spec, size_t size)
 {
+    if (strcmp(dims, CNN_NAME) == 0) {
+        *in_dim = 28 * 28;
+        snprintf(spec, size, "%s", CNN_LAYERS);
+        return 0;
+    }
     char *end;
     long v = strtol(dims, &end, 10);
     if (end == dims || *end != '-' || v < 1)
@@ -116,16 +130,22 @@ static int model_spec(const char *dims, int *in_dim, char *spec, size_t size)
     }
 }
 
-/* GEMM FLOPs per training sample: forward x W^T, dW = dY^T X and dX = dY W for every
- * dense layer, except dX of the first layer, which dpt_model_backward never computes. */
+/* GEMM FLOPs per training sample: 2 x multiply-adds of the forward product, the same again for
+ * dW and for dX of every dense and conv layer, except dX of the first layer, which
+ * dpt_model_backward never computes. A conv's multiply-adds are filters x C*K*K x OH*OW; bias,
+ * pooling, activations and the optimizer are not counted. */
 static double train_flops(const dpt_model *m, double *three_fwd)
 {
     double f = 0, fwd = 0;
     for (int i = 0; i < m->nlayers; i++) {
         const dpt_layer *l = &m->layers[i];
-        if (l->ops != &dpt_layer_dense)
+        double mm;
+        if (l->ops == &dpt_layer_dense)
+            mm = 2.0 * l->in * l->out;
+        else if (strcmp(l->ops->name, "conv") == 0)
+            mm = 2.0 * l->out_shape.c * l->in_shape.c * l->kernel * l->kernel * l->out_shape.h * l->out_shape.w;
+        else
             continue;
-        double mm = 2.0 * l->in * l->out;
         fwd += mm;
         f += i == 0 ? 2 * mm : 3 * mm;
     }
@@ -194,7 +214,8 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
     t->ntrain = n;
     if (dpt_reducer_max_rows(cfg, comm, (size_t)batch, &max_batch, &e) != DPT_OK)
         die("%s", e.msg);
-    if (dpt_model_init(&t->model, cfg->model.layers, in_dim, (int)max_batch, &e) != DPT_OK ||
+    dpt_shape shape = strcmp(dims, CNN_NAME) == 0 ? (dpt_shape){1, 28, 28} : (dpt_shape){in_dim, 1, 1};
+    if (dpt_model_init_shaped(&t->model, cfg->model.layers, shape, (int)max_batch, &e) != DPT_OK ||
         dpt_model_init_params(&t->model, cfg->run.seed, cfg->model.init, &e) != DPT_OK ||
         dpt_optim_init(&t->opt, &cfg->optim, t->model.nparams, &e) != DPT_OK ||
         dpt_sampler_init(&t->sampler, NULL, n, (size_t)batch, 1, 0, cfg->run.seed, &e) != DPT_OK)
@@ -280,12 +301,18 @@ static void add_spans(dpt_trace *tr, split *s)
         double sec = ev->dur * 1e-6;
         if (ev->tid != 0)
             continue;
-        if (strcmp(ev->cat, "data") == 0)
+        int layer = ev->arg >= 0 && ev->arg < MAX_LAYERS ? (int)ev->arg : -1;
+        if (strcmp(ev->cat, "data") == 0) {
             s->data += sec;
-        else if (strcmp(ev->cat, "forward") == 0)
+        } else if (strcmp(ev->cat, "forward") == 0) {
             s->fwd += sec;
-        else if (strcmp(ev->cat, "backward") == 0)
+            if (layer >= 0)
+                s->lf[layer] += sec;
+        } else if (strcmp(ev->cat, "backward") == 0) {
             s->bwd += sec;
+            if (layer >= 0)
+                s->lb[layer] += sec;
+        }
         else if (strcmp(ev->name, "gradients ready: start buckets") == 0)
             s->ready += sec;
     }
@@ -372,10 +399,14 @@ static void run_split(dpt_trainer *t, double seconds, split *s)
         split c = {0};
         for (int k = 0; k < steps; k++)
             timed_step(t, next_batch(t), &c);
-        double v[9] = {c.data, c.fwd, c.bwd, c.ready, c.grads, c.publish, c.norm, c.copy, c.total};
-        dpt_comm_allreduce_d(t->comm, v, 9);
-        double d = (double)steps * t->comm->size;
-        c = (split){v[0] / d, v[1] / d, v[2] / d, v[3] / d, v[4] / d, v[5] / d, v[6] / d, v[7] / d, v[8] / d};
+        /* split is all doubles: averaged over steps and ranks as one array */
+        enum { NV = sizeof(split) / sizeof(double) };
+        double v[NV];
+        memcpy(v, &c, sizeof c);
+        dpt_comm_allreduce_d(t->comm, v, NV);
+        for (int k = 0; k < NV; k++)
+            v[k] /= (double)steps * t->comm->size;
+        memcpy(&c, v, sizeof c);
         if (chunk == 0 || c.total < s->total)
             *s = c;
     }
@@ -604,6 +635,76 @@ static void peak_mode(const opts *o)
     free(c);
 }
 
+/* ---------------------------------------------------------------- layers of a CNN */
+
+static int has_conv(const dpt_model *m)
+{
+    for (int i = 0; i < m->nlayers; i++)
+        if (strcmp(m->layers[i].ops->name, "conv") == 0)
+            return 1;
+    return 0;
+}
+
+/* Seconds a step of `rows` samples spends unfolding and folding columns in conv layer l, timed
+ * alone on its shapes (best of 3): im2col twice per sample (forward, and backward again), col2im
+ * once per sample unless l is the first layer (no input gradient). */
+static double im2col_seconds(const dpt_layer *l, int first, int rows)
+{
+    dpt_conv_geom g = {l->in_shape.c, l->in_shape.h, l->in_shape.w, l->kernel, l->stride, l->pad,
+                       l->out_shape.h, l->out_shape.w};
+    size_t ncol = (size_t)g.c * g.k * g.k * g.oh * g.ow;
+    float *x = rand_matrix((size_t)rows * l->in, 4), *cols = rand_matrix(ncol, 5), *dx = rand_matrix(l->in, 6);
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        double t0 = dpt_comm_time();
+        for (int i = 0; i < rows; i++) {
+            dpt_im2col(cols, x + (size_t)i * l->in, g);
+            dpt_im2col(cols, x + (size_t)i * l->in, g);
+            if (!first)
+                dpt_col2im(dx, cols, g);
+        }
+        best = fmin(best, dpt_comm_time() - t0);
+    }
+    free(x), free(cols), free(dx);
+    return best;
+}
+
+/* Per layer forward/backward ms of the split's step, and the shares of the step that conv (and its
+ * im2col and col2im alone), pooling and the rest take; rank 0 prints, and appends a "layers" line
+ * to the results. */
+static void layer_report(const opts *o, const dpt_model *m, const char *dims, long batch, int rows, const split *s)
+{
+    double conv = 0, pool = 0, act = 0, dense = 0, unfold = 0;
+    printf("    per layer, forward/backward ms:");
+    for (int i = 0; i < m->nlayers && i < MAX_LAYERS; i++) {
+        const char *name = m->layers[i].ops->name;
+        double t = s->lf[i] + s->lb[i];
+        printf(" %s %.2f/%.2f%s", name, s->lf[i] * 1e3, s->lb[i] * 1e3, i + 1 < m->nlayers ? "," : "\n");
+        if (strcmp(name, "conv") == 0) {
+            conv += t;
+            unfold += im2col_seconds(&m->layers[i], i == 0, rows);
+        }
+        else if (strstr(name, "pool"))
+            pool += t;
+        else if (strcmp(name, "dense") == 0)
+            dense += t;
+        else
+            act += t;
+    }
+    printf("    shares of the step: conv layers %.1f%% (im2col and col2im timed alone on their shapes: %.1f%%), "
+           "pooling %.1f%%, dense %.1f%%, activations and dropout %.1f%%\n", 100 * conv / s->total,
+           100 * unfold / s->total, 100 * pool / s->total, 100 * dense / s->total, 100 * act / s->total);
+    if (o->results) {
+        FILE *f = fopen(o->results, "a");
+        if (!f)
+            die("cannot open %s", o->results);
+        fprintf(f, "layers model=%s batch=%ld cfg=%s conv_ms=%.4f im2col_ms=%.4f pool_ms=%.4f dense_ms=%.4f "
+                "act_ms=%.4f total_ms=%.4f\n", dims, batch, o->label, conv * 1e3, unfold * 1e3, pool * 1e3,
+                dense * 1e3, act * 1e3, s->total * 1e3);
+        fclose(f);
+    }
+}
+
 /* ---------------------------------------------------------------- one configuration */
 
 static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, long batch)
@@ -706,6 +807,8 @@ static void bench_one(const opts *o, const dpt_comm *comm, const char *dims, lon
         if (mpi_sps > 0)
             printf("    shards through MPI (training.shared_memory = false): %.0f samples/s; node-shared memory is "
                    "%.2fx that\n", mpi_sps, sps / mpi_sps);
+        if (has_conv(&t.model))
+            layer_report(o, &t.model, dims, batch, (int)((batch + comm->size - 1) / comm->size), &s);
         for (int k = 0; k < 2 && o->det_blocks[k] > 0; k++)
             printf("    training.deterministic with %d blocks: %.0f samples/s = %.1f%% slower than the default\n",
                    o->det_blocks[k], det_sps[k], 100 * (1 - det_sps[k] / sps));

@@ -1,12 +1,14 @@
 /* Every layer kind alone: backward's parameter and input gradients against central differences
  * of L = sum(c * forward(x)) over several shapes, strides, paddings and odd sizes; convolution
- * forward and backward against a naive direct convolution; pooling's first maximum; dropout's
+ * forward and backward against a naive direct convolution, im2col and col2im against their
+ * definitions; max pooling against torch's sequential scan, ties and NaNs included; dropout's
  * masks keyed by the global sample index; shape errors naming layer and shapes. */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dptrain/im2col.h"
 #include "dptrain/layer.h"
 #include "dptrain/rng.h"
 
@@ -297,6 +299,115 @@ START_TEST(test_conv_naive)
     check_conv_naive("3 5x5 stride 3 pad 2", (dpt_shape){1, 13, 10}, 2);
     check_conv_naive("6 2x2", (dpt_shape){4, 5, 3}, 1);
     check_conv_naive("32 3x3 pad 1", (dpt_shape){1, 28, 28}, 2); /* the reference CNN's first layer */
+    /* im2col's border/interior split: rows wholly in the padding, empty interiors, even sizes */
+    check_conv_naive("3 3x3 pad 2", (dpt_shape){2, 4, 5}, 2);
+    check_conv_naive("2 3x3 pad 3", (dpt_shape){1, 2, 3}, 2);
+    check_conv_naive("4 3x3 stride 2 pad 1", (dpt_shape){3, 9, 7}, 2);
+    check_conv_naive("2 4x4 stride 2 pad 3", (dpt_shape){2, 6, 6}, 1);
+    check_conv_naive("3 5x5 pad 2", (dpt_shape){2, 3, 4}, 2); /* "same" width: whole runs copied at once */
+}
+END_TEST
+
+/* im2col as its definition reads, and col2im as its adjoint, in double. */
+static void naive_im2col(float *cols, double *dx, const float *x, const float *c, dpt_conv_geom g)
+{
+    size_t ohw = (size_t)g.oh * g.ow;
+    memset(dx, 0, sizeof(double) * (size_t)g.c * g.h * g.w);
+    for (int ch = 0; ch < g.c; ch++)
+        for (int ki = 0; ki < g.k; ki++)
+            for (int kj = 0; kj < g.k; kj++)
+                for (int a = 0; a < g.oh; a++)
+                    for (int b = 0; b < g.ow; b++) {
+                        size_t r = ((size_t)(ch * g.k + ki) * g.k + kj) * ohw + (size_t)a * g.ow + b;
+                        int h = a * g.s - g.p + ki, w = b * g.s - g.p + kj;
+                        int in = h >= 0 && h < g.h && w >= 0 && w < g.w;
+                        size_t xi = ((size_t)ch * g.h + (in ? h : 0)) * g.w + (in ? w : 0);
+                        cols[r] = in ? x[xi] : 0.0f;
+                        if (in)
+                            dx[xi] += c[r];
+                    }
+}
+
+START_TEST(test_im2col_naive)
+{
+    /* (c, h, w, k, s, p): strides 1-3, padding 0 to beyond the kernel, odd and even sizes */
+    static const int geo[][6] = {{1, 28, 28, 3, 1, 1}, {2, 5, 7, 3, 1, 0}, {2, 4, 5, 3, 1, 2}, {1, 2, 3, 3, 1, 3},
+                                 {3, 9, 7, 3, 2, 1},   {2, 9, 7, 3, 2, 0}, {1, 13, 10, 5, 3, 2}, {2, 6, 6, 4, 2, 3},
+                                 {1, 1, 1, 1, 1, 0},   {1, 3, 4, 1, 2, 1},  /* and "same" ones, ow = w at stride 1: */
+                                 {2, 5, 7, 3, 1, 1},   {2, 6, 5, 5, 1, 2}, {1, 1, 3, 3, 1, 1}, {3, 2, 4, 5, 1, 2}};
+    for (size_t t = 0; t < sizeof geo / sizeof geo[0]; t++) {
+        const int *q = geo[t];
+        dpt_conv_geom g = {q[0], q[1], q[2], q[3], q[4], q[5], 0, 0};
+        g.oh = (g.h + 2 * g.p - g.k) / g.s + 1, g.ow = (g.w + 2 * g.p - g.k) / g.s + 1;
+        size_t nin = (size_t)g.c * g.h * g.w, ncol = (size_t)g.c * g.k * g.k * g.oh * g.ow;
+        float *x = malloc(sizeof(float) * nin), *cols = malloc(sizeof(float) * ncol);
+        float *want = malloc(sizeof(float) * ncol), *c = malloc(sizeof(float) * ncol);
+        float *dx = malloc(sizeof(float) * nin);
+        double *wdx = malloc(sizeof(double) * nin);
+        fill_input(x, nin, 0);
+        for (size_t i = 0; i < ncol; i++)
+            c[i] = (float)dpt_rng_normal(8, 0, i), cols[i] = NAN; /* every value must be written */
+        dpt_im2col(cols, x, g);
+        naive_im2col(want, wdx, x, c, g);
+        ck_assert_msg(memcmp(cols, want, sizeof(float) * ncol) == 0, "im2col differs on geometry %zu", t);
+        for (size_t i = 0; i < nin; i++)
+            dx[i] = NAN;
+        dpt_col2im(dx, c, g);
+        expect_near(dx, wdx, nin, "col2im");
+        free(x), free(cols), free(want), free(c), free(dx), free(wdx);
+    }
+}
+END_TEST
+
+/* torch's max pool as a sequential scan of each window in row-major order: a later value wins if
+ * greater, or if it is a NaN; the gradient goes to the winner. */
+static void naive_maxpool(float *y, float *dx, const float *x, const float *dy, const dpt_layer *l, int n)
+{
+    int h = l->in_shape.h, w = l->in_shape.w, k = l->kernel, s = l->stride;
+    int oh = l->out_shape.h, ow = l->out_shape.w;
+    memset(dx, 0, sizeof(float) * (size_t)n * l->in);
+    for (int c = 0; c < n * l->in_shape.c; c++)
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < ow; j++) {
+                size_t at = ((size_t)c * h + (size_t)i * s) * w + (size_t)j * s;
+                for (int a = 0; a < k; a++)
+                    for (int b = 0; b < k; b++) {
+                        size_t p = ((size_t)c * h + (size_t)(i * s + a)) * w + (size_t)(j * s + b);
+                        if (x[p] > x[at] || isnan(x[p]))
+                            at = p;
+                    }
+                size_t o = ((size_t)c * oh + i) * ow + j;
+                y[o] = x[at];
+                dx[at] += dy[o];
+            }
+}
+
+START_TEST(test_maxpool_naive)
+{
+    /* Values from {0, 1, 2} and a few NaNs: ties everywhere, as after a ReLU; 2x2 windows of stride 2
+     * (the two-pass path) and other windows (the general one), overlapping or apart. */
+    static const char *args[] = {"2", "2", "2 stride 1", "3", "3 stride 2", "2 stride 3", "3 stride 1"};
+    static const dpt_shape in[] = {{3, 6, 8}, {1, 2, 2}, {2, 5, 6}, {1, 6, 9}, {2, 7, 7}, {1, 8, 8}, {2, 4, 5}};
+    for (size_t t = 0; t < sizeof args / sizeof args[0]; t++) {
+        fixture f;
+        setup(&f, "maxpool", args[t], in[t], 3, 0);
+        size_t nin = (size_t)f.n * f.l.in, nout = (size_t)f.n * f.l.out;
+        for (size_t i = 0; i < nin; i++) {
+            uint64_t r = dpt_rng_below(9, t, i, 60);
+            f.x[i] = r == 0 ? NAN : (float)(r % 3);
+        }
+        float *y = malloc(sizeof(float) * nout), *dx = malloc(sizeof(float) * nin);
+        f.l.ops->forward(&f.l, &f.ctx, f.y, f.x, f.n);
+        f.l.ops->backward(&f.l, f.dx, f.c, f.x, f.y, f.n, 0);
+        naive_maxpool(y, dx, f.x, f.c, &f.l, f.n);
+        for (size_t i = 0; i < nout; i++)
+            ck_assert_msg(isnan(y[i]) ? isnan(f.y[i]) : f.y[i] == y[i], "maxpool %s: y[%zu] %g, naive %g", args[t], i,
+                          f.y[i], y[i]);
+        for (size_t i = 0; i < nin; i++)
+            ck_assert_msg(f.dx[i] == dx[i], "maxpool %s: dx[%zu] %g, naive %g", args[t], i, f.dx[i], dx[i]);
+        free(y), free(dx);
+        teardown(&f);
+    }
 }
 END_TEST
 
@@ -429,6 +540,8 @@ int main(void)
     tcase_add_test(tc, test_conv_naive);
     tcase_add_test(tc, test_conv_layout);
     tcase_add_test(tc, test_maxpool_first_maximum);
+    tcase_add_test(tc, test_maxpool_naive);
+    tcase_add_test(tc, test_im2col_naive);
     tcase_add_test(tc, test_dropout_masks);
     tcase_add_test(tc, test_accumulates);
     tcase_add_test(tc, test_sigmoid_extremes);
