@@ -140,7 +140,7 @@ static const keydef keys[] = {
     F64("training", "timeout", train.timeout, 0, HUGE_VAL, 0, "600", "seconds a step, evaluation or collective may take before the job is ended (a rank stopped or cut off); 0 = no watchdog"),
     BOOL("training", "deterministic", train.deterministic, "false", "bitwise-identical results for any number of ranks"),
     INT("training", "blocks", train.blocks, 1, 0, "8", "deterministic mode: blocks per global batch, a power of two; up to this many ranks (more blocks cost speed)"),
-    F64("training", "bucket_mb", train.bucket_mb, 0, HUGE_VAL, AUTO, "auto", "gradient allreduce bucket in MiB; 0 = one blocking call after backward; auto = 0 (measured fastest on one node and across nodes: the shards path)"),
+    F64("training", "bucket_mb", train.bucket_mb, 0, HUGE_VAL, AUTO, "auto", "gradient allreduce bucket in MiB, summed on a progress thread during backward; 0 = one blocking call after backward; auto = 0 (measured fastest on one node and across nodes, `make bench-cluster`)"),
     INT("training", "threads", train.threads, 0, 0, "0", "BLAS threads per rank, which also share the update of models of 1M parameters or more; 0 = cores / ranks on the node"),
     STR("training", "trace", train.trace, 0, "", "write a timeline of every rank (Chrome trace JSON: Perfetto, chrome://tracing) to this file; relative to the run directory; empty = none"),
     STR("training", "trace_steps", train.trace_steps, 0, "10-12", "the steps the trace records, A-B (1-based, inclusive) or A"),

@@ -9,8 +9,6 @@
 
 #include "dptrain/reduce.h"
 
-enum { AUTO_BUCKET_MB = 4 };
-
 static int is_pow2(long v)
 {
     return v > 0 && (v & (v - 1)) == 0;
@@ -46,14 +44,13 @@ int dpt_reducer_max_rows(const dpt_config *c, const dpt_comm *comm, size_t batch
 
 double dpt_reducer_bucket_mb(const dpt_config *c, const dpt_comm *comm)
 {
-    /* Measured (README, bench-cluster): with one rank on each of several nodes, buckets summed by
-     * the progress thread while backward computes beat the blocking shards (AUTO_BUCKET_MB: the
-     * fastest size measured); on one node no link waits to be overlapped (the shards through
-     * node-shared memory win), and with several ranks on each node the hierarchical path does.
-     * nodes == size holds on every rank alike. */
-    if (!isnan(c->train.bucket_mb))
-        return c->train.bucket_mb;
-    return comm->nodes > 1 && comm->nodes == comm->size ? AUTO_BUCKET_MB : 0;
+    /* Measured on a quiet machine (README, bench-cluster, 2026-11-30): across two emulated nodes
+     * the buckets on their progress thread at best tie the blocking shards (1 MiB at 2 Gbit/s) and
+     * lose unshaped (1-4 MiB: 127-149 against 104-119 ms a step): an MLP's largest gradient is final
+     * only when its layer's backward, input gradient included, is done, a few ms before backward
+     * ends. On one node no link waits to be overlapped. So auto keeps the shards everywhere. */
+    (void)comm;
+    return isnan(c->train.bucket_mb) ? 0 : c->train.bucket_mb;
 }
 
 /* The path for this job, built locally (nothing collective yet). */

@@ -3,8 +3,8 @@
 # no rank count divides, with momentum SGD and Adam, with penalties and
 # clipping (sharded optimizer, its shards meeting in node-shared memory: the
 # one-node default), with the shards meeting through MPI's reduce-scatter and
-# all-gather instead, with bucketed non-blocking allreduce (the multi-node
-# default), with one blocking allreduce, and over TCP.
+# all-gather instead, with buckets on the progress thread (a ring allreduce
+# each), with one blocking allreduce, and over TCP.
 . tests/lib.sh
 cd "$TMP"
 common=(--set data.synthetic_samples=103 --set "model.layers=dense 16, tanh, dense 8, relu, dense 1"
@@ -42,7 +42,7 @@ grep -o '"grad_norm":[^,]*' runs/twopass-2/metrics.jsonl > norms-twopass.txt
 [ -s norms-fused.txt ] || fail "no grad_norm in runs/adam-2/metrics.jsonl"
 cmp -s norms-fused.txt norms-twopass.txt || { paste norms-fused.txt norms-twopass.txt | head -3; fail "fused and two-pass gradient norms differ"; }
 expect_contains reg-2.log "optimizer shards in node-shared memory"
-# Bucketed non-blocking allreduce (the multi-node default), with buckets small enough to be many.
+# Buckets on the progress thread, small enough to be many.
 cp -r runs/adam-1 runs/bucket-1
 check bucket 2 --set training.batch=26 --set training.bucket_mb=0.0005
 check bucket 3 --set training.batch=26 --set training.bucket_mb=0.0005
