@@ -307,11 +307,15 @@ void dpt_model_backward(dpt_model *m, const float *dout, int n, int accumulate, 
         /* In-place layers let x alias y; backward only reads y then, and dx may overwrite dy. */
         float *dx = i > 0 ? m->dbuf[which] : NULL;
         double t0 = m->trace ? dpt_trace_now(m->trace) : 0;
-        l->ops->backward(l, dx, dy, x, m->acts[i], n, accumulate);
-        if (m->trace)
-            dpt_trace_span(m->trace, l->ops->name, "backward", t0, i);
+        /* A kind that computes dx apart hands its gradients over first: they travel meanwhile. */
+        int apart = l->ops->backward_input && ready && l->nparams;
+        l->ops->backward(l, apart ? NULL : dx, dy, x, m->acts[i], n, accumulate);
         if (ready && l->nparams)
             ready(ctx, l->off, l->nparams);
+        if (apart && dx)
+            l->ops->backward_input(l, dx, dy, n);
+        if (m->trace)
+            dpt_trace_span(m->trace, l->ops->name, "backward", t0, i);
         dy = dx;
         which ^= 1;
     }

@@ -58,6 +58,10 @@ typedef struct {
      * unless dx is NULL. Runs after a training forward of the same batch. */
     void (*backward)(const dpt_layer *l, float *dx, const float *dy, const float *x, const float *y, int n,
                      int accumulate);
+    /* Optional: dx [n][in] from dy [n][out] alone, for a kind whose backward with dx = NULL
+     * leaves it out; the model then hands the parameter gradients to communication before
+     * computing dx, so they travel while it does. */
+    void (*backward_input)(const dpt_layer *l, float *dx, const float *dy, int n);
 } dpt_layer_ops;
 
 struct dpt_layer {

@@ -36,6 +36,12 @@ static void dense_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, 
     dpt_gemm(0, 1, n, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 1.0f, y, l->out);
 }
 
+/* dX = dY W, apart from the parameter gradients (dpt_layer_ops.backward_input). */
+static void dense_backward_input(const dpt_layer *l, float *dx, const float *dy, int n)
+{
+    dpt_gemm(0, 0, n, l->in, l->out, 1.0f, dy, l->out, l->w, l->in, 0.0f, dx, l->in);
+}
+
 static void dense_backward(const dpt_layer *l, float *dx, const float *dy, const float *x,
                            const float *y, int n, int accumulate)
 {
@@ -51,7 +57,7 @@ static void dense_backward(const dpt_layer *l, float *dx, const float *dy, const
             l->db[j] += row[j];
     }
     if (dx)
-        dpt_gemm(0, 0, n, l->in, l->out, 1.0f, dy, l->out, l->w, l->in, 0.0f, dx, l->in);
+        dense_backward_input(l, dx, dy, n);
 }
 
 const dpt_layer_ops dpt_layer_dense = {
@@ -62,4 +68,5 @@ const dpt_layer_ops dpt_layer_dense = {
     .init = dense_init,
     .forward = dense_forward,
     .backward = dense_backward,
+    .backward_input = dense_backward_input,
 };

@@ -233,29 +233,39 @@ START_TEST(test_cnn_layout)
 END_TEST
 
 static size_t ready_off[8], ready_len[8];
-static int nready;
+static int nready, dx_written[8];
 static void on_ready(void *ctx, size_t off, size_t len)
 {
-    (void)ctx;
+    const dpt_model *m = ctx;
     ready_off[nready] = off;
-    ready_len[nready++] = len;
+    ready_len[nready] = len;
+    dx_written[nready++] = !isnan(m->dbuf[0][0]); /* the last layer's input gradient goes to dbuf[0] */
 }
 
 START_TEST(test_ready_order)
 {
-    /* Gradient runs are announced last layer first, each exactly once. */
+    /* Gradient runs are announced last layer first, each exactly once, a dense layer's before its
+     * input gradient is computed (so they travel meanwhile), with the bits of a backward that
+     * announces nothing. */
     dpt_model m;
     dpt_err e;
     ck_assert_int_eq(dpt_model_init(&m, "dense 3, relu, dense 2", 4, 2, &e), DPT_OK);
-    float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, d[4] = {1, 1, 1, 1};
+    ck_assert_int_eq(dpt_model_init_params(&m, 5, DPT_SCHEME_AUTO, &e), DPT_OK);
+    float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, d[4] = {1, -2, 3, 1}, quiet[23];
     dpt_model_forward(&m, x, 2);
+    dpt_model_backward(&m, d, 2, 0, NULL, NULL);
+    memcpy(quiet, m.grads, sizeof quiet);
+    for (int i = 0; i < 2 * 3; i++)
+        m.dbuf[0][i] = NAN;
     nready = 0;
-    dpt_model_backward(&m, d, 2, 0, on_ready, NULL);
+    dpt_model_backward(&m, d, 2, 0, on_ready, &m);
     ck_assert_int_eq(nready, 2);
     ck_assert_uint_eq(ready_off[0], 15);
     ck_assert_uint_eq(ready_len[0], 8);
     ck_assert_uint_eq(ready_off[1], 0);
     ck_assert_uint_eq(ready_len[1], 15);
+    ck_assert_msg(!dx_written[0], "the last layer's gradients were announced after its input gradient");
+    ck_assert_int_eq(memcmp(quiet, m.grads, sizeof quiet), 0);
     dpt_model_free(&m);
 }
 END_TEST
