@@ -45,10 +45,10 @@ int dpt_reducer_max_rows(const dpt_config *c, const dpt_comm *comm, size_t batch
 double dpt_reducer_bucket_mb(const dpt_config *c, const dpt_comm *comm)
 {
     /* Measured on a quiet machine (README, bench-cluster, 2026-11-30): across two emulated nodes
-     * the buckets on their progress thread at best tie the blocking shards (1 MiB at 2 Gbit/s) and
-     * lose unshaped (1-4 MiB: 127-149 against 104-119 ms a step): an MLP's largest gradient is final
-     * only when its layer's backward, input gradient included, is done, a few ms before backward
-     * ends. On one node no link waits to be overlapped. So auto keeps the shards everywhere. */
+     * sharing 2 cores the buckets on their progress thread at best tie the blocking shards (1 MiB
+     * at 2 Gbit/s) and lose unshaped (124-144 against 115-122 ms a step): an MLP's largest
+     * gradients are final late in backward, and the thread moving bytes slows backward itself. On
+     * one node no link waits to be overlapped. So auto keeps the shards everywhere. */
     (void)comm;
     return isnan(c->train.bucket_mb) ? 0 : c->train.bucket_mb;
 }
