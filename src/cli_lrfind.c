@@ -16,7 +16,7 @@
 #include "dptrain/lrfind.h"
 #include "dptrain/train.h"
 
-enum { MAX_SETS = 64, MAX_STEPS = 1000000 };
+enum { MAX_STEPS = 1000000 };
 
 static const char lrfind_help[] =
     "usage: dptrain lr-find [EXPERIMENT.ini] [--set section.key=value]... [--min 1e-7] [--max 10] [--steps 100]\n"
@@ -29,7 +29,7 @@ static const char lrfind_help[] =
 
 typedef struct {
     const char *experiment;
-    const char *sets[MAX_SETS];
+    const char *sets[DPT_CLI_SETS_MAX];
     int nsets;
     double min_lr, max_lr;
     int steps;
@@ -49,8 +49,8 @@ static int number(const char *opt, const char *text, double *v, dpt_err *e)
 static int parse_value(lrfind_args *a, const char *opt, const char *v, dpt_err *e)
 {
     if (strcmp(opt, "--set") == 0) {
-        if (a->nsets == MAX_SETS)
-            return dpt_errf(e, "--set: at most %d overrides", MAX_SETS);
+        if (a->nsets == DPT_CLI_SETS_MAX)
+            return dpt_errf(e, "--set: at most %d overrides", DPT_CLI_SETS_MAX);
         a->sets[a->nsets++] = v;
         return DPT_OK;
     }

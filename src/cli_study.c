@@ -40,14 +40,13 @@ static int parse_args(study_args *a, int argc, char **argv, dpt_err *e)
 {
     memset(a, 0, sizeof *a);
     for (int i = 0; i < argc; i++) {
-        const char *set = strncmp(argv[i], "--set=", 6) == 0 ? argv[i] + 6
-                        : strcmp(argv[i], "--set") == 0 && i + 1 < argc ? argv[++i]
-                                                                        : NULL;
+        int missing = 0;
+        const char *set = dpt_cli_option(argc, argv, &i, "--set", &missing);
         if (set && a->nsets == DPT_STUDY_SETS_MAX)
             return dpt_errf(e, "--set: at most %d overrides", DPT_STUDY_SETS_MAX);
         if (set)
             a->sets[a->nsets++] = set;
-        else if (strcmp(argv[i], "--set") == 0)
+        else if (missing)
             return dpt_errf(e, "study: --set needs a value (see dptrain study --help)");
         else if (strcmp(argv[i], "--dry-run") == 0)
             a->dry_run = 1;
@@ -562,12 +561,12 @@ int dpt_cli_study(const dpt_comm *comm, int argc, char **argv, dpt_err *e)
         return DPT_FAIL;
     }
     int groups = comm->size / k;
-    if (comm->rank == 0)
-        printf("study %s: %d trials on %d group%s of %d rank%s, each group taking the next trial when it is done\n",
-               s.name, n, groups, groups == 1 ? "" : "s", k, k == 1 ? "" : "s");
     dpt_counter *next = dpt_counter_new(comm);
-    if (!next && comm->rank == 0)
-        fprintf(stderr, "dptrain: study: no memory for the trial counter: trial i goes to group i mod %d\n", groups);
+    if (comm->rank == 0)
+        printf("study %s: %d trials on %d group%s of %d rank%s, %s\n", s.name, n, groups, groups == 1 ? "" : "s", k,
+               k == 1 ? "" : "s", next ? "each group taking the next trial when it is done"
+                                       : comm->nodes > 1 ? "trial i to group i mod groups (across nodes)"
+                                                         : "trial i to group i mod groups (no memory for a counter)");
     for (int64_t i = next_trial(next, &group, mine - groups, groups); i < n; i = next_trial(next, &group, i, groups))
         run_trial(&group, mine, &t[i], a.file, a.resume);
     dpt_comm_unwatch();

@@ -18,11 +18,10 @@
 #include "dptrain/train.h"
 #include "dptrain/version.h"
 
-enum { MAX_SETS = 64 };
 
 typedef struct {
     const char *experiment;
-    const char *sets[MAX_SETS];
+    const char *sets[DPT_CLI_SETS_MAX];
     int nsets;
     const char *resume; /* "auto", a path, or NULL */
     const char *init;   /* warm start, or NULL */
@@ -64,8 +63,8 @@ static int parse_args(train_args *a, int argc, char **argv, dpt_err *e)
         int missing = 0;
         const char *v;
         if ((v = option(argc, argv, &i, "--set", &missing))) {
-            if (a->nsets == MAX_SETS)
-                return dpt_errf(e, "--set: at most %d overrides", MAX_SETS);
+            if (a->nsets == DPT_CLI_SETS_MAX)
+                return dpt_errf(e, "--set: at most %d overrides", DPT_CLI_SETS_MAX);
             a->sets[a->nsets++] = v;
         } else if ((v = option(argc, argv, &i, "--resume", &missing))) {
             a->resume = v;
@@ -563,8 +562,8 @@ int dpt_cli_resolve(dpt_config *c, const dpt_comm *comm, const char *experiment,
                     dpt_err *e)
 {
     train_args a = {.experiment = experiment};
-    if (nsets > MAX_SETS)
-        return dpt_errf(e, "--set: at most %d overrides", MAX_SETS);
+    if (nsets > DPT_CLI_SETS_MAX)
+        return dpt_errf(e, "--set: at most %d overrides", DPT_CLI_SETS_MAX);
     for (int i = 0; i < nsets; i++)
         a.sets[a.nsets++] = sets[i];
     return resolve_config(c, comm, &a, e);

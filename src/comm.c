@@ -568,9 +568,10 @@ dpt_bucketed *dpt_bucketed_new(const dpt_comm *c, float *buf, size_t n, size_t b
     MPI_Query_thread(&level);
     if (level < MPI_THREAD_SERIALIZED || c->size == 1) /* no thread may call MPI, or none needs to */
         b->nb = 0;
+    /* fp32 without a thread is one MPI_Allreduce: only the rings need buffers */
     size_t most = b->nb ? b->bucket : n, shard = most / (size_t)c->size + 1;
     int buffers = b->bf16 ? (b->wire = malloc(sizeof(uint16_t) * (most + 1))) && (b->in = malloc(sizeof(uint16_t) * shard))
-                          : (b->scratch = malloc(sizeof(float) * shard)) != NULL;
+                          : !b->nb || (b->scratch = malloc(sizeof(float) * shard)) != NULL;
     if (buffers && b->nb)
         b->has_thread = pthread_create(&b->thread, NULL, progress_main, b) == 0;
     if (!buffers || (b->nb && !b->has_thread)) {
@@ -831,49 +832,37 @@ void dpt_shared_free(dpt_shared *s)
 struct dpt_counter {
     MPI_Win win;
     int64_t *value;            /* rank 0's: the next number */
-    _Atomic int64_t *shared;   /* on one node: rank 0's value, in this process's address space */
+    _Atomic int64_t *shared;   /* rank 0's value, in this process's address space */
 };
 
 dpt_counter *dpt_counter_new(const dpt_comm *c)
 {
+    /* Across nodes the counter would be passive-target RMA on rank 0, which some libraries
+     * (MPICH) progress only when rank 0 enters MPI: a one-rank trial on rank 0 makes no MPI call
+     * for hours, and the other groups would wait that long for their next trial. nodes is the
+     * same on every rank, so all return NULL together and the study deals round-robin. */
+    if (c->nodes > 1)
+        return NULL;
     dpt_counter *k = calloc(1, sizeof *k);
     if (dpt_comm_any(c, !k)) {
         free(k);
         return NULL;
     }
-    /* Passive-target RMA progresses only when the target enters MPI (MPICH), and rank 0 may be
-     * training a one-rank trial for hours: on one node the ranks add to shared memory atomically
-     * instead. Errors here abort the job (the default handler): no rank is left waiting. */
-    MPI_Aint size = c->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0;
-    if (c->size == c->local_size) {
-        MPI_Aint got;
-        int unit;
-        MPI_Win_allocate_shared(size, sizeof(int64_t), MPI_INFO_NULL, group(c), &k->value, &k->win);
-        MPI_Win_shared_query(k->win, 0, &got, &unit, &k->shared);
-        if (c->rank == 0)
-            atomic_store(k->shared, 0);
-    } else {
-        MPI_Win_allocate(size, sizeof(int64_t), MPI_INFO_NULL, group(c), &k->value, &k->win);
-        if (c->rank == 0) { /* the window's memory starts undefined; set it before any rank draws */
-            MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, k->win);
-            *k->value = 0;
-            MPI_Win_unlock(0, k->win);
-        }
-    }
+    /* On one node the ranks add to shared memory atomically. Errors here abort the job (the
+     * default handler): no rank is left waiting. */
+    MPI_Aint size = c->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, got;
+    int unit;
+    MPI_Win_allocate_shared(size, sizeof(int64_t), MPI_INFO_NULL, group(c), &k->value, &k->win);
+    MPI_Win_shared_query(k->win, 0, &got, &unit, &k->shared);
+    if (c->rank == 0)
+        atomic_store(k->shared, 0);
     MPI_Barrier(group(c));
     return k;
 }
 
 int64_t dpt_counter_next(dpt_counter *k)
 {
-    if (k->shared)
-        return atomic_fetch_add(k->shared, 1);
-    const int64_t one = 1;
-    int64_t got = 0;
-    MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, k->win);
-    MPI_Fetch_and_op(&one, &got, MPI_INT64_T, 0, 0, MPI_SUM, k->win);
-    MPI_Win_unlock(0, k->win);
-    return got;
+    return atomic_fetch_add(k->shared, 1);
 }
 
 void dpt_counter_free(dpt_counter *k)

@@ -104,10 +104,11 @@ void dpt_shared_sync(const dpt_shared *s);
 /* Frees the regions (collective; NULL allowed, then not collective). */
 void dpt_shared_free(dpt_shared *s);
 
-/* A counter on rank 0 that any rank draws numbers 0, 1, 2, ... from without rank 0 taking part
- * (MPI_Fetch_and_op on a window): a group of a study asks for its next trial when it is done. */
+/* A counter in node-shared memory that any rank draws numbers 0, 1, 2, ... from without the
+ * others taking part: a group of a study asks for its next trial when it is done. */
 typedef struct dpt_counter dpt_counter;
-/* Creates it at 0 (collective); NULL on every rank when any rank lacks memory. */
+/* Creates it at 0 (collective); NULL on every rank when the job spans nodes or any rank lacks
+ * memory. */
 dpt_counter *dpt_counter_new(const dpt_comm *c);
 /* The next number, atomically (this rank alone; not collective). */
 int64_t dpt_counter_next(dpt_counter *k);
