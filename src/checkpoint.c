@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,45 +219,6 @@ typedef struct {
     int64_t shape[DPT_CKPT_MAX_DIMS];
     uint64_t begin, end;
 } entry;
-
-static int slurp(const char *path, unsigned char **buf, size_t *len, dpt_err *e)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return dpt_errf(e, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int err = errno;
-        close(fd);
-        return dpt_errf(e, "%s: cannot stat: %s", path, strerror(err));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return dpt_errf(e, "%s: not a regular file", path);
-    }
-    size_t n = (size_t)st.st_size, got = 0;
-    unsigned char *b = malloc(n ? n : 1);
-    if (!b) {
-        close(fd);
-        return dpt_errf(e, "%s: out of memory for %zu bytes", path, n);
-    }
-    while (got < n) {
-        size_t chunk = n - got > ((size_t)1 << 30) ? (size_t)1 << 30 : n - got;
-        ssize_t r = read(fd, b + got, chunk);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            int err = r < 0 ? errno : 0;
-            close(fd);
-            free(b);
-            return err ? dpt_errf(e, "%s: read failed: %s", path, strerror(err))
-                       : dpt_errf(e, "%s: file shrank while being read", path);
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    *buf = b;
-    *len = n;
-    return DPT_OK;
-}
 
 /* A JSON number that is an exact integer in [0, 2^53]. */
 static int as_u64(const cJSON *j, uint64_t *out)
@@ -511,10 +473,10 @@ int dpt_ckpt_read(dpt_ckpt *c, const char *path, dpt_err *e)
     if (!c) return dpt_errf(e, "%s: no checkpoint to read into", path ? path : "checkpoint");
     memset(c, 0, sizeof *c);
     if (!path) return dpt_errf(e, "checkpoint: no path");
-    unsigned char *buf = NULL;
+    char *buf = NULL;
     size_t len = 0;
-    if (slurp(path, &buf, &len, e)) return DPT_FAIL;
-    return parse(c, path, buf, len, e);
+    if (dpt_read_file(path, SIZE_MAX - 1, &buf, &len, e)) return DPT_FAIL;
+    return parse(c, path, (unsigned char *)buf, len, e);
 }
 
 void dpt_ckpt_free(dpt_ckpt *c)

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,28 +78,12 @@ static void trial_path(char *out, size_t n, const dpt_trial *t, const char *file
 /* A file's contents as parsed JSON, or NULL. */
 static cJSON *read_json(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *text;
+    size_t len;
+    dpt_err ignored;
+    if (dpt_read_file(path, SIZE_MAX - 1, &text, &len, &ignored) != DPT_OK)
         return NULL;
-    char *text = NULL;
-    size_t len = 0, cap = 0, got;
-    char buf[4096];
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (len + got + 1 > cap) {
-            char *more = realloc(text, cap = 2 * (len + got + 1));
-            if (!more)
-                break;
-            text = more;
-        }
-        memcpy(text + len, buf, got);
-        len += got;
-    }
-    fclose(f);
-    cJSON *o = NULL;
-    if (text) {
-        text[len] = '\0';
-        o = cJSON_Parse(text);
-    }
+    cJSON *o = cJSON_Parse(text);
     free(text);
     return o;
 }

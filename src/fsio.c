@@ -1,13 +1,15 @@
-/* Atomic file replacement. A reader sees the old file or the new one, never
- * a mixture, and a crash at any point leaves one of the two on disk. */
+/* Atomic file replacement (a reader sees the old file or the new one, never a mixture, and a
+ * crash at any point leaves one of the two on disk), and whole-file reads. */
 #include "dptrain/fsio.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int write_all(int fd, const void *p, size_t n)
@@ -119,4 +121,50 @@ int dpt_remove_temporaries(const char *dir)
     }
     closedir(d);
     return n;
+}
+
+/* Reads fd's n bytes into b; 0, or an errno, or -1 when the file ended early. */
+static int read_all(int fd, char *b, size_t n)
+{
+    for (size_t got = 0; got < n;) {
+        size_t chunk = n - got > ((size_t)1 << 30) ? (size_t)1 << 30 : n - got;
+        ssize_t r = read(fd, b + got, chunk);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? errno : -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+int dpt_read_file(const char *path, size_t max, char **buf, size_t *len, dpt_err *e)
+{
+    *buf = NULL, *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return dpt_errf(e, "%s: cannot open: %s", path, strerror(errno));
+    int err = fstat(fd, &st) != 0 ? errno : 0;
+    const char *why = err ? strerror(err) : !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
+    char big[64];
+    if (!why && (uint64_t)st.st_size > max) {
+        snprintf(big, sizeof big, "larger than %zu bytes", max);
+        why = big;
+    }
+    size_t n = why ? 0 : (size_t)st.st_size;
+    char *b = why ? NULL : malloc(n + 1);
+    if (!why && !b)
+        why = "out of memory for its contents";
+    err = why ? 0 : read_all(fd, b, n);
+    if (!why && err)
+        why = err > 0 ? strerror(err) : "the file shrank while being read";
+    close(fd);
+    if (why) {
+        free(b);
+        return dpt_errf(e, "%s: cannot read: %s", path, why);
+    }
+    b[n] = '\0';
+    *buf = b, *len = n;
+    return DPT_OK;
 }

@@ -3,6 +3,7 @@
  * here; every other line stays where it is in inline_text (those lines blanked), so an inline
  * experiment's errors keep the file's line numbers when config.c reads it. */
 #include "dptrain/study.h"
+#include "dptrain/fsio.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -351,25 +352,11 @@ int dpt_study_parse(dpt_study *s, const char *text, const char *origin, dpt_err 
 
 int dpt_study_load(dpt_study *s, const char *path, dpt_err *e)
 {
-    struct stat sb;
     memset(s, 0, sizeof *s);
-    if (stat(path, &sb) != 0)
-        return dpt_errf(e, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return dpt_errf(e, "%s: not a regular file", path);
-    if (sb.st_size > STUDY_FILE_MAX)
-        return dpt_errf(e, "%s: larger than %d bytes; a study file is a few lines", path, STUDY_FILE_MAX);
-    FILE *f = fopen(path, "rb");
-    char *text = malloc((size_t)sb.st_size + 1);
-    size_t n = f && text ? fread(text, 1, (size_t)sb.st_size, f) : 0;
-    int bad = !f || !text || ferror(f);
-    if (f)
-        fclose(f);
-    if (bad) {
-        free(text);
-        return dpt_errf(e, "%s: cannot read it", path);
-    }
-    text[n] = '\0';
+    char *text;
+    size_t n;
+    if (dpt_read_file(path, STUDY_FILE_MAX, &text, &n, e) != DPT_OK)
+        return DPT_FAIL;
     if (strlen(text) != n) {
         free(text);
         return dpt_errf(e, "%s: holds a NUL byte; not a text file", path);

@@ -1,5 +1,5 @@
 /* Files that are either wholly old or wholly new: every output of dptrain
- * (checkpoints, config.ini, summary.json) is written through here. */
+ * (checkpoints, config.ini, summary.json) is written through here; and whole files read back. */
 #ifndef DPTRAIN_FSIO_H
 #define DPTRAIN_FSIO_H
 
@@ -19,5 +19,9 @@ int dpt_write_atomic(const char *path, const void *data, size_t len, dpt_err *e)
 /* Removes the temporary files (NAME.tmp.PID) that writers killed mid-write left in dir; call only
  * while no writer can be active there. Returns how many it removed. */
 int dpt_remove_temporaries(const char *dir);
+
+/* Reads the regular file at path whole into *buf (malloc'd, NUL-appended, *len bytes without
+ * it); a file over max bytes, missing, unreadable or too large for memory is an error naming path. */
+int dpt_read_file(const char *path, size_t max, char **buf, size_t *len, dpt_err *e);
 
 #endif

@@ -4,6 +4,7 @@
  * writes that must leave the old file as it was. Fixtures live in one mkdtemp
  * directory under /tmp, removed at the end. */
 #include "dptrain/checkpoint.h"
+#include "dptrain/fsio.h"
 
 #include "support.h"
 
@@ -584,6 +585,28 @@ START_TEST(failed_write_keeps_old_file)
 }
 END_TEST
 
+/* dpt_read_file, which checkpoints and study files are read through: whole contents, a NUL after
+ * them, the size cap, and errors naming the path. */
+START_TEST(read_file)
+{
+    char p[256];
+    fixture(p, sizeof p, "whole.bin");
+    put_bytes(p, "ab\0cd", 5);
+    char *buf;
+    size_t len;
+    dpt_err e = {0};
+    ck_assert_int_eq(dpt_read_file(p, 5, &buf, &len, &e), DPT_OK);
+    ck_assert_uint_eq(len, 5);
+    ck_assert(memcmp(buf, "ab\0cd", 6) == 0); /* and the NUL appended */
+    free(buf);
+    ck_assert_int_eq(dpt_read_file(p, 4, &buf, &len, &e), DPT_FAIL);
+    ck_assert_ptr_null(buf);
+    char want[512];
+    snprintf(want, sizeof want, "%s: cannot read: larger than 4 bytes", p);
+    ck_assert_str_eq(e.msg, want);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -600,6 +623,7 @@ static Suite *suite(void)
     tcase_add_test(tc, write_rejects_bad_input);
     tcase_add_test(tc, write_fails_cleanly);
     tcase_add_test(tc, failed_write_keeps_old_file);
+    tcase_add_test(tc, read_file);
     suite_add_tcase(s, tc);
     return s;
 }
