@@ -3,7 +3,8 @@
 # parameters of 1 rank within 1e-5 relative on every path that crosses nodes; deterministic mode
 # gives its bits; a rank killed on the second node ends the job within seconds, naming the node,
 # and run-with-restart resumes it bitwise; a data file present on the first node only is one
-# clear error; gradients in bf16 halve the bytes on the link. Where namespaces cannot be made,
+# clear error; gradients in bf16 halve the bytes on the link; a study spreads its trials over
+# both nodes. Where namespaces cannot be made,
 # the test says so loudly and passes as skipped.
 . tests/lib.sh
 # A cluster of this run's own: two checkouts testing at once must not take down each other's.
@@ -62,6 +63,26 @@ for per in 1 2; do
   nodes "$per" "det$per" --set training.deterministic=true --set training.blocks=4
   "$CKPTDIFF" "$(last_ckpt runs/det)" "$(last_ckpt runs/det$per)" bitwise || fail "deterministic on 2 nodes x $per differs"
 done
+
+# A study across the nodes: one group a node, the trials handed round-robin (the counter in
+# node-shared memory cannot span nodes), every trial done, and the trial that ran on the second
+# node bitwise the same experiment run alone.
+cat > st.ini <<INI
+[study]
+base = $TMP/exp.ini
+seeds = 2
+ranks_per_run = 1
+[sweep]
+optimizer.lr = 0.01, 0.02
+INI
+timeout 120 "$FC" run 1 "$DPTRAIN" study st.ini --set training.deterministic=true > st.log 2>&1 \
+  || { cat st.log; fail "the study on 2 nodes failed"; }
+expect_contains st.log "4 trials on 2 groups of 1 rank, trial i to group i mod groups (across nodes)"
+expect_contains st.log "2 settings x 2 seeds = 4 trials, 4 done, 0 failed"
+seed=$(sed -n 's/^seed *= *//p' exp.ini | head -1); seed=${seed:-42}
+one alone --set training.deterministic=true --set optimizer.lr=0.01 --set run.seed=$((seed + 1))
+"$CKPTDIFF" "$(last_ckpt runs/alone)" "$(last_ckpt runs/st/s1-seed$((seed + 1)))" bitwise \
+  || fail "the second node's trial differs from the same experiment run alone"
 
 # Gradients in bf16 on the wire (training.comm_dtype): the training of fp32 within bf16's
 # precision (plain SGD: Adam would turn a sum that rounding flips in sign into a full step the
