@@ -26,7 +26,10 @@ line and exits 0. Not part of `make test`.
 Closing lines per model at batch 128: dptrain's fastest configuration against
 PyTorch's fastest (1x1 or 1x2), and dptrain 2x1 against DDP 2x1, with the
 issues' targets (MLPs 1.3x and 2.5x, CNN 2x and 3x). PyTorch 1.13 runs the
-CNN's convolutions in oneDNN, its GEMMs in OpenBLAS.
+CNN's convolutions in oneDNN, its GEMMs in OpenBLAS; both sides' OpenBLAS use
+the kernels OPENBLAS_CORETYPE names (printed), or their own pick when it is
+unset. Each PyTorch process first tunes glibc's allocator (tune_malloc): its
+default unmaps large freed blocks and faults them in again every step.
 
   scripts/compare-pytorch.py [--batches 128,512] [--seconds 1.5] [--models ...] [--repeat N]
 """
@@ -291,6 +294,9 @@ def main():
     print(f"compare-pytorch: PyTorch {torch.__version__} vs dptrain; {os.cpu_count()} cores; "
           f"load average {os.getloadavg()[0]:.2f}; timed runs of {args.seconds}s; {args.repeat} round(s), "
           f"each dptrain then PyTorch, the best of the rounds kept", flush=True)
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    print(f"  OpenBLAS kernels on both sides: {'OPENBLAS_CORETYPE=' + core if core else 'its own pick for this CPU'}; "
+          f"PyTorch's allocator tuned (mallopt), its convolutions in oneDNN", flush=True)
     mine, theirs = {}, {}
 
     def keep_best(into, got):
