@@ -13,6 +13,7 @@
 #include "dptrain/cli.h"
 #include "dptrain/config.h"
 #include "dptrain/log.h"
+#include "dptrain/replicas.h"
 #include "dptrain/snapshot.h"
 #include "dptrain/tensor.h"
 #include "dptrain/train.h"
@@ -416,6 +417,9 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
                        (long long)t.total_steps);
         if (t.model.notes[0]) /* what the model did on its own, e.g. an implicit flatten */
             dpt_log_printf(&s->log, "model: %s", t.model.notes);
+        if (dpt_replicas_threads(t.src.replicas) > 1)
+            dpt_log_printf(&s->log, "each rank's samples split over %d threads (training.sample_threads)",
+                           dpt_replicas_threads(t.src.replicas));
         st = dpt_trainer_run(&t, e);
     }
     if (st == DPT_OK) {

@@ -38,6 +38,11 @@ void dpt_blas_set_threads(int n)
     openblas_set_num_threads(n);
 }
 
+int dpt_blas_threads(void)
+{
+    return openblas_get_num_threads();
+}
+
 int dpt_fp_flush_denormals(int on)
 {
 #if defined(__x86_64__)

@@ -2,6 +2,7 @@
  * values that steer control flow (loss, gradient norm, validation metrics)
  * are reduced before they are looked at, so all ranks decide alike. */
 #include "dptrain/train.h"
+#include "dptrain/replicas.h"
 
 #include "dptrain/snapshot.h"
 
@@ -187,6 +188,11 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
         t->best_params = malloc(sizeof(float) * t->model.nparams);
     if (!src->x || !src->y || !src->dout || (track_best && !t->best_params))
         return dpt_errf(e, "train: out of memory for batch buffers");
+    /* Deterministic mode sums fixed blocks of samples (dpt_grad_rows): one thread each. */
+    int split = c->train.deterministic ? 1 : dpt_replicas_auto(&t->model, c->train.sample_threads, c->train.threads);
+    if (dpt_replicas_new(&src->replicas, &t->model, c->model.layers, split, max_batch, t->train.d, t->train.tdim,
+                         src->x, src->y, src->dout, e) != DPT_OK)
+        return DPT_FAIL;
     size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
     if (per_epoch == 0)
         return dpt_errf(e, "training.batch: %zu samples with drop_last make no full batch of %zu",
@@ -316,6 +322,7 @@ void dpt_trainer_free(dpt_trainer *t)
     free(t->src.x);
     free(t->src.y);
     free(t->src.dout);
+    dpt_replicas_free(t->src.replicas);
     free(t->best_params);
     dpt_trace_free(&t->trace);
     memset(t, 0, sizeof *t);

@@ -82,6 +82,7 @@ typedef struct {
         double bucket_mb;                /* gradient allreduce bucket; 0 = one blocking call */
         int threads;                     /* BLAS threads per rank; 0 = cores / ranks on the node */
         int update_threads;              /* threads sharing the update; 0 = as many as BLAS threads */
+        int sample_threads;              /* threads splitting a rank's samples; 0 = auto (image inputs) */
         char trace[DPT_PATH_MAX];        /* Chrome trace file; "" = none; relative: in the run dir */
         char trace_steps[32];            /* the steps traced, "A-B" (1-based) */
         int shard_optimizer;             /* each rank updates one shard (with one blocking allreduce) */

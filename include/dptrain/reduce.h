@@ -33,6 +33,7 @@ typedef struct {
     const int64_t *step;   /* the trainer's optimizer steps taken */
     dpt_trace *trace;
     double *correct;       /* classification: this rank's correct predictions are added here (NULL: not counted) */
+    struct dpt_replicas *replicas; /* sample threads splitting the rank's rows (NULL: one thread) */
 } dpt_grad_source;
 
 /* This rank's slice of every micro-batch of global batch i: forward and backward into the

@@ -18,6 +18,9 @@ void dpt_gemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha,
 /* Sets the BLAS library's thread count for this process (n >= 1). */
 void dpt_blas_set_threads(int n);
 
+/* The BLAS library's thread count for this process. */
+int dpt_blas_threads(void);
+
 /* Makes this thread treat subnormal floats as zero, in and out (x86 DAZ and FTZ), or not;
  * returns 0 where the CPU offers no such mode. Threads started later inherit the mode. */
 int dpt_fp_flush_denormals(int on);

@@ -56,8 +56,15 @@ cp "$(ck det-2 15)" resume-4/runs/cnn/checkpoints/
   || { cat resume-4/log.txt; fail "resume at 4 ranks"; }
 "$CKPTDIFF" "$(ck det-1 30)" "$(ck resume-4 30)" bitwise || fail "resumed at 4 ranks differs from 1 rank"
 # The default mode: 2 and 4 ranks agree with 1 within 1e-5; a resumed run is bitwise the whole one.
-for np in 1 2 4; do run fast "$np" ../cnn.ini --set training.deterministic=false; done
+# So do 2 and 3 sample threads on one rank (3: uneven shares; with 2 micro-batches a step).
+for np in 1 2 4; do run fast "$np" ../cnn.ini --set training.deterministic=false --set training.sample_threads=1; done
 for np in 2 4; do "$CKPTDIFF" "$(ck fast-1 30)" "$(ck fast-$np 30)" 1e-5 || fail "$np ranks drift from 1"; done
+run split2 1 ../cnn.ini --set training.deterministic=false --set training.threads=2 --set training.sample_threads=2
+run split3 1 ../cnn.ini --set training.deterministic=false --set training.sample_threads=3 --set training.accumulation=2
+expect_contains split3-1/log.txt "each rank's samples split over 3 threads"
+for tag in split2 split3; do
+  "$CKPTDIFF" "$(ck fast-1 30)" "$(ck $tag-1 30)" 1e-5 || fail "$tag drifts from one thread"
+done
 mkdir -p again-2/runs/cnn/checkpoints
 cp "$(ck fast-2 15)" again-2/runs/cnn/checkpoints/
 (cd again-2 && mpi 2 -- "$DPTRAIN" train ../cnn.ini --set training.deterministic=false --resume auto > log.txt 2>&1) \

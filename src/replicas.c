@@ -1,0 +1,141 @@
+/* Sample threads (see the header). Replicas are whole models, built once, whose parameter views
+ * are pointed at the rank's parameters before each run: a reducer may have moved them (node-shared
+ * memory). Thread k always takes rows run k and sums into replica k, so the bits depend on the
+ * thread count only, never on which thread ran first. */
+#include "dptrain/replicas.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dptrain/pool.h"
+#include "dptrain/tensor.h"
+
+struct dpt_replicas {
+    int n;                  /* threads, counting the caller */
+    dpt_pool *pool;
+    dpt_model *model;       /* the rank's model: part 0 */
+    float **own_params;     /* [n] each replica's own parameter buffer, bound back before freeing */
+    dpt_replica_part *part; /* [n] */
+    void (*fn)(void *ctx, dpt_replica_part *p);
+    void *ctx;
+};
+
+int dpt_replicas_auto(const dpt_model *m, int want, int threads)
+{
+    if (want > 0)
+        return want;
+    for (int i = 0; i < m->nlayers; i++)
+        if ((long)m->layers[i].in_shape.h * m->layers[i].in_shape.w > 1)
+            return threads;
+    return 1;
+}
+
+static int add_replica(dpt_replicas *r, int k, const char *spec, size_t rows, size_t d, size_t tdim, dpt_err *e)
+{
+    dpt_replica_part *p = &r->part[k];
+    p->model = calloc(1, sizeof *p->model);
+    if (!p->model || dpt_model_init_shaped(p->model, spec, r->model->in_shape, (int)rows, e) != DPT_OK)
+        return p->model ? DPT_FAIL : dpt_errf(e, "train: out of memory for sample threads");
+    r->own_params[k] = p->model->params;
+    p->x = malloc(sizeof(float) * rows * d);
+    p->y = malloc(sizeof(float) * rows * tdim);
+    p->dout = malloc(sizeof(float) * rows * (size_t)p->model->out_dim);
+    if (!p->x || !p->y || !p->dout)
+        return dpt_errf(e, "train: out of memory for sample threads");
+    return DPT_OK;
+}
+
+int dpt_replicas_new(dpt_replicas **out, dpt_model *m, const char *spec, int threads, size_t max_rows, size_t d,
+                     size_t tdim, float *x, float *y, float *dout, dpt_err *e)
+{
+    *out = NULL;
+    if (threads < 2)
+        return DPT_OK;
+    dpt_replicas *r = calloc(1, sizeof *r);
+    if (!r || !(r->part = calloc((size_t)threads, sizeof *r->part)) ||
+        !(r->own_params = calloc((size_t)threads, sizeof *r->own_params))) {
+        dpt_replicas_free(r);
+        return dpt_errf(e, "train: out of memory for sample threads");
+    }
+    r->n = threads, r->model = m;
+    r->part[0] = (dpt_replica_part){.model = m, .x = x, .y = y, .dout = dout};
+    size_t rows = (max_rows + (size_t)threads - 1) / (size_t)threads;
+    for (int k = 1; k < threads; k++)
+        if (add_replica(r, k, spec, rows, d, tdim, e) != DPT_OK) {
+            dpt_replicas_free(r);
+            return DPT_FAIL;
+        }
+    if (!(r->pool = dpt_pool_new(threads))) {
+        dpt_replicas_free(r);
+        return dpt_errf(e, "train: cannot start %d sample threads", threads);
+    }
+    *out = r;
+    return DPT_OK;
+}
+
+int dpt_replicas_threads(const dpt_replicas *r)
+{
+    return r ? r->n : 1;
+}
+
+void dpt_replicas_free(dpt_replicas *r)
+{
+    if (!r)
+        return;
+    dpt_pool_free(r->pool);
+    for (int k = 1; r->part && k < r->n; k++) {
+        dpt_replica_part *p = &r->part[k];
+        if (p->model && r->own_params[k])
+            dpt_model_bind_params(p->model, r->own_params[k]);
+        if (p->model)
+            dpt_model_free(p->model);
+        free(p->model);
+        free(p->x);
+        free(p->y);
+        free(p->dout);
+    }
+    free(r->part);
+    free(r->own_params);
+    free(r);
+}
+
+static void run_one(void *ctx, long k, int thread)
+{
+    (void)thread;
+    dpt_replicas *r = ctx;
+    if (r->part[k].n > 0)
+        r->fn(r->ctx, &r->part[k]);
+}
+
+void dpt_replicas_run(dpt_replicas *r, size_t begin, size_t n, void (*fn)(void *ctx, dpt_replica_part *p),
+                      void *ctx)
+{
+    for (int k = 0; k < r->n; k++) {
+        dpt_replica_part *p = &r->part[k];
+        size_t lo = n * (size_t)k / (size_t)r->n, hi = n * (size_t)(k + 1) / (size_t)r->n;
+        p->begin = begin + lo, p->n = hi - lo;
+        if (k > 0)
+            dpt_model_bind_params(p->model, r->model->params);
+    }
+    r->fn = fn, r->ctx = ctx;
+    /* Each thread's GEMMs on one BLAS thread: the threads are the parallelism. */
+    int blas = dpt_blas_threads();
+    dpt_blas_set_threads(1);
+    dpt_pool_run(r->pool, run_one, r, r->n);
+    dpt_blas_set_threads(blas);
+}
+
+void dpt_replicas_sum(dpt_replicas *r, double *loss, double *correct)
+{
+    dpt_model *m = r->model;
+    if (!r->part[0].written)
+        dpt_model_zero_grad(m);
+    for (int k = 0; k < r->n; k++) {
+        dpt_replica_part *p = &r->part[k];
+        *loss += p->loss, *correct += p->correct;
+        if (k > 0 && p->written)
+            for (size_t j = 0; j < m->nparams; j++)
+                m->grads[j] += p->model->grads[j];
+        p->loss = p->correct = 0, p->written = 0;
+    }
+}
