@@ -24,9 +24,11 @@ int dpt_replicas_auto(const dpt_model *m, int want, int threads)
 {
     if (want > 0)
         return want;
-    for (int i = 0; i < m->nlayers; i++)
-        if ((long)m->layers[i].in_shape.h * m->layers[i].in_shape.w > 1)
+    for (int i = 0; i < m->nlayers; i++) {
+        const dpt_layer *l = &m->layers[i];
+        if (l->nparams && !l->ops->reads_flat && (long)l->in_shape.h * l->in_shape.w > 1)
             return threads;
+    }
     return 1;
 }
 
