@@ -384,27 +384,36 @@ static void naive_maxpool(float *y, float *dx, const float *x, const float *dy, 
 
 START_TEST(test_maxpool_naive)
 {
-    /* Values from {0, 1, 2} and a few NaNs: ties everywhere, as after a ReLU; 2x2 windows of stride 2
-     * (the two-pass path) and other windows (the general one), overlapping or apart. */
-    static const char *args[] = {"2", "2", "2 stride 1", "3", "3 stride 2", "2 stride 3", "3 stride 1"};
-    static const dpt_shape in[] = {{3, 6, 8}, {1, 2, 2}, {2, 5, 6}, {1, 6, 9}, {2, 7, 7}, {1, 8, 8}, {2, 4, 5}};
+    /* Values from {0, 1, 2} and a few NaNs of either sign: ties everywhere, as after a ReLU; 2x2
+     * windows of stride 2 (their own path: rows of 1 to 40 windows, one or more vectors and a
+     * tail, the reference CNN's shapes) and other windows (the general one),
+     * overlapping or apart. The same bits as the naive scan, every value of dx written (it starts
+     * as NaN), and a -0 gradient arriving as +0, as the scatter into zeros gave. */
+    static const char *args[] = {"2", "2", "2", "2", "2", "2", "2", "2 stride 1", "3", "3 stride 2", "2 stride 3",
+                                 "3 stride 1"};
+    static const dpt_shape in[] = {{3, 6, 8},   {1, 2, 2},  {2, 6, 34}, {1, 4, 80}, {2, 2, 16}, {32, 28, 28},
+                                   {64, 14, 14}, {2, 5, 6}, {1, 6, 9},  {2, 7, 7},  {1, 8, 8},  {2, 4, 5}};
     for (size_t t = 0; t < sizeof args / sizeof args[0]; t++) {
         fixture f;
         setup(&f, "maxpool", args[t], in[t], 3, 0);
         size_t nin = (size_t)f.n * f.l.in, nout = (size_t)f.n * f.l.out;
         for (size_t i = 0; i < nin; i++) {
             uint64_t r = dpt_rng_below(9, t, i, 60);
-            f.x[i] = r == 0 ? NAN : (float)(r % 3);
+            f.x[i] = r == 0 ? NAN : r == 1 ? -NAN : (float)(r % 3);
+            f.dx[i] = NAN;
         }
+        for (size_t i = 0; i < nout; i += 7)
+            f.c[i] = -0.0f;
         float *y = malloc(sizeof(float) * nout), *dx = malloc(sizeof(float) * nin);
         f.l.ops->forward(&f.l, &f.ctx, f.y, f.x, f.n);
         f.l.ops->backward(&f.l, f.dx, f.c, f.x, f.y, f.n, 0);
         naive_maxpool(y, dx, f.x, f.c, &f.l, f.n);
         for (size_t i = 0; i < nout; i++)
-            ck_assert_msg(isnan(y[i]) ? isnan(f.y[i]) : f.y[i] == y[i], "maxpool %s: y[%zu] %g, naive %g", args[t], i,
-                          f.y[i], y[i]);
+            ck_assert_msg(memcmp(&f.y[i], &y[i], sizeof(float)) == 0, "maxpool %s on %dx%dx%d: y[%zu] %g, naive %g",
+                          args[t], in[t].c, in[t].h, in[t].w, i, f.y[i], y[i]);
         for (size_t i = 0; i < nin; i++)
-            ck_assert_msg(f.dx[i] == dx[i], "maxpool %s: dx[%zu] %g, naive %g", args[t], i, f.dx[i], dx[i]);
+            ck_assert_msg(memcmp(&f.dx[i], &dx[i], sizeof(float)) == 0, "maxpool %s on %dx%dx%d: dx[%zu] %g, naive %g",
+                          args[t], in[t].c, in[t].h, in[t].w, i, f.dx[i], dx[i]);
         free(y), free(dx);
         teardown(&f);
     }
@@ -430,6 +439,8 @@ START_TEST(test_conv_layout)
     setup(&f, "maxpool", "2", (dpt_shape){32, 28, 28}, 1, 0);
     ck_assert_int_eq(f.l.out_shape.h, 14);
     ck_assert_uint_eq(f.l.nparams, 0);
+    /* 2x2 windows keep a byte per output for backward (where the maximum sat), not an int32. */
+    ck_assert_uint_eq(f.l.ws_per_sample, (size_t)f.l.out);
     teardown(&f);
 }
 END_TEST
