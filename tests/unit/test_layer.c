@@ -145,6 +145,45 @@ START_TEST(test_activations)
 }
 END_TEST
 
+/* ReLU bit for bit as its definition, y = x > 0 ? x : 0 and dx = y > 0 ? dy : 0, on values with
+ * NaNs, zeros of both signs and infinities, over batches whose size is no multiple of a vector
+ * (the tails), run in place as the model runs it; every dx value written (it starts as NaN). */
+START_TEST(test_relu_exact)
+{
+    static const float special[] = {NAN, -NAN, 0.0f, -0.0f, INFINITY, -INFINITY, 1e-45f, -1e-45f};
+    static const int widths[] = {1, 7, 16, 33, 784};
+    for (size_t t = 0; t < sizeof widths / sizeof widths[0]; t++) {
+        fixture f;
+        setup(&f, "relu", "", flat(widths[t]), 3, 0);
+        size_t m = (size_t)f.n * f.l.in;
+        float *x = malloc(sizeof(float) * m), *y = malloc(sizeof(float) * m), *dx = malloc(sizeof(float) * m);
+        for (size_t i = 0; i < m; i++) {
+            uint64_t r = dpt_rng_below(4, t, i, 16);
+            x[i] = f.x[i] = r < 8 ? special[r] : f.x[i];
+            f.c[i] = i % 5 == 0 ? -0.0f : f.c[i];
+            f.dx[i] = NAN;
+        }
+        f.l.ops->forward(&f.l, &f.ctx, f.x, f.x, f.n); /* in place: y over x */
+        for (size_t i = 0; i < m; i++) {
+            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+            dx[i] = y[i] > 0.0f ? f.c[i] : 0.0f;
+        }
+        f.l.ops->backward(&f.l, f.dx, f.c, NULL, f.x, f.n, 0);
+        ck_assert_msg(memcmp(f.x, y, sizeof(float) * m) == 0, "relu forward, width %d", widths[t]);
+        ck_assert_msg(memcmp(f.dx, dx, sizeof(float) * m) == 0, "relu backward, width %d", widths[t]);
+#if defined(__AVX512F__)
+        /* With AVX-512 backward reads the bits forward kept, not y: y may be gone. */
+        for (size_t i = 0; i < m; i++)
+            f.x[i] = NAN, f.dx[i] = NAN;
+        f.l.ops->backward(&f.l, f.dx, f.c, NULL, f.x, f.n, 0);
+        ck_assert_msg(memcmp(f.dx, dx, sizeof(float) * m) == 0, "relu backward from its bits, width %d", widths[t]);
+#endif
+        free(x), free(y), free(dx);
+        teardown(&f);
+    }
+}
+END_TEST
+
 START_TEST(test_conv_fd)
 {
     check_fd("conv", "3 3x3", (dpt_shape){1, 5, 5}, 2, 0);
@@ -545,6 +584,7 @@ int main(void)
     tcase_add_test(tc, test_dense);
     tcase_add_test(tc, test_dense_on_image);
     tcase_add_test(tc, test_activations);
+    tcase_add_test(tc, test_relu_exact);
     tcase_add_test(tc, test_conv_fd);
     tcase_add_test(tc, test_pool_fd);
     tcase_add_test(tc, test_dropout_fd);
