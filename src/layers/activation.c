@@ -57,7 +57,7 @@ static int relu_configure(dpt_layer *l, const char *arg, dpt_err *e)
     if (act_configure(l, arg, e) != DPT_OK)
         return DPT_FAIL;
     l->ws_fixed = 64;
-    l->ws_per_sample = ((size_t)l->out + 7) / 8;
+    l->ws_per_sample = ((size_t)dpt_shape_size(l->out_shape) + 7) / 8;
     return DPT_OK;
 }
 
