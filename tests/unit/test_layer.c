@@ -367,13 +367,33 @@ static void naive_im2col(float *cols, double *dx, const float *x, const float *c
                     }
 }
 
+/* col2im in float, the additions onto each input value in kernel order (ki, then kj) from +0. */
+static void ordered_col2im(float *dx, const float *c, dpt_conv_geom g)
+{
+    size_t ohw = (size_t)g.oh * g.ow;
+    for (int ch = 0; ch < g.c; ch++)
+        for (int h = 0; h < g.h; h++)
+            for (int w = 0; w < g.w; w++) {
+                float v = 0.0f;
+                for (int ki = 0; ki < g.k; ki++)
+                    for (int kj = 0; kj < g.k; kj++)
+                        if ((h + g.p - ki) % g.s == 0 && (w + g.p - kj) % g.s == 0) {
+                            int a = (h + g.p - ki) / g.s, b = (w + g.p - kj) / g.s;
+                            if (h + g.p - ki >= 0 && a < g.oh && w + g.p - kj >= 0 && b < g.ow)
+                                v += c[((size_t)(ch * g.k + ki) * g.k + kj) * ohw + (size_t)a * g.ow + b];
+                        }
+                dx[((size_t)ch * g.h + h) * g.w + w] = v;
+            }
+}
+
 START_TEST(test_im2col_naive)
 {
     /* (c, h, w, k, s, p): strides 1-3, padding 0 to beyond the kernel, odd and even sizes */
     static const int geo[][6] = {{1, 28, 28, 3, 1, 1}, {2, 5, 7, 3, 1, 0}, {2, 4, 5, 3, 1, 2}, {1, 2, 3, 3, 1, 3},
                                  {3, 9, 7, 3, 2, 1},   {2, 9, 7, 3, 2, 0}, {1, 13, 10, 5, 3, 2}, {2, 6, 6, 4, 2, 3},
                                  {1, 1, 1, 1, 1, 0},   {1, 3, 4, 1, 2, 1},  /* and "same" ones, ow = w at stride 1: */
-                                 {2, 5, 7, 3, 1, 1},   {2, 6, 5, 5, 1, 2}, {1, 1, 3, 3, 1, 1}, {3, 2, 4, 5, 1, 2}};
+                                 {2, 5, 7, 3, 1, 1},   {2, 6, 5, 5, 1, 2}, {1, 1, 3, 3, 1, 1}, {3, 2, 4, 5, 1, 2},
+                                 {32, 14, 14, 3, 1, 1}, {1, 9, 300, 3, 1, 1}, {1, 2, 1100, 3, 1, 1}, {1, 9, 2, 7, 1, 3}};
     for (size_t t = 0; t < sizeof geo / sizeof geo[0]; t++) {
         const int *q = geo[t];
         dpt_conv_geom g = {q[0], q[1], q[2], q[3], q[4], q[5], 0, 0};
@@ -385,7 +405,7 @@ START_TEST(test_im2col_naive)
         double *wdx = malloc(sizeof(double) * nin);
         fill_input(x, nin, 0);
         for (size_t i = 0; i < ncol; i++)
-            c[i] = (float)dpt_rng_normal(8, 0, i), cols[i] = NAN; /* every value must be written */
+            c[i] = i % 11 ? (float)dpt_rng_normal(8, 0, i) : -0.0f, cols[i] = NAN; /* every value must be written */
         dpt_im2col(cols, x, g);
         naive_im2col(want, wdx, x, c, g);
         ck_assert_msg(memcmp(cols, want, sizeof(float) * ncol) == 0, "im2col differs on geometry %zu", t);
@@ -393,6 +413,11 @@ START_TEST(test_im2col_naive)
             dx[i] = NAN;
         dpt_col2im(dx, c, g);
         expect_near(dx, wdx, nin, "col2im");
+        /* and bit for bit in float, each value summed from +0 in kernel order (ki, then kj) */
+        float *fdx = malloc(sizeof(float) * nin);
+        ordered_col2im(fdx, c, g);
+        ck_assert_msg(memcmp(dx, fdx, sizeof(float) * nin) == 0, "col2im's order of additions on geometry %zu", t);
+        free(fdx);
         free(x), free(cols), free(want), free(c), free(dx), free(wdx);
     }
 }
