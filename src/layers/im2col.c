@@ -30,13 +30,15 @@ static int flat_ok(dpt_conv_geom g)
     return g.s == 1 && g.ow == g.w && g.oh == g.h && g.k == 2 * g.p + 1 && g.w <= RUN;
 }
 
-/* cols [t] = t % w for the values of a run of whole rows; returns the run's length. */
-static int column_table(int *col, int w)
+/* col [t] = t % w for a run of whole rows, no longer than the plane; returns the run's length.
+ * (With a division per value this took a fifth of im2col's time.) */
+static int column_table(int *col, dpt_conv_geom g)
 {
-    int len = RUN / w * w;
-    for (int t = 0; t < len; t++)
-        col[t] = t % w;
-    return len;
+    int rows = RUN / g.w < g.h ? RUN / g.w : g.h;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < g.w; j++)
+            col[r * g.w + j] = j;
+    return rows * g.w;
 }
 
 /* Whether column col + shift lies inside a row of w values. */
@@ -47,7 +49,7 @@ static int inside(int col, int shift, int w)
 
 static void flat_im2col(float *cols, const float *x, dpt_conv_geom g)
 {
-    int col[RUN], run = column_table(col, g.w);
+    int col[RUN], run = column_table(col, g);
     long hw = (long)g.h * g.w;
     for (int c = 0; c < g.c; c++)
         for (int ki = 0; ki < g.k; ki++)
@@ -82,7 +84,7 @@ static void flat_im2col(float *cols, const float *x, dpt_conv_geom g)
  * neighbouring row of the same buffer. */
 static void flat_col2im(float *dx, const float *cols, dpt_conv_geom g)
 {
-    int col[RUN], run = column_table(col, g.w);
+    int col[RUN], run = column_table(col, g);
     long hw = (long)g.h * g.w;
     for (int c = 0; c < g.c; c++)
         for (int ki = 0; ki < g.k; ki++) {
