@@ -70,10 +70,9 @@ static void *argmax(const dpt_layer *l)
  * NaN wins, the last one, as in its sequential scan). */
 #if POOL2_SIMD
 /* 16 outputs at a time: the 32 values of each row split into even and odd columns by one permute
- * each, the tail masked. The portable two passes below leave their second, over rows of 14 or 7
- * values, scalar and branchy (gcc 12 vectorizes no one-pass loop of this): 2.9-3.5 ms of the
- * reference CNN's first pooling and 1.3-1.8 ms of its second at batch 128, this 1.2-1.8 and
- * 0.8-1.1 (load 3 on 2 cores). */
+ * each. The portable two passes below leave their second, over rows of 14 or 7 values, scalar
+ * and branchy (gcc 12 vectorizes no one-pass loop of this): 3.4-4.8 and 1.4-2.5 ms of the
+ * reference CNN's two poolings in its step at batch 128, this 0.5-1.3 and 0.4-1.0 (load 4). */
 static const int32_t even_idx[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
 
 /* b's lanes that win over a's: greater, or a NaN. */
@@ -84,7 +83,7 @@ static __mmask16 later_wins(__m512 b, __m512 a)
 
 /* y [ow] and pos [ow] from input rows x0, x1 [2 * ow]. With `loose`, a last vector of fewer than
  * 16 windows reads and writes whole vectors anyway, past the rows into those the next call
- * writes over (masked loads and stores for every row of 14 windows took 2.5 times as long). */
+ * writes over (masked loads and stores for every row of 14 windows took 3 times as long). */
 static void pool2_row(float *y, uint8_t *pos, const float *x0, const float *x1, int ow, int loose)
 {
     const __m512i ev = _mm512_loadu_si512(even_idx), od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
