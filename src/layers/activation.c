@@ -4,7 +4,15 @@
 #include "dptrain/layer.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define RELU_BITS 1
+#else
+#define RELU_BITS 0
+#endif
 
 /* The shape passes through: an activation acts on each value alone. */
 static int act_configure(dpt_layer *l, const char *arg, dpt_err *e)
@@ -38,6 +46,63 @@ static void identity_backward(const dpt_layer *l, float *dx, const float *dy, co
         memcpy(dx, dy, sizeof(float) * SIZE(l, n));
 }
 
+#if RELU_BITS
+/* ReLU keeps one bit per value, whether it was positive, so that backward reads 1/32 of what y
+ * would cost: dx = dy where the bit is set, else 0 (the same bits as from y > 0). Its backward
+ * was the slowest element-wise loop of the reference CNN's step (three streams: y, dy, dx; 1.2 ms
+ * at batch 128 after the first convolution, twice its forward). The workspace holds the bits of
+ * the whole batch, 16 values a word, with a tail word's slack in ws_fixed. */
+static int relu_configure(dpt_layer *l, const char *arg, dpt_err *e)
+{
+    if (act_configure(l, arg, e) != DPT_OK)
+        return DPT_FAIL;
+    l->ws_fixed = 64;
+    l->ws_per_sample = ((size_t)dpt_shape_size(l->out_shape) + 7) / 8;
+    return DPT_OK;
+}
+
+/* Lanes [0, left) of a vector of 16, for the tail. */
+static __mmask16 lanes(size_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+static void relu_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, const float *x, int n)
+{
+    (void)ctx;
+    size_t m = SIZE(l, n);
+    uint16_t *bits = l->ws;
+    for (size_t i = 0; i < m; i += 16) { /* masked loads and stores only in the tail: 2x faster */
+        __mmask16 t = lanes(m - i);
+        __m512 v = t == 0xffff ? _mm512_loadu_ps(x + i) : _mm512_maskz_loadu_ps(t, x + i);
+        __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+        if (t == 0xffff)
+            _mm512_storeu_ps(y + i, _mm512_maskz_mov_ps(pos, v));
+        else
+            _mm512_mask_storeu_ps(y + i, t, _mm512_maskz_mov_ps(pos, v));
+        bits[i / 16] = pos;
+    }
+}
+
+static void relu_backward(const dpt_layer *l, float *dx, const float *dy, const float *x,
+                          const float *y, int n, int accumulate)
+{
+    (void)accumulate;
+    (void)x, (void)y;
+    size_t m = SIZE(l, n);
+    const uint16_t *bits = l->ws;
+    if (dx)
+        for (size_t i = 0; i < m; i += 16) {
+            __mmask16 t = lanes(m - i);
+            if (t == 0xffff)
+                _mm512_storeu_ps(dx + i, _mm512_maskz_mov_ps(bits[i / 16], _mm512_loadu_ps(dy + i)));
+            else
+                _mm512_mask_storeu_ps(dx + i, t, _mm512_maskz_loadu_ps((__mmask16)(bits[i / 16] & t), dy + i));
+        }
+}
+#else
+#define relu_configure act_configure
+
 /* Both loops compare and select without branches (vectorized: signs are random, and a branch
  * mispredicted half the time made ReLU 12% of a small model's step); the loads are unconditional
  * so the compiler may do so. */
@@ -63,6 +128,7 @@ static void relu_backward(const dpt_layer *l, float *dx, const float *dy, const 
             dx[i] = v > 0.0f ? g : 0.0f;
         }
 }
+#endif
 
 static void tanh_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, const float *x, int n)
 {
@@ -110,14 +176,18 @@ static void sigmoid_backward(const dpt_layer *l, float *dx, const float *dy, con
             dx[i] = dy[i] * y[i] * (1.0f - y[i]);
 }
 
+#define identity_configure act_configure
+#define tanh_configure act_configure
+#define sigmoid_configure act_configure
+
 #define ACTIVATION(NAME, NEEDS_Y, HE)                                                         \
     const dpt_layer_ops dpt_layer_##NAME = {                                                  \
         .name = #NAME, .syntax = #NAME, .in_place = 1, .needs_output = NEEDS_Y,               \
-        .he_before = HE, .configure = act_configure, .init = act_init,                        \
+        .he_before = HE, .configure = NAME##_configure, .init = act_init,                     \
         .forward = NAME##_forward, .backward = NAME##_backward,                               \
     }
 
 ACTIVATION(identity, 0, 0);
-ACTIVATION(relu, 1, 1);
+ACTIVATION(relu, 1, 1); /* reads its bits, not y, with AVX-512; y without */
 ACTIVATION(tanh, 1, 0);
 ACTIVATION(sigmoid, 1, 0);

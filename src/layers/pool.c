@@ -6,6 +6,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+#define POOL2_SIMD 1
+#else
+#define POOL2_SIMD 0
+#endif
+
 /* Parses "K [stride S]". */
 static int pool_configure(dpt_layer *l, const char *arg, dpt_err *e)
 {
@@ -33,61 +40,145 @@ static int pool_configure(dpt_layer *l, const char *arg, dpt_err *e)
     return DPT_OK;
 }
 
-/* 2x2 windows of stride 2 over rows of even width take the two-pass path below. */
+/* 2x2 windows of stride 2 over rows of even width take a path of their own (below). */
 static int pairs(const dpt_layer *l)
 {
     return l->kernel == 2 && l->stride == 2 && l->in_shape.w == 2 * l->out_shape.w;
 }
 
-/* A max pool also keeps, per output value, where its maximum sat in the input plane (after a
- * fixed scratch of one plane's row maxima for the two-pass path). */
+/* A max pool keeps, per output value, where its maximum sat: for 2x2 windows a byte 0..3, its
+ * place in the window (a quarter of the int32 plane offsets that the general path keeps, and of
+ * the memory that its backward reads); without AVX-512 the 2x2 path also needs a fixed scratch of
+ * one plane's pair maxima. */
 static int maxpool_configure(dpt_layer *l, const char *arg, dpt_err *e)
 {
     if (pool_configure(l, arg, e) != DPT_OK)
         return DPT_FAIL;
-    size_t half = 2 * (size_t)l->out_shape.h * l->out_shape.w;
-    l->ws_fixed = pairs(l) ? ((sizeof(float) + sizeof(int32_t)) * half + 63) & ~(size_t)63 : 0;
-    l->ws_per_sample = sizeof(int32_t) * (size_t)dpt_shape_size(l->out_shape);
+    size_t out = (size_t)dpt_shape_size(l->out_shape), half = 2 * (size_t)l->out_shape.h * l->out_shape.w;
+    l->ws_fixed = pairs(l) && !POOL2_SIMD ? ((sizeof(float) + sizeof(int32_t)) * half + 63) & ~(size_t)63 : 0;
+    l->ws_per_sample = pairs(l) ? out : sizeof(int32_t) * out;
     return DPT_OK;
 }
 
-static int32_t *argmax(const dpt_layer *l)
+static void *argmax(const dpt_layer *l)
 {
-    return (int32_t *)((char *)l->ws + l->ws_fixed);
+    return (char *)l->ws + l->ws_fixed;
 }
 
-/* The window's first maximum in row-major order is the later row's pick only if strictly greater
- * than the earlier row's, so pairs within rows, then pairs of rows, give torch's answer (a NaN
- * wins, the last one, as in its sequential scan). Both passes are long unit-stride loops that
- * vectorize; one pass over each window of four took 5-6 ms of the reference CNN's first pooling
- * at batch 128, a third of its step's non-GEMM time. */
+/* The window's first maximum in row-major order is the lower row's pick only if strictly greater
+ * than the upper row's, so pairs within rows, then the two rows' picks, give torch's answer (a
+ * NaN wins, the last one, as in its sequential scan). */
+#if POOL2_SIMD
+/* 16 outputs at a time: the 32 values of each row split into even and odd columns by one permute
+ * each. The portable two passes below leave their second, over rows of 14 or 7 values, scalar
+ * and branchy (gcc 12 vectorizes no one-pass loop of this): 3.4-4.8 and 1.4-2.5 ms of the
+ * reference CNN's two poolings in its step at batch 128, this 0.5-1.3 and 0.4-1.0 (load 4). */
+static const int32_t even_idx[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+
+/* b's lanes that win over a's: greater, or a NaN. */
+static __mmask16 later_wins(__m512 b, __m512 a)
+{
+    return _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
+}
+
+/* y [ow] and pos [ow] from input rows x0, x1 [2 * ow]. With `loose`, a last vector of fewer than
+ * 16 windows reads and writes whole vectors anyway, past the rows into those the next call
+ * writes over (masked loads and stores for every row of 14 windows took 3 times as long). */
+static void pool2_row(float *y, uint8_t *pos, const float *x0, const float *x1, int ow, int loose)
+{
+    const __m512i ev = _mm512_loadu_si512(even_idx), od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    for (int j = 0; j < ow; j += 16) {
+        int m = ow - j < 16 && !loose ? ow - j : 16;
+        __mmask16 out = (__mmask16)((1u << m) - 1), lo = (__mmask16)(m >= 8 ? 0xffffu : (1u << 2 * m) - 1);
+        __mmask16 hi = (__mmask16)(m > 8 ? (1u << (2 * m - 16)) - 1 : 0);
+        __m512 u0, u1, v0, v1;
+        if (m == 16) {
+            u0 = _mm512_loadu_ps(x0 + 2 * j), u1 = _mm512_loadu_ps(x0 + 2 * j + 16);
+            v0 = _mm512_loadu_ps(x1 + 2 * j), v1 = _mm512_loadu_ps(x1 + 2 * j + 16);
+        } else {
+            u0 = _mm512_maskz_loadu_ps(lo, x0 + 2 * j), u1 = _mm512_maskz_loadu_ps(hi, x0 + 2 * j + 16);
+            v0 = _mm512_maskz_loadu_ps(lo, x1 + 2 * j), v1 = _mm512_maskz_loadu_ps(hi, x1 + 2 * j + 16);
+        }
+        __m512 a = _mm512_permutex2var_ps(u0, ev, u1), b = _mm512_permutex2var_ps(u0, od, u1);
+        __m512 c = _mm512_permutex2var_ps(v0, ev, v1), d = _mm512_permutex2var_ps(v0, od, v1);
+        __mmask16 r0 = later_wins(b, a), r1 = later_wins(d, c);
+        __m512 m0 = _mm512_mask_blend_ps(r0, a, b), m1 = _mm512_mask_blend_ps(r1, c, d);
+        __mmask16 down = later_wins(m1, m0), bit0 = (__mmask16)((down & r1) | (~down & r0));
+        __m512 v = _mm512_mask_blend_ps(down, m0, m1);
+        __m128i p = _mm_or_si128(_mm_maskz_mov_epi8(bit0, _mm_set1_epi8(1)), _mm_maskz_mov_epi8(down, _mm_set1_epi8(2)));
+        if (m == 16) {
+            _mm512_storeu_ps(y + j, v);
+            _mm_storeu_si128((__m128i *)(pos + j), p);
+        } else {
+            _mm512_mask_storeu_ps(y + j, out, v);
+            _mm_mask_storeu_epi8(pos + j, out, p);
+        }
+    }
+}
+
 static void maxpool2_forward(const dpt_layer *l, float *y, const float *x, int n)
 {
     int w = l->in_shape.w, h = l->in_shape.h, oh = l->out_shape.h, ow = l->out_shape.w;
-    int half = 2 * oh * ow; /* one value per pair of columns, over the 2 * oh rows used */
+    uint8_t *pos = argmax(l);
+    size_t whole = ((size_t)ow + 15) / 16 * 16, nin = (size_t)n * l->in, nout = (size_t)n * l->out;
+    for (int c = 0; c < n * l->in_shape.c; c++)
+        for (int i = 0; i < oh; i++) {
+            size_t at = ((size_t)c * h + 2 * (size_t)i) * w, o = ((size_t)c * oh + i) * ow;
+            /* whole vectors only while they stay inside x, y and pos */
+            int loose = at + w + 2 * whole <= nin && o + whole <= nout;
+            pool2_row(y + o, pos + o, x + at, x + at + w, ow, loose);
+        }
+}
+#else
+/* Two passes, long unit-stride loops that vectorize at least in part; one pass over each window
+ * of four took 5-6 ms of the reference CNN's first pooling at batch 128. */
+static void maxpool2_forward(const dpt_layer *l, float *y, const float *x, int n)
+{
+    int w = l->in_shape.w, h = l->in_shape.h, oh = l->out_shape.h, ow = l->out_shape.w;
+    int half = 2 * oh * ow; /* one value per pair of columns, over the 2 * oh rows */
     float *hm = l->ws;
-    int32_t *hp = (int32_t *)(hm + half), *arg = argmax(l);
+    int32_t *hr = (int32_t *)(hm + half); /* 1 where the pair's right value won */
+    uint8_t *pos = argmax(l);
     for (int c = 0; c < n * l->in_shape.c; c++) {
         const float *xp = x + (size_t)c * h * w;
         for (int q = 0; q < half; q++) { /* w = 2 * ow: pair q covers values 2q and 2q + 1 */
             float a = xp[2 * q], b = xp[2 * q + 1];
             int more = (b > a) | (b != b);
             hm[q] = more ? b : a;
-            hp[q] = 2 * q + more;
+            hr[q] = more;
         }
         float *yp = y + (size_t)c * oh * ow;
-        int32_t *ap = arg + (size_t)c * oh * ow;
+        uint8_t *pp = pos + (size_t)c * oh * ow;
         for (int i = 0; i < oh; i++) {
             const float *m0 = hm + 2 * i * ow, *m1 = m0 + ow;
-            const int32_t *p0 = hp + 2 * i * ow, *p1 = p0 + ow;
+            const int32_t *r0 = hr + 2 * i * ow, *r1 = r0 + ow;
             for (int j = 0; j < ow; j++) {
                 float a = m0[j], b = m1[j];
                 int more = (b > a) | (b != b);
                 yp[i * ow + j] = more ? b : a;
-                ap[i * ow + j] = more ? p1[j] : p0[j];
+                pp[i * ow + j] = (uint8_t)(more ? 2 + r1[j] : r0[j]);
             }
         }
     }
+}
+#endif
+
+/* The gradient of each window to the place its byte names, after zeroing dx. Writing dx in one
+ * pass instead (each window's four values, three of them 0) was 10-30% slower at batch 128:
+ * its stores read every line of dx first, where memset's do not. */
+static void maxpool2_backward(const dpt_layer *l, float *dx, const float *dy, int n)
+{
+    int w = l->in_shape.w, h = l->in_shape.h, oh = l->out_shape.h, ow = l->out_shape.w;
+    const uint8_t *pos = argmax(l);
+    const int at[4] = {0, 1, w, w + 1}; /* each place's offset from the window's first value */
+    memset(dx, 0, sizeof(float) * (size_t)n * l->in);
+    for (int c = 0; c < n * l->in_shape.c; c++) /* windows tile the input: h = 2 * oh */
+        for (int i = 0; i < oh; i++) {
+            float *d0 = dx + ((size_t)c * h + 2 * (size_t)i) * w;
+            size_t o = ((size_t)c * oh + i) * ow;
+            for (int j = 0; j < ow; j++)
+                d0[2 * j + at[pos[o + j] & 3]] += dy[o + j];
+        }
 }
 
 static void pool_init(dpt_layer *l, uint64_t seed, uint64_t stream, dpt_init_kind kind)
@@ -143,6 +234,10 @@ static void maxpool_backward(const dpt_layer *l, float *dx, const float *dy, con
     (void)x, (void)y, (void)accumulate;
     if (!dx)
         return;
+    if (pairs(l)) {
+        maxpool2_backward(l, dx, dy, n);
+        return;
+    }
     size_t plane_in = (size_t)l->in_shape.h * l->in_shape.w, plane_out = (size_t)l->out_shape.h * l->out_shape.w;
     const int32_t *arg = argmax(l);
     memset(dx, 0, sizeof(float) * (size_t)n * l->in);

@@ -145,6 +145,45 @@ START_TEST(test_activations)
 }
 END_TEST
 
+/* ReLU bit for bit as its definition, y = x > 0 ? x : 0 and dx = y > 0 ? dy : 0, on values with
+ * NaNs, zeros of both signs and infinities, over batches whose size is no multiple of a vector
+ * (the tails), run in place as the model runs it; every dx value written (it starts as NaN). */
+START_TEST(test_relu_exact)
+{
+    static const float special[] = {NAN, -NAN, 0.0f, -0.0f, INFINITY, -INFINITY, 1e-45f, -1e-45f};
+    static const int widths[] = {1, 7, 16, 33, 784};
+    for (size_t t = 0; t < sizeof widths / sizeof widths[0]; t++) {
+        fixture f;
+        setup(&f, "relu", "", flat(widths[t]), 3, 0);
+        size_t m = (size_t)f.n * f.l.in;
+        float *x = malloc(sizeof(float) * m), *y = malloc(sizeof(float) * m), *dx = malloc(sizeof(float) * m);
+        for (size_t i = 0; i < m; i++) {
+            uint64_t r = dpt_rng_below(4, t, i, 16);
+            x[i] = f.x[i] = r < 8 ? special[r] : f.x[i];
+            f.c[i] = i % 5 == 0 ? -0.0f : f.c[i];
+            f.dx[i] = NAN;
+        }
+        f.l.ops->forward(&f.l, &f.ctx, f.x, f.x, f.n); /* in place: y over x */
+        for (size_t i = 0; i < m; i++) {
+            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+            dx[i] = y[i] > 0.0f ? f.c[i] : 0.0f;
+        }
+        f.l.ops->backward(&f.l, f.dx, f.c, NULL, f.x, f.n, 0);
+        ck_assert_msg(memcmp(f.x, y, sizeof(float) * m) == 0, "relu forward, width %d", widths[t]);
+        ck_assert_msg(memcmp(f.dx, dx, sizeof(float) * m) == 0, "relu backward, width %d", widths[t]);
+#if defined(__AVX512F__)
+        /* With AVX-512 backward reads the bits forward kept, not y: y may be gone. */
+        for (size_t i = 0; i < m; i++)
+            f.x[i] = NAN, f.dx[i] = NAN;
+        f.l.ops->backward(&f.l, f.dx, f.c, NULL, f.x, f.n, 0);
+        ck_assert_msg(memcmp(f.dx, dx, sizeof(float) * m) == 0, "relu backward from its bits, width %d", widths[t]);
+#endif
+        free(x), free(y), free(dx);
+        teardown(&f);
+    }
+}
+END_TEST
+
 START_TEST(test_conv_fd)
 {
     check_fd("conv", "3 3x3", (dpt_shape){1, 5, 5}, 2, 0);
@@ -328,13 +367,33 @@ static void naive_im2col(float *cols, double *dx, const float *x, const float *c
                     }
 }
 
+/* col2im in float, the additions onto each input value in kernel order (ki, then kj) from +0. */
+static void ordered_col2im(float *dx, const float *c, dpt_conv_geom g)
+{
+    size_t ohw = (size_t)g.oh * g.ow;
+    for (int ch = 0; ch < g.c; ch++)
+        for (int h = 0; h < g.h; h++)
+            for (int w = 0; w < g.w; w++) {
+                float v = 0.0f;
+                for (int ki = 0; ki < g.k; ki++)
+                    for (int kj = 0; kj < g.k; kj++)
+                        if ((h + g.p - ki) % g.s == 0 && (w + g.p - kj) % g.s == 0) {
+                            int a = (h + g.p - ki) / g.s, b = (w + g.p - kj) / g.s;
+                            if (h + g.p - ki >= 0 && a < g.oh && w + g.p - kj >= 0 && b < g.ow)
+                                v += c[((size_t)(ch * g.k + ki) * g.k + kj) * ohw + (size_t)a * g.ow + b];
+                        }
+                dx[((size_t)ch * g.h + h) * g.w + w] = v;
+            }
+}
+
 START_TEST(test_im2col_naive)
 {
     /* (c, h, w, k, s, p): strides 1-3, padding 0 to beyond the kernel, odd and even sizes */
     static const int geo[][6] = {{1, 28, 28, 3, 1, 1}, {2, 5, 7, 3, 1, 0}, {2, 4, 5, 3, 1, 2}, {1, 2, 3, 3, 1, 3},
                                  {3, 9, 7, 3, 2, 1},   {2, 9, 7, 3, 2, 0}, {1, 13, 10, 5, 3, 2}, {2, 6, 6, 4, 2, 3},
                                  {1, 1, 1, 1, 1, 0},   {1, 3, 4, 1, 2, 1},  /* and "same" ones, ow = w at stride 1: */
-                                 {2, 5, 7, 3, 1, 1},   {2, 6, 5, 5, 1, 2}, {1, 1, 3, 3, 1, 1}, {3, 2, 4, 5, 1, 2}};
+                                 {2, 5, 7, 3, 1, 1},   {2, 6, 5, 5, 1, 2}, {1, 1, 3, 3, 1, 1}, {3, 2, 4, 5, 1, 2},
+                                 {32, 14, 14, 3, 1, 1}, {1, 9, 300, 3, 1, 1}, {1, 2, 1100, 3, 1, 1}, {1, 9, 2, 7, 1, 3}};
     for (size_t t = 0; t < sizeof geo / sizeof geo[0]; t++) {
         const int *q = geo[t];
         dpt_conv_geom g = {q[0], q[1], q[2], q[3], q[4], q[5], 0, 0};
@@ -346,7 +405,7 @@ START_TEST(test_im2col_naive)
         double *wdx = malloc(sizeof(double) * nin);
         fill_input(x, nin, 0);
         for (size_t i = 0; i < ncol; i++)
-            c[i] = (float)dpt_rng_normal(8, 0, i), cols[i] = NAN; /* every value must be written */
+            c[i] = i % 11 ? (float)dpt_rng_normal(8, 0, i) : -0.0f, cols[i] = NAN; /* every value must be written */
         dpt_im2col(cols, x, g);
         naive_im2col(want, wdx, x, c, g);
         ck_assert_msg(memcmp(cols, want, sizeof(float) * ncol) == 0, "im2col differs on geometry %zu", t);
@@ -354,6 +413,11 @@ START_TEST(test_im2col_naive)
             dx[i] = NAN;
         dpt_col2im(dx, c, g);
         expect_near(dx, wdx, nin, "col2im");
+        /* and bit for bit in float, each value summed from +0 in kernel order (ki, then kj) */
+        float *fdx = malloc(sizeof(float) * nin);
+        ordered_col2im(fdx, c, g);
+        ck_assert_msg(memcmp(dx, fdx, sizeof(float) * nin) == 0, "col2im's order of additions on geometry %zu", t);
+        free(fdx);
         free(x), free(cols), free(want), free(c), free(dx), free(wdx);
     }
 }
@@ -384,27 +448,36 @@ static void naive_maxpool(float *y, float *dx, const float *x, const float *dy, 
 
 START_TEST(test_maxpool_naive)
 {
-    /* Values from {0, 1, 2} and a few NaNs: ties everywhere, as after a ReLU; 2x2 windows of stride 2
-     * (the two-pass path) and other windows (the general one), overlapping or apart. */
-    static const char *args[] = {"2", "2", "2 stride 1", "3", "3 stride 2", "2 stride 3", "3 stride 1"};
-    static const dpt_shape in[] = {{3, 6, 8}, {1, 2, 2}, {2, 5, 6}, {1, 6, 9}, {2, 7, 7}, {1, 8, 8}, {2, 4, 5}};
+    /* Values from {0, 1, 2} and a few NaNs of either sign: ties everywhere, as after a ReLU; 2x2
+     * windows of stride 2 (their own path: rows of 1 to 40 windows, one or more vectors and a
+     * tail, the reference CNN's shapes) and other windows (the general one),
+     * overlapping or apart. The same bits as the naive scan, every value of dx written (it starts
+     * as NaN), and a -0 gradient arriving as +0, as the scatter into zeros gave. */
+    static const char *args[] = {"2", "2", "2", "2", "2", "2", "2", "2 stride 1", "3", "3 stride 2", "2 stride 3",
+                                 "3 stride 1"};
+    static const dpt_shape in[] = {{3, 6, 8},   {1, 2, 2},  {2, 6, 34}, {1, 4, 80}, {2, 2, 16}, {32, 28, 28},
+                                   {64, 14, 14}, {2, 5, 6}, {1, 6, 9},  {2, 7, 7},  {1, 8, 8},  {2, 4, 5}};
     for (size_t t = 0; t < sizeof args / sizeof args[0]; t++) {
         fixture f;
         setup(&f, "maxpool", args[t], in[t], 3, 0);
         size_t nin = (size_t)f.n * f.l.in, nout = (size_t)f.n * f.l.out;
         for (size_t i = 0; i < nin; i++) {
             uint64_t r = dpt_rng_below(9, t, i, 60);
-            f.x[i] = r == 0 ? NAN : (float)(r % 3);
+            f.x[i] = r == 0 ? NAN : r == 1 ? -NAN : (float)(r % 3);
+            f.dx[i] = NAN;
         }
+        for (size_t i = 0; i < nout; i += 7)
+            f.c[i] = -0.0f;
         float *y = malloc(sizeof(float) * nout), *dx = malloc(sizeof(float) * nin);
         f.l.ops->forward(&f.l, &f.ctx, f.y, f.x, f.n);
         f.l.ops->backward(&f.l, f.dx, f.c, f.x, f.y, f.n, 0);
         naive_maxpool(y, dx, f.x, f.c, &f.l, f.n);
         for (size_t i = 0; i < nout; i++)
-            ck_assert_msg(isnan(y[i]) ? isnan(f.y[i]) : f.y[i] == y[i], "maxpool %s: y[%zu] %g, naive %g", args[t], i,
-                          f.y[i], y[i]);
+            ck_assert_msg(memcmp(&f.y[i], &y[i], sizeof(float)) == 0, "maxpool %s on %dx%dx%d: y[%zu] %g, naive %g",
+                          args[t], in[t].c, in[t].h, in[t].w, i, f.y[i], y[i]);
         for (size_t i = 0; i < nin; i++)
-            ck_assert_msg(f.dx[i] == dx[i], "maxpool %s: dx[%zu] %g, naive %g", args[t], i, f.dx[i], dx[i]);
+            ck_assert_msg(memcmp(&f.dx[i], &dx[i], sizeof(float)) == 0, "maxpool %s on %dx%dx%d: dx[%zu] %g, naive %g",
+                          args[t], in[t].c, in[t].h, in[t].w, i, f.dx[i], dx[i]);
         free(y), free(dx);
         teardown(&f);
     }
@@ -430,6 +503,8 @@ START_TEST(test_conv_layout)
     setup(&f, "maxpool", "2", (dpt_shape){32, 28, 28}, 1, 0);
     ck_assert_int_eq(f.l.out_shape.h, 14);
     ck_assert_uint_eq(f.l.nparams, 0);
+    /* 2x2 windows keep a byte per output for backward (where the maximum sat), not an int32. */
+    ck_assert_uint_eq(f.l.ws_per_sample, (size_t)f.l.out);
     teardown(&f);
 }
 END_TEST
@@ -534,6 +609,7 @@ int main(void)
     tcase_add_test(tc, test_dense);
     tcase_add_test(tc, test_dense_on_image);
     tcase_add_test(tc, test_activations);
+    tcase_add_test(tc, test_relu_exact);
     tcase_add_test(tc, test_conv_fd);
     tcase_add_test(tc, test_pool_fd);
     tcase_add_test(tc, test_dropout_fd);
