@@ -114,6 +114,7 @@ static const row rows[] = {
     {"training", "bucket_mb", "0.5", AT(train.bucket_mb)},
     {"training", "threads", "3", AT(train.threads)},
     {"training", "update_threads", "2", AT(train.update_threads)},
+    {"training", "sample_threads", "4", AT(train.sample_threads)},
     {"training", "trace", "t.json", AT(train.trace)},
     {"training", "trace_steps", "3-4", AT(train.trace_steps)},
     {"training", "shard_optimizer", "false", AT(train.shard_optimizer)},
@@ -217,6 +218,7 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_double_eq(c->train.bucket_mb, 0.5);
     ck_assert_int_eq(c->train.threads, 3);
     ck_assert_int_eq(c->train.update_threads, 2);
+    ck_assert_int_eq(c->train.sample_threads, 4);
     ck_assert_str_eq(c->train.trace, "t.json");
     ck_assert_str_eq(c->train.trace_steps, "3-4");
     ck_assert_int_eq(c->train.shard_optimizer, 0);
@@ -300,6 +302,7 @@ START_TEST(t_defaults)
     ck_assert(isnan(c.train.bucket_mb)); /* auto */
     ck_assert_int_eq(c.train.threads, 0);
     ck_assert_int_eq(c.train.update_threads, 0);
+    ck_assert_int_eq(c.train.sample_threads, 0);
     ck_assert_str_eq(c.train.trace, "");
     ck_assert_str_eq(c.train.trace_steps, "10-12");
     ck_assert_int_eq(c.train.shard_optimizer, 1);
