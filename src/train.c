@@ -146,6 +146,16 @@ const char *dpt_trainer_reduction(const dpt_trainer *t)
     return t->reducer->name;
 }
 
+int dpt_trainer_split_samples(dpt_trainer *t, size_t max_batch, dpt_err *e)
+{
+    const dpt_config *c = t->cfg;
+    dpt_grad_source *src = &t->src;
+    /* Deterministic mode sums fixed blocks of samples (dpt_grad_rows): one thread each. */
+    int split = c->train.deterministic ? 1 : dpt_replicas_auto(&t->model, c->train.sample_threads, c->train.threads);
+    return dpt_replicas_new(&src->replicas, &t->model, c->model.layers, split, max_batch, t->train.d, t->train.tdim,
+                            src->x, src->y, src->dout, e);
+}
+
 static int build(dpt_trainer *t, int fold, dpt_err *e)
 {
     const dpt_config *c = t->cfg;
@@ -188,10 +198,7 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
         t->best_params = malloc(sizeof(float) * t->model.nparams);
     if (!src->x || !src->y || !src->dout || (track_best && !t->best_params))
         return dpt_errf(e, "train: out of memory for batch buffers");
-    /* Deterministic mode sums fixed blocks of samples (dpt_grad_rows): one thread each. */
-    int split = c->train.deterministic ? 1 : dpt_replicas_auto(&t->model, c->train.sample_threads, c->train.threads);
-    if (dpt_replicas_new(&src->replicas, &t->model, c->model.layers, split, max_batch, t->train.d, t->train.tdim,
-                         src->x, src->y, src->dout, e) != DPT_OK)
+    if (dpt_trainer_split_samples(t, max_batch, e) != DPT_OK)
         return DPT_FAIL;
     size_t per_epoch = dpt_sampler_nbatches(&t->sampler);
     if (per_epoch == 0)

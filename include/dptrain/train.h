@@ -100,6 +100,10 @@ void dpt_trainer_record_data(const dpt_trainer *t, dpt_record *r);
 /* Frees everything; accepts a zeroed or half-built trainer. */
 void dpt_trainer_free(dpt_trainer *t);
 
+/* Starts the sample threads training.sample_threads asks for (src.replicas), for slices of up to
+ * max_batch rows, after the model and the batch buffers exist; none in deterministic mode. */
+int dpt_trainer_split_samples(dpt_trainer *t, size_t max_batch, dpt_err *e);
+
 /* Chooses how gradients are combined (t->reducer) and prepares the update for t's model, data
  * and config. Collective: fails on every rank if any failed. Part of dpt_trainer_init, public
  * for tools that assemble a trainer themselves (the bench). */

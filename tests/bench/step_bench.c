@@ -228,6 +228,8 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
     src->dout = malloc(sizeof(float) * max_batch * (size_t)t->model.out_dim);
     if (!src->x || !src->y || !src->dout)
         die("out of memory for %s", "batch buffers");
+    if (dpt_trainer_split_samples(t, max_batch, &e) != DPT_OK)
+        die("%s", e.msg);
     /* The trace's spans time data, forward and backward in the split runs (off in the others). */
     if (dpt_trainer_plan_reduction(t, &e) != DPT_OK ||
         dpt_trace_init(&t->trace, comm, "bench", "1-1000000000", &e) != DPT_OK)
