@@ -209,10 +209,13 @@ static void output_gradient(float *m, size_t stride, const float *dy, float *row
     for (int ti = 0; ti < g->th; ti++) {
         const float *d0 = dy + (size_t)2 * ti * ow, *d1 = d0 + ow;
         int second = 2 * ti + 1 < g->oh;
-        for (int x = 0; x < ow / 2; x++) {
+        for (int x = 0; x < ow / 2; x++)
             ae[x] = d0[2 * x], ao[x] = d0[2 * x + 1];
-            be[x] = second ? d1[2 * x] : 0.0f, bo[x] = second ? d1[2 * x + 1] : 0.0f;
-        }
+        if (second)
+            for (int x = 0; x < ow / 2; x++)
+                be[x] = d1[2 * x], bo[x] = d1[2 * x + 1];
+        else
+            memset(be, 0, sizeof(float) * 2 * (size_t)nl); /* be and bo */
         if (ow & 1) {
             ae[ow / 2] = d0[ow - 1], ao[ow / 2] = 0.0f;
             be[ow / 2] = second ? d1[ow - 1] : 0.0f, bo[ow / 2] = 0.0f;
@@ -312,8 +315,10 @@ static void chunk_dx(const wino_ws *s, float *dx, int ns, int ld, const dpt_wino
             for (int r = 0; r < g->h; r++) {
                 const float *er = s->de + (size_t)(r + p) * ps, *or = s->dodd + (size_t)(r + p) * ps;
                 float *dr = d + (size_t)r * w;
-                for (int c = 0; c < w; c++)
-                    dr[c] = (p + c) & 1 ? or[(p + c) / 2] : er[(p + c) / 2];
+                for (int c = p & 1; c < w; c += 2)
+                    dr[c] = er[(p + c) / 2];
+                for (int c = (p + 1) & 1; c < w; c += 2)
+                    dr[c] = or[(p + c) / 2];
             }
         }
 }
