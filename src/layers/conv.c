@@ -17,11 +17,11 @@
 #include "dptrain/winograd.h"
 
 /* auto takes Winograd for 3x3 stride-1 convolutions of at least this many input channels.
- * Measured forward + backward at batch 128, one OpenBLAS thread (AMD EPYC, SkylakeX/Cooperlake
+ * Measured forward + backward at batch 128, one OpenBLAS thread (AMD EPYC, OpenBLAS's Cooperlake
  * kernels), im2col vs Winograd, ms: 32 filters on 28x28 with 1 channel 2.5 vs 6.6, 4: 7.6 vs 7.9,
  * 8: 14.9 vs 11.2, 16: 29 vs 19.5; 64 filters on 14x14 with 4 channels 3.5 vs 4.8, 8: 6.4 vs 6.1,
- * 16: 12.7 vs 9.0, 32 (the reference CNN's second conv): 24.5 vs 14.5. Few channels leave
- * Winograd's GEMMs too thin to pay for its transforms. */
+ * 16: 12.7 vs 9.0, 32 (the reference CNN's second conv): 24.2-24.9 vs 14.6-15.4. Few channels
+ * leave Winograd's GEMMs too thin to pay for its transforms. */
 enum { WINO_MIN_CHANNELS = 8 };
 
 static const char *const algorithm_names[] = {[DPT_CONV_AUTO] = "auto", [DPT_CONV_IM2COL] = "im2col",
