@@ -34,6 +34,20 @@ typedef int v8i __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
 #define LD(p) (*(const v8u *)(p))
 #define ST(p, v) (*(v8u *)(p) = (v))
+/* ZIP_LO, ZIP_HI: lanes a0 b0 a1 b1 ... a3 b3 and a4 b4 ... a7 b7 of a and b (a tile row's even
+ * and odd output columns, interleaved); UNZIP_EVEN, UNZIP_ODD: the even and the odd lanes of a
+ * followed by b. */
+#if defined(__clang__)
+#define ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
+#define ZIP_HI(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+#define UNZIP_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define UNZIP_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#else
+#define ZIP_LO(a, b) __builtin_shuffle(a, b, (v8i){0, 8, 1, 9, 2, 10, 3, 11})
+#define ZIP_HI(a, b) __builtin_shuffle(a, b, (v8i){4, 12, 5, 13, 6, 14, 7, 15})
+#define UNZIP_EVEN(a, b) __builtin_shuffle(a, b, (v8i){0, 2, 4, 6, 8, 10, 12, 14})
+#define UNZIP_ODD(a, b) __builtin_shuffle(a, b, (v8i){1, 3, 5, 7, 9, 11, 13, 15})
+#endif
 
 /* A tile row in whole vectors; rows of the bordered planes hold a vector more. */
 static int lanes(const dpt_wino *g) { return (g->tw + 7) / 8 * 8; }
@@ -171,7 +185,12 @@ static void output_transform(float *y, const float *m, size_t stride, float bias
 {
     int tw = g->tw, ow = g->ow, nl = lanes(g);
     float *e0 = rows, *o0 = rows + nl, *e1 = rows + 2 * nl, *o1 = rows + 3 * nl;
+    /* A tile row of one vector writes its two output rows whole, 16 values each, when what spills
+     * past them lands on rows that the next tile row writes after (so not the last tile row). */
+    int whole = tw <= 8 && ow >= 8;
     for (int ti = 0; ti < g->th; ti++) {
+        float *y0 = y + (size_t)2 * ti * ow, *y1 = y0 + ow;
+        int direct = whole && ti < g->th - 1;
         for (int j = 0; j < tw; j += 8) {
             const float *mt = m + (size_t)ti * tw + j;
             v8 s0[4], s1[4];
@@ -181,12 +200,23 @@ static void output_transform(float *y, const float *m, size_t stride, float bias
                 s0[c] = a + b + d;
                 s1[c] = b - d - f;
             }
-            ST(e0 + j, s0[0] + s0[1] + s0[2]);
-            ST(o0 + j, s0[1] - s0[2] - s0[3]);
-            ST(e1 + j, s1[0] + s1[1] + s1[2]);
-            ST(o1 + j, s1[1] - s1[2] - s1[3]);
+            v8 ye0 = s0[0] + s0[1] + s0[2], yo0 = s0[1] - s0[2] - s0[3];
+            v8 ye1 = s1[0] + s1[1] + s1[2], yo1 = s1[1] - s1[2] - s1[3];
+            if (direct) {
+                ye0 += bias, yo0 += bias, ye1 += bias, yo1 += bias;
+                ST(y0, ZIP_LO(ye0, yo0));
+                ST(y0 + 8, ZIP_HI(ye0, yo0));
+                ST(y1, ZIP_LO(ye1, yo1));
+                ST(y1 + 8, ZIP_HI(ye1, yo1));
+                continue;
+            }
+            ST(e0 + j, ye0);
+            ST(o0 + j, yo0);
+            ST(e1 + j, ye1);
+            ST(o1 + j, yo1);
         }
-        float *y0 = y + (size_t)2 * ti * ow, *y1 = y0 + ow;
+        if (direct)
+            continue;
         for (int x = 0; x < ow / 2; x++)
             y0[2 * x] = e0[x] + bias, y0[2 * x + 1] = o0[x] + bias;
         if (ow & 1)
@@ -209,16 +239,27 @@ static void output_gradient(float *m, size_t stride, const float *dy, float *row
     for (int ti = 0; ti < g->th; ti++) {
         const float *d0 = dy + (size_t)2 * ti * ow, *d1 = d0 + ow;
         int second = 2 * ti + 1 < g->oh;
-        for (int x = 0; x < ow / 2; x++)
-            ae[x] = d0[2 * x], ao[x] = d0[2 * x + 1];
-        if (second)
+        if (tw <= 8 && ow >= 8 && !(ow & 1) && ti < g->th - 1) {
+            /* Both rows in two vector loads each: what they read past a row is the next row (not
+             * past the plane: not the last tile row), in lanes past tw, whose tiles are
+             * overwritten by the next tile row. */
+            v8 a0 = LD(d0), a1 = LD(d0 + 8), b0 = LD(d1), b1 = LD(d1 + 8);
+            ST(ae, UNZIP_EVEN(a0, a1));
+            ST(ao, UNZIP_ODD(a0, a1));
+            ST(be, UNZIP_EVEN(b0, b1));
+            ST(bo, UNZIP_ODD(b0, b1));
+        } else {
             for (int x = 0; x < ow / 2; x++)
-                be[x] = d1[2 * x], bo[x] = d1[2 * x + 1];
-        else
-            memset(be, 0, sizeof(float) * 2 * (size_t)nl); /* be and bo */
-        if (ow & 1) {
-            ae[ow / 2] = d0[ow - 1], ao[ow / 2] = 0.0f;
-            be[ow / 2] = second ? d1[ow - 1] : 0.0f, bo[ow / 2] = 0.0f;
+                ae[x] = d0[2 * x], ao[x] = d0[2 * x + 1];
+            if (second)
+                for (int x = 0; x < ow / 2; x++)
+                    be[x] = d1[2 * x], bo[x] = d1[2 * x + 1];
+            else
+                memset(be, 0, sizeof(float) * 2 * (size_t)nl); /* be and bo */
+            if (ow & 1) {
+                ae[ow / 2] = d0[ow - 1], ao[ow / 2] = 0.0f;
+                be[ow / 2] = second ? d1[ow - 1] : 0.0f, bo[ow / 2] = 0.0f;
+            }
         }
         for (int j = 0; j < tw; j += 8) {
             v8 y00 = LD(ae + j), y01 = LD(ao + j), y10 = LD(be + j), y11 = LD(bo + j);
