@@ -62,7 +62,8 @@ int dpt_cli_model_load(dpt_cli_model *l, const char *path, dpt_err *e)
         st = dpt_snapshot_in_shape(&c, path, l->in_dim, &shape, e);
     }
     if (st == DPT_OK)
-        st = dpt_model_plan_shaped(&l->model, l->cfg.model.layers, shape, DPT_EVAL_ROWS, e);
+        st = dpt_model_plan_algo(&l->model, l->cfg.model.layers, shape, DPT_EVAL_ROWS, l->cfg.model.conv_algorithm,
+                                 e);
     if (st == DPT_OK)
         st = dpt_snapshot_check_params(&l->model, &c, path, e);
     /* Conv and pooling weights do not bound the image's size: the buffers it would need are

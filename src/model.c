@@ -69,6 +69,7 @@ static int build_layers(dpt_model *m, const char *spec, dpt_err *e)
             return dpt_errf(e, "model.layers: item %d: unknown layer '%s' (kinds: %s)", i + 1, name,
                             dpt_layer_kinds());
         l->index = i;
+        l->algorithm = m->conv_algorithm;
         l->in_shape = in;
         l->in = dpt_shape_size(in);
         char where[160], s[48];
@@ -168,7 +169,14 @@ int dpt_model_plan(dpt_model *m, const char *spec, int in_dim, int max_batch, dp
 
 int dpt_model_plan_shaped(dpt_model *m, const char *spec, dpt_shape in, int max_batch, dpt_err *e)
 {
+    return dpt_model_plan_algo(m, spec, in, max_batch, DPT_CONV_AUTO, e);
+}
+
+int dpt_model_plan_algo(dpt_model *m, const char *spec, dpt_shape in, int max_batch, int conv_algorithm,
+                        dpt_err *e)
+{
     memset(m, 0, sizeof *m);
+    m->conv_algorithm = conv_algorithm;
     if (in.c < 1 || in.h < 1 || in.w < 1 || max_batch < 1 || (double)in.c * in.h * in.w > (1 << 30))
         return dpt_errf(e, "model: input shape %dx%dx%d and batch %d must be positive (and at most 2^30 values)",
                         in.c, in.h, in.w, max_batch);
@@ -215,7 +223,13 @@ int dpt_model_init(dpt_model *m, const char *spec, int in_dim, int max_batch, dp
 
 int dpt_model_init_shaped(dpt_model *m, const char *spec, dpt_shape in, int max_batch, dpt_err *e)
 {
-    if (dpt_model_plan_shaped(m, spec, in, max_batch, e) != DPT_OK)
+    return dpt_model_init_algo(m, spec, in, max_batch, DPT_CONV_AUTO, e);
+}
+
+int dpt_model_init_algo(dpt_model *m, const char *spec, dpt_shape in, int max_batch, int conv_algorithm,
+                        dpt_err *e)
+{
+    if (dpt_model_plan_algo(m, spec, in, max_batch, conv_algorithm, e) != DPT_OK)
         return DPT_FAIL;
     return dpt_model_alloc(m, e);
 }

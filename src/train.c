@@ -178,7 +178,8 @@ static int build(dpt_trainer *t, int fold, dpt_err *e)
                         INT_MAX);
     int in[3];
     if (dpt_data_sample_shape(in, &t->train, c->model.input_shape, c->data.train, e) != DPT_OK ||
-        dpt_model_init_shaped(&t->model, c->model.layers, (dpt_shape){in[0], in[1], in[2]}, (int)rows, e) != DPT_OK ||
+        dpt_model_init_algo(&t->model, c->model.layers, (dpt_shape){in[0], in[1], in[2]}, (int)rows,
+                            c->model.conv_algorithm, e) != DPT_OK ||
         check_shapes(t, e) != DPT_OK ||
         dpt_model_init_params(&t->model, dpt_config_init_seed(c), c->model.init, e) != DPT_OK ||
         dpt_optim_init(&t->opt, &c->optim, t->model.nparams, e) != DPT_OK ||

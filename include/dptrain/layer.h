@@ -12,6 +12,12 @@
 
 typedef enum { DPT_INIT_XAVIER, DPT_INIT_HE } dpt_init_kind;
 
+/* How conv layers compute (model.conv_algorithm): auto picks per layer by a rule in conv.c. */
+typedef enum { DPT_CONV_AUTO, DPT_CONV_IM2COL, DPT_CONV_WINOGRAD } dpt_conv_algorithm;
+
+/* Name of an algorithm as the experiment file spells it; NULL outside the enum. */
+const char *dpt_conv_algorithm_name(int algorithm);
+
 /* An activation's shape per sample, stored channel-major (C, then H, then W, as torch's NCHW):
  * a flat vector of d values is d x 1 x 1. */
 typedef struct {
@@ -78,6 +84,7 @@ struct dpt_layer {
     void *ws;                        /* that workspace, sized for the model's max_batch */
     int filters, kernel, stride, pad;/* a kind's settings as its configure parsed them */
     float rate;
+    int algorithm;                   /* conv: the dpt_conv_algorithm asked for; configure resolves auto */
 };
 
 /* The registered kind called name, or NULL. */

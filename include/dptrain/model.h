@@ -30,6 +30,7 @@ typedef struct {
     void *ws;          /* every layer's workspace, one allocation */
     char notes[256];   /* what the build did on its own (an implicit flatten), for the log; or "" */
     dpt_trace *trace;  /* a span per layer and pass when set (training.trace), else NULL */
+    int conv_algorithm;/* what conv layers were asked to compute with (dpt_conv_algorithm) */
 } dpt_model;
 
 /* Called by backward when grads[off..off+len) are final for this batch (last layer first). */
@@ -43,6 +44,13 @@ int dpt_model_init_shaped(dpt_model *m, const char *spec, dpt_shape in, int max_
 
 /* dpt_model_plan for inputs of shape in. */
 int dpt_model_plan_shaped(dpt_model *m, const char *spec, dpt_shape in, int max_batch, dpt_err *e);
+
+/* dpt_model_plan_shaped and dpt_model_init_shaped with conv layers computed by conv_algorithm
+ * (a dpt_conv_algorithm, model.conv_algorithm) rather than auto. */
+int dpt_model_plan_algo(dpt_model *m, const char *spec, dpt_shape in, int max_batch, int conv_algorithm,
+                        dpt_err *e);
+int dpt_model_init_algo(dpt_model *m, const char *spec, dpt_shape in, int max_batch, int conv_algorithm,
+                        dpt_err *e);
 
 /* The first half of dpt_model_init: layers, widths, offsets and nparams, but no buffers, so a
  * caller can weigh what a spec from an untrusted file would cost before paying for it. */

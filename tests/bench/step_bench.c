@@ -215,7 +215,7 @@ static void make_trainer(dpt_trainer *t, dpt_config *cfg, const dpt_comm *comm, 
     if (dpt_reducer_max_rows(cfg, comm, (size_t)batch, &max_batch, &e) != DPT_OK)
         die("%s", e.msg);
     dpt_shape shape = strcmp(dims, CNN_NAME) == 0 ? (dpt_shape){1, 28, 28} : (dpt_shape){in_dim, 1, 1};
-    if (dpt_model_init_shaped(&t->model, cfg->model.layers, shape, (int)max_batch, &e) != DPT_OK ||
+    if (dpt_model_init_algo(&t->model, cfg->model.layers, shape, (int)max_batch, cfg->model.conv_algorithm, &e) != DPT_OK ||
         dpt_model_init_params(&t->model, cfg->run.seed, cfg->model.init, &e) != DPT_OK ||
         dpt_optim_init(&t->opt, &cfg->optim, t->model.nparams, &e) != DPT_OK ||
         dpt_sampler_init(&t->sampler, NULL, n, (size_t)batch, 1, 0, cfg->run.seed, &e) != DPT_OK)

@@ -1,7 +1,8 @@
 # A small CNN end to end on 2 ranks: NPY images keep their 1x8x8 shape; train -> info -> eval ->
 # predict; checkpoint tensors in torch's layout (layers.0.weight [4, 1, 3, 3]); predict equals a
 # numpy forward pass (scripts/safetensors_predict.py); the same images as flat CSV need
-# model.input_shape, and a wrong one or a conv that does not fit is refused naming key or layer.
+# model.input_shape, and a wrong one or a conv that does not fit (or that model.conv_algorithm =
+# winograd cannot serve) is refused naming key or layer.
 . tests/lib.sh
 cd "$TMP"
 make_images train 400
@@ -63,6 +64,12 @@ if mpi 2 -- "$DPTRAIN" train exp.ini --set "model.layers=conv 4 3x3 stride 2, de
   fail "a stride that does not tile the input trained"
 fi
 expect_contains odd.log "layer 0 'conv 4 3x3 stride 2' on input 1x8x8: kernel 3 with stride 2 does not tile 8 values"
+# model.conv_algorithm = winograd on a conv it cannot serve names the layer, on both ranks.
+if mpi 2 -- "$DPTRAIN" train exp.ini --set model.conv_algorithm=winograd \
+  --set "model.layers=conv 4 3x3 pad 1, relu, conv 2 2x2 stride 2, dense 3" --set run.name=wino > wino.log 2>&1; then
+  fail "winograd on a 2x2 kernel of stride 2 trained"
+fi
+expect_contains wino.log "layer 2 'conv 2 2x2 stride 2' on input 4x8x8: model.conv_algorithm = winograd needs a 3x3 kernel of stride 1, not 2x2 stride 2"
 mpi 2 -- "$DPTRAIN" train exp.ini $csv --set model.input_shape=1,8,8 --set run.name=shaped --set training.epochs=2 > shaped.log \
   || { cat shaped.log; fail "CSV rows with model.input_shape did not train"; }
 expect_contains shaped.log "test: loss"

@@ -1,7 +1,8 @@
 # A CNN follows PyTorch's trajectory: from a dptrain initial checkpoint, loaded with
 # load_state_dict into an nn.Sequential of the same layers (the same logits as dptrain predict),
 # 50 full-batch Adam steps give per-step losses and final parameters within 1e-4 relative of
-# dptrain's (dropout off). Needs Debian's python3-torch; skipped loudly without it.
+# dptrain's (dropout off). The first conv runs as im2col, the second (8 input channels) as Winograd
+# (model.conv_algorithm = auto). Needs Debian's python3-torch; skipped loudly without it.
 . tests/lib.sh
 cd "$TMP"
 if ! $PY -c "import torch" 2> /dev/null; then
@@ -9,7 +10,7 @@ if ! $PY -c "import torch" 2> /dev/null; then
   exit 0
 fi
 make_images img 64
-layers="conv 4 3x3 pad 1, relu, maxpool 2, conv 6 3x3 stride 1, tanh, avgpool 2, flatten, dense 8, sigmoid, dense 3"
+layers="conv 8 3x3 pad 1, relu, maxpool 2, conv 6 3x3 stride 1, tanh, avgpool 2, flatten, dense 8, sigmoid, dense 3"
 cat > exp.ini <<INI
 [data]
 train = img_x.npy
@@ -54,8 +55,8 @@ def load(path):
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
-        self.layers = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                                    nn.Conv2d(4, 6, 3, stride=1), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
+        self.layers = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                    nn.Conv2d(8, 6, 3, stride=1), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
                                     nn.Linear(6, 8), nn.Sigmoid(), nn.Linear(8, 3))
     def forward(self, x):
         return self.layers(x)

@@ -1,4 +1,5 @@
-# A CNN with dropout (conv, maxpool, avgpool, two dropouts) under training.deterministic = true:
+# A CNN with dropout (conv by im2col, conv of 8 channels by Winograd, maxpool, avgpool, two dropouts)
+# under training.deterministic = true:
 # checkpoints' parameters and the metrics are bitwise identical on 1, 2 and 4 ranks (dropout masks
 # are keyed by each sample's global index, not by its rank or place in a slice); a checkpoint
 # written at 2 ranks resumed at 4 ends identical to the 1-rank run. By default, 2 and 4 ranks agree
@@ -13,7 +14,7 @@ train_targets = ../img_y.npy
 task = classify
 val_fraction = 0.2
 [model]
-layers = conv 4 3x3 pad 1, relu, maxpool 2, dropout 0.3, conv 6 3x3, relu, avgpool 2, dense 8, relu, dropout 0.5, dense 3
+layers = conv 8 3x3 pad 1, relu, maxpool 2, dropout 0.3, conv 6 3x3, relu, avgpool 2, dense 8, relu, dropout 0.5, dense 3
 [loss]
 kind = cross_entropy
 [optimizer]
@@ -47,7 +48,7 @@ for np in 1 2 4; do
   diff <(metrics det-1/runs/cnn/metrics.jsonl) <(metrics det-$np/runs/cnn/metrics.jsonl) || fail "$np ranks: metrics differ"
 done
 # Dropout is on: a run without it ends elsewhere (the masks were not all ones).
-run nodrop 1 ../cnn.ini --set "model.layers=conv 4 3x3 pad 1, relu, maxpool 2, conv 6 3x3, relu, avgpool 2, dense 8, relu, dense 3"
+run nodrop 1 ../cnn.ini --set "model.layers=conv 8 3x3 pad 1, relu, maxpool 2, conv 6 3x3, relu, avgpool 2, dense 8, relu, dense 3"
 if "$CKPTDIFF" "$(ck det-1 30)" "$(ck nodrop-1 30)" 1e-3 > /dev/null; then fail "dropout changed nothing"; fi
 # Written at 2 ranks (step 15), resumed at 4: identical to the uninterrupted 1-rank run.
 mkdir -p resume-4/runs/cnn/checkpoints

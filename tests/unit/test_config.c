@@ -68,6 +68,7 @@ static const row rows[] = {
     {"data", "synthetic_samples", "500", AT(data.synthetic_samples)},
     {"model", "layers", "dense 64, relu, dense 3", AT(model.layers)},
     {"model", "init", "he", AT(model.init)},
+    {"model", "conv_algorithm", "winograd", AT(model.conv_algorithm)},
     {"model", "input_shape", "1,28,28", AT(model.input_shape)},
     {"loss", "kind", "cross_entropy", AT(loss.kind)},
     {"optimizer", "kind", "sgd", AT(optim.kind)},
@@ -172,6 +173,7 @@ static void check_all_rows(const dpt_config *c)
     ck_assert_int_eq(c->data.synthetic_samples, 500);
     ck_assert_str_eq(c->model.layers, "dense 64, relu, dense 3");
     ck_assert_int_eq(c->model.init, DPT_SCHEME_HE);
+    ck_assert_int_eq(c->model.conv_algorithm, DPT_CONV_WINOGRAD);
     ck_assert_int_eq(c->loss.kind, DPT_LOSS_XENT);
     ck_assert_str_eq(c->model.input_shape, "1,28,28");
     ck_assert_int_eq(c->optim.kind, DPT_OPT_SGD);
@@ -262,6 +264,7 @@ START_TEST(t_defaults)
     ck_assert_int_eq(c.data.synthetic_samples, 100);
     ck_assert_str_eq(c.model.layers, "dense 1");
     ck_assert_int_eq(c.model.init, DPT_SCHEME_AUTO);
+    ck_assert_int_eq(c.model.conv_algorithm, DPT_CONV_AUTO);
     ck_assert_int_eq(c.loss.kind, DPT_LOSS_MSE);
     ck_assert_str_eq(c.model.input_shape, "");
     ck_assert_int_eq(c.optim.kind, DPT_OPT_ADAM);

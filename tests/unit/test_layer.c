@@ -35,6 +35,9 @@ static void fill_input(float *x, size_t count, double gap)
     free(perm);
 }
 
+/* The model.conv_algorithm setup() builds layers with (auto unless a test sets it). */
+static dpt_conv_algorithm conv_algorithm = DPT_CONV_AUTO;
+
 static void setup(fixture *f, const char *kind, const char *arg, dpt_shape in, int n, double gap)
 {
     memset(f, 0, sizeof *f);
@@ -42,6 +45,7 @@ static void setup(fixture *f, const char *kind, const char *arg, dpt_shape in, i
     f->l.ops = dpt_layer_find(kind);
     ck_assert_ptr_nonnull(f->l.ops);
     f->l.index = 3;
+    f->l.algorithm = conv_algorithm;
     f->l.in_shape = in;
     f->l.in = dpt_shape_size(in);
     ck_assert_msg(f->l.ops->configure(&f->l, arg, &e) == DPT_OK, "%s %s: %s", kind, arg, e.msg);
@@ -213,9 +217,10 @@ END_TEST
 START_TEST(test_accumulates)
 {
     /* Backward adds into the gradient views, so micro-batches sum before the allreduce. */
-    const char *kinds[] = {"dense", "conv"}, *args[] = {"3", "2 3x3 pad 1"};
-    for (int k = 0; k < 2; k++) {
+    const char *kinds[] = {"dense", "conv", "conv"}, *args[] = {"3", "2 3x3 pad 1", "2 3x3 pad 1"};
+    for (int k = 0; k < 3; k++) {
         fixture f;
+        conv_algorithm = k == 2 ? DPT_CONV_WINOGRAD : DPT_CONV_AUTO;
         setup(&f, kinds[k], args[k], (dpt_shape){1, 3, 4}, 3, 0);
         f.l.ops->forward(&f.l, &f.ctx, f.y, f.x, f.n);
         memset(f.grads, 0, sizeof(float) * f.l.nparams);
@@ -231,6 +236,7 @@ START_TEST(test_accumulates)
         free(once);
         teardown(&f);
     }
+    conv_algorithm = DPT_CONV_AUTO;
 }
 END_TEST
 
@@ -344,6 +350,77 @@ START_TEST(test_conv_naive)
     check_conv_naive("4 3x3 stride 2 pad 1", (dpt_shape){3, 9, 7}, 2);
     check_conv_naive("2 4x4 stride 2 pad 3", (dpt_shape){2, 6, 6}, 1);
     check_conv_naive("3 5x5 pad 2", (dpt_shape){2, 3, 4}, 2); /* "same" width: whole runs copied at once */
+}
+END_TEST
+
+/* Winograd F(2x2,3x3) against the naive convolution: pads 0 to 3 (tiles wholly in the padding),
+ * odd sizes (partial tiles) and even ones, output rows of 8 to 16 values (written and read whole
+ * but in the last tile row), 1 to 8 channels, 1 to 4 samples; several chunks of
+ * samples (the 20x20 output has 100 tiles, 3 samples a chunk) and one sample a chunk (the 34x34).
+ * The tolerance is the one im2col meets, 1e-4 of (1 + |y|): Winograd's transforms only add and
+ * halve values of the kernel's size and the data's, so fp32 stays within a few ulps of the double
+ * sums on these O(1) values. */
+START_TEST(test_winograd_naive)
+{
+    static const char *args[] = {"4 3x3 pad 1", "3 3x3", "2 3x3 pad 2", "5 3x3 pad 1", "1 3x3",
+                                 "3 3x3 pad 1", "2 3x3 pad 1", "4 3x3 pad 2", "3 3x3 pad 1", "2 3x3 pad 3",
+                                 "3 3x3 pad 1", "2 3x3"};
+    static const dpt_shape in[] = {{3, 8, 8}, {2, 9, 7}, {1, 5, 4}, {5, 7, 10}, {4, 3, 3},
+                                   {2, 20, 20}, {1, 34, 34}, {5, 1, 2}, {8, 14, 14}, {1, 2, 3},
+                                   {2, 11, 11}, {3, 18, 10}};
+    static const int n[] = {3, 2, 1, 2, 3, 4, 2, 3, 2, 2, 2, 3};
+    conv_algorithm = DPT_CONV_WINOGRAD;
+    for (size_t t = 0; t < sizeof args / sizeof args[0]; t++)
+        check_conv_naive(args[t], in[t], n[t]);
+    conv_algorithm = DPT_CONV_AUTO;
+}
+END_TEST
+
+START_TEST(test_winograd_fd)
+{
+    conv_algorithm = DPT_CONV_WINOGRAD;
+    check_fd("conv", "3 3x3", (dpt_shape){1, 5, 5}, 2, 0);
+    check_fd("conv", "2 3x3 pad 1", (dpt_shape){2, 5, 4}, 3, 0);
+    check_fd("conv", "2 3x3 pad 2", (dpt_shape){3, 3, 4}, 1, 0);
+    conv_algorithm = DPT_CONV_AUTO;
+}
+END_TEST
+
+START_TEST(test_conv_algorithm)
+{
+    /* auto: Winograd for 3x3 stride 1 from 8 input channels on; im2col otherwise. */
+    static const char *args[] = {"4 3x3 pad 1", "4 3x3 pad 1", "4 3x3 stride 2", "4 5x5 pad 2", "4 3x3"};
+    static const int channels[] = {8, 7, 8, 8, 32};
+    static const dpt_conv_algorithm want[] = {DPT_CONV_WINOGRAD, DPT_CONV_IM2COL, DPT_CONV_IM2COL, DPT_CONV_IM2COL,
+                                              DPT_CONV_WINOGRAD};
+    for (int t = 0; t < 5; t++) {
+        fixture f;
+        setup(&f, "conv", args[t], (dpt_shape){channels[t], 9, 9}, 1, 0);
+        ck_assert_msg(f.l.algorithm == (int)want[t], "%s on %d channels: %s", args[t], channels[t],
+                      dpt_conv_algorithm_name(f.l.algorithm));
+        teardown(&f);
+    }
+    /* im2col when asked, Winograd too; Winograd where it cannot serve is an error. */
+    fixture f;
+    conv_algorithm = DPT_CONV_IM2COL;
+    setup(&f, "conv", "4 3x3 pad 1", (dpt_shape){16, 9, 9}, 1, 0);
+    ck_assert_int_eq(f.l.algorithm, DPT_CONV_IM2COL);
+    teardown(&f);
+    conv_algorithm = DPT_CONV_WINOGRAD;
+    setup(&f, "conv", "4 3x3", (dpt_shape){1, 9, 9}, 1, 0);
+    ck_assert_int_eq(f.l.algorithm, DPT_CONV_WINOGRAD);
+    teardown(&f);
+    conv_algorithm = DPT_CONV_AUTO;
+    const char *bad[] = {"4 3x3 stride 2", "4 5x5", "4 1x1"};
+    for (int t = 0; t < 3; t++) {
+        dpt_layer l = {.ops = dpt_layer_find("conv"), .in_shape = {16, 9, 9}, .in = 16 * 81,
+                       .algorithm = DPT_CONV_WINOGRAD};
+        dpt_err e = {{0}, 0};
+        ck_assert_int_eq(l.ops->configure(&l, bad[t], &e), DPT_FAIL);
+        ck_assert_msg(strstr(e.msg, "model.conv_algorithm = winograd needs a 3x3 kernel of stride 1"), "%s", e.msg);
+    }
+    ck_assert_str_eq(dpt_conv_algorithm_name(DPT_CONV_WINOGRAD), "winograd");
+    ck_assert_ptr_null(dpt_conv_algorithm_name(3));
 }
 END_TEST
 
@@ -614,6 +691,9 @@ int main(void)
     tcase_add_test(tc, test_pool_fd);
     tcase_add_test(tc, test_dropout_fd);
     tcase_add_test(tc, test_conv_naive);
+    tcase_add_test(tc, test_winograd_naive);
+    tcase_add_test(tc, test_winograd_fd);
+    tcase_add_test(tc, test_conv_algorithm);
     tcase_add_test(tc, test_conv_layout);
     tcase_add_test(tc, test_maxpool_first_maximum);
     tcase_add_test(tc, test_maxpool_naive);

@@ -26,6 +26,8 @@ static const setting settings[] = {
      "expected one of auto, idx, npy, csv, libsvm"},
     {"data.synthetic", {"none", "linreg"}, dpt_data_synthetic_name, "expected one of none, linreg"},
     {"model.init", {"auto", "xavier", "he"}, dpt_init_scheme_name, "expected one of auto, xavier, he"},
+    {"model.conv_algorithm", {"auto", "im2col", "winograd"}, dpt_conv_algorithm_name,
+     "expected one of auto, im2col, winograd"},
     {"loss.kind", {"mse", "cross_entropy"}, dpt_loss_kind_name, "expected one of mse, cross_entropy"},
     {"optimizer.kind", {"gd", "sgd", "adagrad", "rmsprop", "adam", "adamw"}, dpt_optim_kind_name,
      "expected one of gd, sgd, adagrad, rmsprop, adam, adamw"},
@@ -46,6 +48,8 @@ static int field(const dpt_config *c, const char *key)
         return (int)c->data.synthetic;
     if (strcmp(key, "model.init") == 0)
         return (int)c->model.init;
+    if (strcmp(key, "model.conv_algorithm") == 0)
+        return (int)c->model.conv_algorithm;
     if (strcmp(key, "loss.kind") == 0)
         return (int)c->loss.kind;
     if (strcmp(key, "optimizer.kind") == 0)

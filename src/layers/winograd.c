@@ -1,0 +1,396 @@
+/* Winograd F(2x2,3x3) (Lavin & Gray 2015). With B^T, G and A^T of the paper, per input channel ci,
+ * filter co and 2x2 output tile t reading the 4x4 input patch d at (2ti - p, 2tj - p):
+ *   U[xi][co][ci] = (G g G^T)[xi],  V[xi][ci][t] = (B^T d B)[xi],  M[xi] = U[xi] V[xi] (a GEMM per
+ *   position xi of the 4x4 tile),  y tile = A^T M A + bias;
+ * backward is the adjoint of each step: dM = A dy A^T (dy zero past the output's edge),
+ * dU[xi] = sum over tiles of dM[xi] V[xi]^T, dw = G^T dU G, and dx = B (U[xi]^T dM[xi]) B^T added
+ * over overlapping patches. Samples go through in chunks whose size depends on the shape alone,
+ * so that V and M stay near the cache and a sample's bits do not depend on the rank count.
+ * Each input plane is copied into a zero-bordered plane first, so the transforms need no bounds. */
+#include "dptrain/winograd.h"
+
+#include <string.h>
+
+#include "dptrain/tensor.h"
+
+/* Tiles per chunk the GEMMs aim for: enough columns to run near peak, few enough that a chunk's
+ * V and M (16 x (c + f) x tiles floats) stay in L2 on the reference CNN. */
+enum { WINO_TILES = 256 };
+
+void dpt_wino_plan(dpt_wino *g, int c, int h, int w, int f, int p)
+{
+    g->c = c, g->h = h, g->w = w, g->f = f, g->p = p;
+    g->oh = h + 2 * p - 2, g->ow = w + 2 * p - 2;
+    g->th = (g->oh + 1) / 2, g->tw = (g->ow + 1) / 2;
+    int tiles = g->th * g->tw;
+    g->chunk = (WINO_TILES + tiles - 1) / tiles;
+}
+
+/* Eight lanes of floats, as GCC and Clang spell vectors; an unaligned view for loads and stores. The
+ * transforms run across 8 tiles of a tile row at once: a tile row of the reference CNN's second
+ * conv holds 7 tiles, too few for the compiler's own loops over it. */
+typedef float v8 __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+#define LD(p) (*(const v8u *)(p))
+#define ST(p, v) (*(v8u *)(p) = (v))
+/* ZIP_LO, ZIP_HI: lanes a0 b0 a1 b1 ... a3 b3 and a4 b4 ... a7 b7 of a and b (a tile row's even
+ * and odd output columns, interleaved); UNZIP_EVEN, UNZIP_ODD: the even and the odd lanes of a
+ * followed by b. */
+#if defined(__clang__)
+#define ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
+#define ZIP_HI(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+#define UNZIP_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define UNZIP_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#else
+#define ZIP_LO(a, b) __builtin_shuffle(a, b, (v8i){0, 8, 1, 9, 2, 10, 3, 11})
+#define ZIP_HI(a, b) __builtin_shuffle(a, b, (v8i){4, 12, 5, 13, 6, 14, 7, 15})
+#define UNZIP_EVEN(a, b) __builtin_shuffle(a, b, (v8i){0, 2, 4, 6, 8, 10, 12, 14})
+#define UNZIP_ODD(a, b) __builtin_shuffle(a, b, (v8i){1, 3, 5, 7, 9, 11, 13, 15})
+#endif
+
+/* A tile row in whole vectors; rows of the bordered planes hold a vector more. */
+static int lanes(const dpt_wino *g) { return (g->tw + 7) / 8 * 8; }
+static int plane_h(const dpt_wino *g) { return 2 * g->th + 2; }
+static int plane_stride(const dpt_wino *g) { return lanes(g) + 8; }
+static size_t plane_size(const dpt_wino *g) { return (size_t)plane_h(g) * plane_stride(g); }
+
+/* Columns of V and M a chunk of t tiles takes: a vector's slack past the last tile, for the lanes
+ * a tile row's last vector writes past its end (the next tile row, or sample, overwrites them). */
+static size_t cols(size_t t) { return t + 8; }
+
+/* The workspace, in floats: U and dU [16][f][c], V [16][c][cols(T)] and M [16][f][cols(T)] for T
+ * tiles of a chunk, the input's bordered plane and the input gradient's, each split into its even
+ * and odd columns (a tile's 4 columns are then even[j], odd[j], even[j + 1], odd[j + 1]), and
+ * rows for the transforms. */
+typedef struct {
+    float *u, *du, *v, *m, *pe, *po, *de, *dodd, *rows;
+} wino_ws;
+
+static wino_ws carve(const dpt_wino *g, void *ws)
+{
+    size_t fc = (size_t)16 * g->f * g->c, t = cols((size_t)g->chunk * g->th * g->tw), plane = plane_size(g);
+    wino_ws s;
+    s.u = ws;
+    s.du = s.u + fc;
+    s.v = s.du + fc;
+    s.m = s.v + (size_t)16 * g->c * t;
+    s.pe = s.m + (size_t)16 * g->f * t;
+    s.po = s.pe + plane;
+    s.de = s.po + plane;
+    s.dodd = s.de + plane;
+    s.rows = s.dodd + plane;
+    return s;
+}
+
+size_t dpt_wino_ws_bytes(const dpt_wino *g)
+{
+    size_t fc = (size_t)16 * g->f * g->c, t = cols((size_t)g->chunk * g->th * g->tw);
+    return sizeof(float) * (2 * fc + (size_t)16 * (g->c + g->f) * t + 4 * plane_size(g) + 4 * (size_t)plane_stride(g));
+}
+
+/* U [16][f][c] = G g G^T of every 3x3 kernel g of w [f][c][3][3]. */
+static void weight_transform(float *u, const float *w, int f, int c)
+{
+    size_t fc = (size_t)f * c;
+    for (size_t k = 0; k < fc; k++) {
+        const float *g = w + 9 * k;
+        float t[4][3], r[4][4];
+        for (int j = 0; j < 3; j++) {
+            t[0][j] = g[j];
+            t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+            t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+            t[3][j] = g[6 + j];
+        }
+        for (int i = 0; i < 4; i++) {
+            r[i][0] = t[i][0];
+            r[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+            r[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+            r[i][3] = t[i][2];
+        }
+        for (int xi = 0; xi < 16; xi++)
+            u[xi * fc + k] = r[xi / 4][xi % 4];
+    }
+}
+
+/* dw [f][c][3][3] (+)= G^T dU G, the adjoint of weight_transform. */
+static void weight_gradient(float *dw, const float *du, int f, int c, int accumulate)
+{
+    size_t fc = (size_t)f * c;
+    for (size_t k = 0; k < fc; k++) {
+        float q[3][4];
+        for (int j = 0; j < 4; j++) {
+            float u0 = du[j * fc + k], u1 = du[(4 + j) * fc + k], u2 = du[(8 + j) * fc + k];
+            float u3 = du[(12 + j) * fc + k];
+            q[0][j] = u0 + 0.5f * (u1 + u2);
+            q[1][j] = 0.5f * (u1 - u2);
+            q[2][j] = 0.5f * (u1 + u2) + u3;
+        }
+        float *d = dw + 9 * k;
+        for (int i = 0; i < 3; i++) {
+            float v[3] = {q[i][0] + 0.5f * (q[i][1] + q[i][2]), 0.5f * (q[i][1] - q[i][2]),
+                          0.5f * (q[i][1] + q[i][2]) + q[i][3]};
+            for (int j = 0; j < 3; j++)
+                d[3 * i + j] = accumulate ? d[3 * i + j] + v[j] : v[j];
+        }
+    }
+}
+
+/* Copies plane x [h][w] into the split bordered planes pe, po at (p, p); their borders stay as
+ * they were (zero). */
+static void fill_plane(float *pe, float *po, const float *x, const dpt_wino *g)
+{
+    int ps = plane_stride(g), p = g->p, w = g->w;
+    for (int r = 0; r < g->h; r++) {
+        const float *xr = x + (size_t)r * w;
+        float *er = pe + (size_t)(r + p) * ps, *or = po + (size_t)(r + p) * ps;
+        /* column x lands at p + x: even ones in er, odd ones in or */
+        for (int c = p & 1; c < w; c += 2)
+            er[(p + c) / 2] = xr[c];
+        for (int c = (p + 1) & 1; c < w; c += 2)
+            or[(p + c) / 2] = xr[c];
+    }
+}
+
+/* v[xi * stride + tile] = B^T d B of every tile of one plane (tiles row by row), 8 tiles at a
+ * time: B^T down the 4 rows of the tile row, then across each tile's columns e0 o0 e1 o1. */
+static void input_transform(float *v, size_t stride, const float *pe, const float *po, const dpt_wino *g)
+{
+    int ps = plane_stride(g), tw = g->tw;
+    for (int ti = 0; ti < g->th; ti++)
+        for (int j = 0; j < tw; j += 8) {
+            const float *e = pe + (size_t)2 * ti * ps + j, *o = po + (size_t)2 * ti * ps + j;
+            v8 t[4][4]; /* [row of B^T d][e0, o0, e1, o1] */
+            const float *src[4] = {e, o, e + 1, o + 1};
+            for (int q = 0; q < 4; q++) {
+                v8 r0 = LD(src[q]), r1 = LD(src[q] + ps), r2 = LD(src[q] + 2 * ps), r3 = LD(src[q] + 3 * ps);
+                t[0][q] = r0 - r2;
+                t[1][q] = r1 + r2;
+                t[2][q] = r2 - r1;
+                t[3][q] = r1 - r3;
+            }
+            float *vt = v + (size_t)ti * tw + j;
+            for (int k = 0; k < 4; k++) {
+                ST(vt + (size_t)(4 * k) * stride, t[k][0] - t[k][2]);
+                ST(vt + (size_t)(4 * k + 1) * stride, t[k][1] + t[k][2]);
+                ST(vt + (size_t)(4 * k + 2) * stride, t[k][2] - t[k][1]);
+                ST(vt + (size_t)(4 * k + 3) * stride, t[k][1] - t[k][3]);
+            }
+        }
+}
+
+/* One output plane y [oh][ow] = A^T M A + bias from m[xi * stride + tile]; a partial tile writes
+ * only its valid outputs. rows: 4 x lanes(g) floats. */
+static void output_transform(float *y, const float *m, size_t stride, float bias, float *rows, const dpt_wino *g)
+{
+    int tw = g->tw, ow = g->ow, nl = lanes(g);
+    float *e0 = rows, *o0 = rows + nl, *e1 = rows + 2 * nl, *o1 = rows + 3 * nl;
+    /* A tile row of one vector writes its two output rows whole, 16 values each, when what spills
+     * past them lands on rows that the next tile row writes after (so not the last tile row). */
+    int whole = tw <= 8 && ow >= 8;
+    for (int ti = 0; ti < g->th; ti++) {
+        float *y0 = y + (size_t)2 * ti * ow, *y1 = y0 + ow;
+        int direct = whole && ti < g->th - 1;
+        for (int j = 0; j < tw; j += 8) {
+            const float *mt = m + (size_t)ti * tw + j;
+            v8 s0[4], s1[4];
+            for (int c = 0; c < 4; c++) {
+                v8 a = LD(mt + (size_t)c * stride), b = LD(mt + (size_t)(4 + c) * stride);
+                v8 d = LD(mt + (size_t)(8 + c) * stride), f = LD(mt + (size_t)(12 + c) * stride);
+                s0[c] = a + b + d;
+                s1[c] = b - d - f;
+            }
+            v8 ye0 = s0[0] + s0[1] + s0[2], yo0 = s0[1] - s0[2] - s0[3];
+            v8 ye1 = s1[0] + s1[1] + s1[2], yo1 = s1[1] - s1[2] - s1[3];
+            if (direct) {
+                ye0 += bias, yo0 += bias, ye1 += bias, yo1 += bias;
+                ST(y0, ZIP_LO(ye0, yo0));
+                ST(y0 + 8, ZIP_HI(ye0, yo0));
+                ST(y1, ZIP_LO(ye1, yo1));
+                ST(y1 + 8, ZIP_HI(ye1, yo1));
+                continue;
+            }
+            ST(e0 + j, ye0);
+            ST(o0 + j, yo0);
+            ST(e1 + j, ye1);
+            ST(o1 + j, yo1);
+        }
+        if (direct)
+            continue;
+        for (int x = 0; x < ow / 2; x++)
+            y0[2 * x] = e0[x] + bias, y0[2 * x + 1] = o0[x] + bias;
+        if (ow & 1)
+            y0[ow - 1] = e0[ow / 2] + bias;
+        if (2 * ti + 1 < g->oh) {
+            for (int x = 0; x < ow / 2; x++)
+                y1[2 * x] = e1[x] + bias, y1[2 * x + 1] = o1[x] + bias;
+            if (ow & 1)
+                y1[ow - 1] = e1[ow / 2] + bias;
+        }
+    }
+}
+
+/* m[xi * stride + tile] = A dy A^T of every tile of one output gradient plane dy [oh][ow], zero
+ * past its edge. rows: 4 x lanes(g) floats, zero past tw. */
+static void output_gradient(float *m, size_t stride, const float *dy, float *rows, const dpt_wino *g)
+{
+    int tw = g->tw, ow = g->ow, nl = lanes(g);
+    float *ae = rows, *ao = rows + nl, *be = rows + 2 * nl, *bo = rows + 3 * nl;
+    for (int ti = 0; ti < g->th; ti++) {
+        const float *d0 = dy + (size_t)2 * ti * ow, *d1 = d0 + ow;
+        int second = 2 * ti + 1 < g->oh;
+        if (tw <= 8 && ow >= 8 && !(ow & 1) && ti < g->th - 1) {
+            /* Both rows in two vector loads each: what they read past a row is the next row (not
+             * past the plane: not the last tile row), in lanes past tw, whose tiles are
+             * overwritten by the next tile row. */
+            v8 a0 = LD(d0), a1 = LD(d0 + 8), b0 = LD(d1), b1 = LD(d1 + 8);
+            ST(ae, UNZIP_EVEN(a0, a1));
+            ST(ao, UNZIP_ODD(a0, a1));
+            ST(be, UNZIP_EVEN(b0, b1));
+            ST(bo, UNZIP_ODD(b0, b1));
+        } else {
+            for (int x = 0; x < ow / 2; x++)
+                ae[x] = d0[2 * x], ao[x] = d0[2 * x + 1];
+            if (second)
+                for (int x = 0; x < ow / 2; x++)
+                    be[x] = d1[2 * x], bo[x] = d1[2 * x + 1];
+            else
+                memset(be, 0, sizeof(float) * 2 * (size_t)nl); /* be and bo */
+            if (ow & 1) {
+                ae[ow / 2] = d0[ow - 1], ao[ow / 2] = 0.0f;
+                be[ow / 2] = second ? d1[ow - 1] : 0.0f, bo[ow / 2] = 0.0f;
+            }
+        }
+        for (int j = 0; j < tw; j += 8) {
+            v8 y00 = LD(ae + j), y01 = LD(ao + j), y10 = LD(be + j), y11 = LD(bo + j);
+            v8 r[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
+            float *mt = m + (size_t)ti * tw + j;
+            for (int i = 0; i < 4; i++) {
+                ST(mt + (size_t)(4 * i) * stride, r[i][0]);
+                ST(mt + (size_t)(4 * i + 1) * stride, r[i][0] + r[i][1]);
+                ST(mt + (size_t)(4 * i + 2) * stride, r[i][0] - r[i][1]);
+                ST(mt + (size_t)(4 * i + 3) * stride, -r[i][1]);
+            }
+        }
+    }
+}
+
+/* The split bordered planes de, dodd = the sum over tiles of B dV B^T placed on each tile's patch,
+ * from v[xi * stride + tile]; lanes past a tile row's end are masked off. */
+static void input_gradient(float *de, float *dodd, const float *v, size_t stride, const dpt_wino *g)
+{
+    int ps = plane_stride(g), tw = g->tw;
+    memset(de, 0, sizeof(float) * plane_size(g));
+    memset(dodd, 0, sizeof(float) * plane_size(g));
+    const v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    for (int ti = 0; ti < g->th; ti++)
+        for (int j = 0; j < tw; j += 8) {
+            const float *vt = v + (size_t)ti * tw + j;
+            v8i keep = lane < tw - j;
+            v8 q[16], e[4][4];
+            for (int xi = 0; xi < 16; xi++)
+                q[xi] = (v8)((v8i)LD(vt + (size_t)xi * stride) & keep);
+            for (int c = 0; c < 4; c++) {
+                e[0][c] = q[c];
+                e[1][c] = q[4 + c] - q[8 + c] + q[12 + c];
+                e[2][c] = q[4 + c] + q[8 + c] - q[c];
+                e[3][c] = -q[12 + c];
+            }
+            for (int r = 0; r < 4; r++) {
+                float *pe = de + (size_t)(2 * ti + r) * ps + j, *po = dodd + (size_t)(2 * ti + r) * ps + j;
+                ST(pe, LD(pe) + e[r][0]);
+                ST(po, LD(po) + (e[r][1] - e[r][2] + e[r][3]));
+                ST(pe + 1, LD(pe + 1) + (e[r][1] + e[r][2] - e[r][0]));
+                ST(po + 1, LD(po + 1) - e[r][3]);
+            }
+        }
+}
+
+/* V of samples x [ns][c][h][w] of a chunk of t tiles: v [16][c][cols(t)]. */
+static void chunk_inputs(const wino_ws *s, const float *x, int ns, size_t t, const dpt_wino *g)
+{
+    int tiles = g->th * g->tw;
+    size_t hw = (size_t)g->h * g->w;
+    for (int i = 0; i < ns; i++)
+        for (int ci = 0; ci < g->c; ci++) {
+            fill_plane(s->pe, s->po, x + ((size_t)i * g->c + ci) * hw, g);
+            input_transform(s->v + (size_t)ci * cols(t) + (size_t)i * tiles, (size_t)g->c * cols(t), s->pe, s->po, g);
+        }
+}
+
+/* Zeroes the bordered planes and the transforms' rows, once per call. */
+static void clear(const wino_ws *s, const dpt_wino *g)
+{
+    memset(s->pe, 0, sizeof(float) * (4 * plane_size(g) + 4 * (size_t)plane_stride(g)));
+}
+
+void dpt_wino_forward(const dpt_wino *g, void *ws, float *y, const float *x, const float *w, const float *b, int n)
+{
+    wino_ws s = carve(g, ws);
+    int tiles = g->th * g->tw, f = g->f, c = g->c;
+    size_t fc = (size_t)f * c, ohw = (size_t)g->oh * g->ow, in = (size_t)c * g->h * g->w;
+    weight_transform(s.u, w, f, c);
+    clear(&s, g);
+    for (int i0 = 0; i0 < n; i0 += g->chunk) {
+        int ns = n - i0 < g->chunk ? n - i0 : g->chunk, t = ns * tiles, ld = (int)cols((size_t)t);
+        chunk_inputs(&s, x + (size_t)i0 * in, ns, (size_t)t, g);
+        for (int xi = 0; xi < 16; xi++)
+            dpt_gemm(0, 0, f, t, c, 1.0f, s.u + xi * fc, c, s.v + (size_t)xi * c * ld, ld, 0.0f,
+                     s.m + (size_t)xi * f * ld, ld);
+        for (int i = 0; i < ns; i++)
+            for (int co = 0; co < f; co++)
+                output_transform(y + ((size_t)(i0 + i) * f + co) * ohw, s.m + (size_t)co * ld + (size_t)i * tiles,
+                                 (size_t)f * ld, b[co], s.rows, g);
+    }
+}
+
+/* The input gradient of a chunk from its dV (in s->v, ld columns): dx [ns][c][h][w]. */
+static void chunk_dx(const wino_ws *s, float *dx, int ns, int ld, const dpt_wino *g)
+{
+    int tiles = g->th * g->tw, ps = plane_stride(g), p = g->p, w = g->w;
+    size_t hw = (size_t)g->h * w;
+    for (int i = 0; i < ns; i++)
+        for (int ci = 0; ci < g->c; ci++) {
+            input_gradient(s->de, s->dodd, s->v + (size_t)ci * ld + (size_t)i * tiles, (size_t)g->c * ld, g);
+            float *d = dx + ((size_t)i * g->c + ci) * hw;
+            for (int r = 0; r < g->h; r++) {
+                const float *er = s->de + (size_t)(r + p) * ps, *or = s->dodd + (size_t)(r + p) * ps;
+                float *dr = d + (size_t)r * w;
+                for (int c = p & 1; c < w; c += 2)
+                    dr[c] = er[(p + c) / 2];
+                for (int c = (p + 1) & 1; c < w; c += 2)
+                    dr[c] = or[(p + c) / 2];
+            }
+        }
+}
+
+void dpt_wino_backward(const dpt_wino *g, void *ws, float *dx, float *dw, const float *dy, const float *x,
+                       const float *w, int n, int accumulate)
+{
+    wino_ws s = carve(g, ws);
+    int tiles = g->th * g->tw, f = g->f, c = g->c;
+    size_t fc = (size_t)f * c, ohw = (size_t)g->oh * g->ow, in = (size_t)c * g->h * g->w;
+    if (dx)
+        weight_transform(s.u, w, f, c);
+    clear(&s, g);
+    memset(s.du, 0, sizeof(float) * 16 * fc);
+    for (int i0 = 0; i0 < n; i0 += g->chunk) {
+        int ns = n - i0 < g->chunk ? n - i0 : g->chunk, t = ns * tiles, ld = (int)cols((size_t)t);
+        chunk_inputs(&s, x + (size_t)i0 * in, ns, (size_t)t, g);
+        for (int i = 0; i < ns; i++)
+            for (int co = 0; co < f; co++)
+                output_gradient(s.m + (size_t)co * ld + (size_t)i * tiles, (size_t)f * ld,
+                                dy + ((size_t)(i0 + i) * f + co) * ohw, s.rows, g);
+        for (int xi = 0; xi < 16; xi++)
+            dpt_gemm(0, 1, f, c, t, 1.0f, s.m + (size_t)xi * f * ld, ld, s.v + (size_t)xi * c * ld, ld,
+                     i0 > 0 ? 1.0f : 0.0f, s.du + xi * fc, c);
+        if (!dx)
+            continue;
+        /* dV = U^T dM over V, which the weight gradient no longer needs. */
+        for (int xi = 0; xi < 16; xi++)
+            dpt_gemm(1, 0, c, t, f, 1.0f, s.u + xi * fc, c, s.m + (size_t)xi * f * ld, ld, 0.0f,
+                     s.v + (size_t)xi * c * ld, ld);
+        chunk_dx(&s, dx + (size_t)i0 * in, ns, ld, g);
+    }
+    weight_gradient(dw, s.du, f, c, accumulate);
+}
