@@ -115,7 +115,8 @@ static void set_threads(dpt_config *c, const dpt_comm *comm)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     long n = c->train.threads > 0 ? c->train.threads : cores / comm->local_size;
-    /* Threaded GEMMs round differently from single-threaded ones. */
+    /* Threaded GEMMs round differently from single-threaded ones: deterministic mode computes
+     * several of its blocks at once instead, one per thread (training.sample_threads). */
     if (c->train.deterministic)
         n = 1;
     if (n > cores)
@@ -418,7 +419,9 @@ static int train_once(const dpt_config *c, const train_args *a, session *s, dpt_
         if (t.model.notes[0]) /* what the model did on its own, e.g. an implicit flatten */
             dpt_log_printf(&s->log, "model: %s", t.model.notes);
         if (dpt_replicas_threads(t.src.replicas) > 1)
-            dpt_log_printf(&s->log, "each rank's samples split over %d threads (training.sample_threads)",
+            dpt_log_printf(&s->log, c->train.deterministic
+                                        ? "each rank computes %d of its blocks at once (training.sample_threads)"
+                                        : "each rank's samples split over %d threads (training.sample_threads)",
                            dpt_replicas_threads(t.src.replicas));
         st = dpt_trainer_run(&t, e);
     }

@@ -15,6 +15,7 @@ struct dpt_replicas {
     dpt_pool *pool;
     dpt_model *model;       /* the rank's model: part 0 */
     float **own_params;     /* [n] each replica's own parameter buffer, bound back before freeing */
+    float **own_grads;      /* [n] and gradient buffer (a caller may bind others: dpt_replicas_run_each) */
     dpt_replica_part *part; /* [n] */
     void (*fn)(void *ctx, dpt_replica_part *p);
     void *ctx;
@@ -39,6 +40,7 @@ static int add_replica(dpt_replicas *r, int k, const char *spec, size_t rows, si
     if (!p->model || dpt_model_init_shaped(p->model, spec, r->model->in_shape, (int)rows, e) != DPT_OK)
         return p->model ? DPT_FAIL : dpt_errf(e, "train: out of memory for sample threads");
     r->own_params[k] = p->model->params;
+    r->own_grads[k] = p->model->grads;
     p->x = malloc(sizeof(float) * rows * d);
     p->y = malloc(sizeof(float) * rows * tdim);
     p->dout = malloc(sizeof(float) * rows * (size_t)p->model->out_dim);
@@ -55,15 +57,15 @@ int dpt_replicas_new(dpt_replicas **out, dpt_model *m, const char *spec, int thr
         return DPT_OK;
     dpt_replicas *r = calloc(1, sizeof *r);
     if (!r || !(r->part = calloc((size_t)threads, sizeof *r->part)) ||
-        !(r->own_params = calloc((size_t)threads, sizeof *r->own_params))) {
+        !(r->own_params = calloc((size_t)threads, sizeof *r->own_params)) ||
+        !(r->own_grads = calloc((size_t)threads, sizeof *r->own_grads))) {
         dpt_replicas_free(r);
         return dpt_errf(e, "train: out of memory for sample threads");
     }
     r->n = threads, r->model = m;
     r->part[0] = (dpt_replica_part){.model = m, .x = x, .y = y, .dout = dout};
-    size_t rows = (max_rows + (size_t)threads - 1) / (size_t)threads;
     for (int k = 1; k < threads; k++)
-        if (add_replica(r, k, spec, rows, d, tdim, e) != DPT_OK) {
+        if (add_replica(r, k, spec, max_rows, d, tdim, e) != DPT_OK) {
             dpt_replicas_free(r);
             return DPT_FAIL;
         }
@@ -87,8 +89,10 @@ void dpt_replicas_free(dpt_replicas *r)
     dpt_pool_free(r->pool);
     for (int k = 1; r->part && k < r->n; k++) {
         dpt_replica_part *p = &r->part[k];
-        if (p->model && r->own_params[k])
+        if (p->model && r->own_params[k]) {
             dpt_model_bind_params(p->model, r->own_params[k]);
+            dpt_model_bind_grads(p->model, r->own_grads[k]);
+        }
         if (p->model)
             dpt_model_free(p->model);
         free(p->model);
@@ -98,6 +102,7 @@ void dpt_replicas_free(dpt_replicas *r)
     }
     free(r->part);
     free(r->own_params);
+    free(r->own_grads);
     free(r);
 }
 
@@ -105,26 +110,42 @@ static void run_one(void *ctx, long k, int thread)
 {
     (void)thread;
     dpt_replicas *r = ctx;
-    if (r->part[k].n > 0)
-        r->fn(r->ctx, &r->part[k]);
+    r->fn(r->ctx, &r->part[k]);
+}
+
+/* Runs fn on every part with rows on the threads, each thread's GEMMs on one BLAS thread (the
+ * threads are the parallelism), the replicas' parameters bound to the model's current ones. */
+static void run_parts(dpt_replicas *r, int count, void (*fn)(void *ctx, dpt_replica_part *p), void *ctx)
+{
+    for (int k = 1; k < count; k++)
+        dpt_model_bind_params(r->part[k].model, r->model->params);
+    r->fn = fn, r->ctx = ctx;
+    int blas = dpt_blas_threads();
+    dpt_blas_set_threads(1);
+    dpt_pool_run(r->pool, run_one, r, count);
+    dpt_blas_set_threads(blas);
 }
 
 void dpt_replicas_run(dpt_replicas *r, size_t begin, size_t n, void (*fn)(void *ctx, dpt_replica_part *p),
                       void *ctx)
 {
     for (int k = 0; k < r->n; k++) {
-        dpt_replica_part *p = &r->part[k];
         size_t lo = n * (size_t)k / (size_t)r->n, hi = n * (size_t)(k + 1) / (size_t)r->n;
-        p->begin = begin + lo, p->n = hi - lo;
-        if (k > 0)
-            dpt_model_bind_params(p->model, r->model->params);
+        r->part[k].begin = begin + lo, r->part[k].n = hi - lo;
     }
-    r->fn = fn, r->ctx = ctx;
-    /* Each thread's GEMMs on one BLAS thread: the threads are the parallelism. */
-    int blas = dpt_blas_threads();
-    dpt_blas_set_threads(1);
-    dpt_pool_run(r->pool, run_one, r, r->n);
-    dpt_blas_set_threads(blas);
+    run_parts(r, r->n, fn, ctx);
+}
+
+dpt_replica_part *dpt_replicas_run_each(dpt_replicas *r, int count, const size_t *begin, const size_t *n,
+                                        float *const *grads, void (*fn)(void *ctx, dpt_replica_part *p), void *ctx)
+{
+    for (int k = 0; k < count; k++) {
+        dpt_replica_part *p = &r->part[k];
+        p->begin = begin[k], p->n = n[k], p->loss = p->correct = 0;
+        dpt_model_bind_grads(p->model, grads[k]);
+    }
+    run_parts(r, count, fn, ctx);
+    return r->part;
 }
 
 void dpt_replicas_sum(dpt_replicas *r, double *loss, double *correct)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int load_set(dpt_dataset *ds, const dpt_config *c, const char *path, const char *targets,
                     int nclasses, dpt_err *e)
@@ -150,9 +151,17 @@ int dpt_trainer_split_samples(dpt_trainer *t, size_t max_batch, dpt_err *e)
 {
     const dpt_config *c = t->cfg;
     dpt_grad_source *src = &t->src;
-    /* Deterministic mode sums fixed blocks of samples (dpt_grad_rows): one thread each. */
-    int split = c->train.deterministic ? 1 : dpt_replicas_auto(&t->model, c->train.sample_threads, c->train.threads);
-    return dpt_replicas_new(&src->replicas, &t->model, c->model.layers, split, max_batch, t->train.d, t->train.tdim,
+    /* Deterministic mode computes as many of its blocks at once as it has sample threads (its
+     * BLAS runs on one thread: threaded GEMMs round differently). */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN) / t->comm->local_size;
+    int split = c->train.sample_threads > 0 ? c->train.sample_threads
+                : c->train.deterministic    ? (cores > 1 ? (int)cores : 1)
+                                            : dpt_replicas_auto(&t->model, 0, c->train.threads);
+    if (split > DPT_DET_WAVE)
+        return dpt_errf(e, "training.sample_threads: %d threads; at most %d", split, DPT_DET_WAVE);
+    /* A thread takes a whole block in deterministic mode, else its share of the rank's rows. */
+    size_t rows = c->train.deterministic ? max_batch : (max_batch + (size_t)split - 1) / (size_t)split;
+    return dpt_replicas_new(&src->replicas, &t->model, c->model.layers, split, rows, t->train.d, t->train.tdim,
                             src->x, src->y, src->dout, e);
 }
 

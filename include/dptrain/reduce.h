@@ -19,7 +19,7 @@
 
 /* Deterministic mode's tree: at most 2^DPT_DET_LEVELS blocks; shards and norm chunks cut at
  * multiples of DPT_DET_ALIGN, whatever the rank count. */
-enum { DPT_DET_LEVELS = 24, DPT_DET_ALIGN = 1024 };
+enum { DPT_DET_LEVELS = 24, DPT_DET_ALIGN = 1024, DPT_DET_WAVE = 64 /* at most this many sample threads */ };
 
 /* Where a step's gradients come from: the trainer's model, data, sampler and batch buffers. */
 typedef struct {
@@ -45,6 +45,12 @@ double dpt_grad_local(const dpt_grad_source *s, const dpt_comm *c, size_t i, dpt
 /* The gradient of the samples [begin, begin + n) of the sampler's order written into g (zeros
  * when n = 0), bound as the model's gradients; returns their loss sum. */
 double dpt_grad_rows(const dpt_grad_source *s, float *g, size_t begin, size_t n);
+
+/* dpt_grad_rows for count blocks at once, block k's gradient into g[k] and its loss sum into
+ * loss[k]; on the sample threads (count <= their number) where there are some, one block each,
+ * with the same bits as one after another. The model's gradients are left bound to g[0]. */
+void dpt_grad_blocks(const dpt_grad_source *s, int count, const size_t *begin, const size_t *n, float *const *g,
+                     double *loss);
 
 typedef struct dpt_reducer dpt_reducer;
 

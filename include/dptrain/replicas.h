@@ -26,8 +26,8 @@ typedef struct dpt_replicas dpt_replicas;
 int dpt_replicas_auto(const dpt_model *m, int want, int threads);
 
 /* A split of m's samples over threads threads: threads - 1 replicas of m (built from spec, as m
- * was) for parts of up to max_rows samples, with batch buffers of d features and tdim targets per
- * sample; thread 0 works on m itself with x, y, dout. *out = NULL for threads < 2. */
+ * was) for parts of up to max_rows samples each, with batch buffers of d features and tdim targets
+ * per sample; thread 0 works on m itself with x, y, dout. *out = NULL for threads < 2. */
 int dpt_replicas_new(dpt_replicas **out, dpt_model *m, const char *spec, int threads, size_t max_rows, size_t d,
                      size_t tdim, float *x, float *y, float *dout, dpt_err *e);
 
@@ -41,6 +41,12 @@ void dpt_replicas_free(dpt_replicas *r);
  * its own each, one BLAS thread each), the replicas' parameters bound to m's current ones. */
 void dpt_replicas_run(dpt_replicas *r, size_t begin, size_t n, void (*fn)(void *ctx, dpt_replica_part *p),
                       void *ctx);
+
+/* Runs fn on count <= threads parts at once: part k on thread k's model (0: the model itself),
+ * its gradients bound to grads[k], rows [begin[k], begin[k] + n[k]); returns the parts (their
+ * loss and correct reset before). The caller binds the model's gradients back as it needs. */
+dpt_replica_part *dpt_replicas_run_each(dpt_replicas *r, int count, const size_t *begin, const size_t *n,
+                                        float *const *grads, void (*fn)(void *ctx, dpt_replica_part *p), void *ctx);
 
 /* Adds the replicas' gradients into the model's (zeroed first when its own thread had no rows) in
  * thread order, and their loss and correct counts into *loss and *correct; resets for the next

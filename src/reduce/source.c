@@ -1,38 +1,43 @@
 /* Where a step's gradients come from: forward and backward passes over the
  * samples the sampler assigns to this rank (or to one block, in deterministic
- * mode), into whatever buffer the model's gradients are bound to. */
+ * mode), into whatever buffer the model's gradients are bound to; on the
+ * rank's sample threads where it has some (src/replicas.c). */
 #include <string.h>
 
 #include "dptrain/reduce.h"
 #include "dptrain/replicas.h"
 
-/* train_accuracy from the training forward pass itself (dropout on, as Keras counts it): no
- * extra pass. */
-static void count_correct(const dpt_grad_source *s, const float *out, size_t n)
+/* One forward and backward pass of rows [begin, begin + n) of the sampler's order on model m with
+ * batch buffers x, y, dout, adding (accumulate) or writing its gradients; adds the correct
+ * predictions to *correct (NULL: not counted: train_accuracy comes from this training pass, dropout
+ * on, as Keras counts it); returns the loss sum. ready as in dpt_model_backward. */
+static double pass(const dpt_grad_source *s, dpt_model *m, float *x, float *y, float *dout, size_t begin, size_t n,
+                   int accumulate, dpt_grad_ready_fn ready, void *ctx, double *correct)
 {
-    if (!s->correct)
-        return;
-    int k = s->model->out_dim;
-    for (size_t i = 0; i < n; i++)
-        *s->correct += dpt_argmax(out + i * (size_t)k, k) == (int)s->y[i * s->data->tdim];
+    const size_t *ids = s->sampler->order + begin;
+    double t0 = m->trace ? dpt_trace_now(m->trace) : 0; /* replicas keep no trace */
+    dpt_data_gather(x, y, s->data, ids, n);
+    if (m->trace)
+        dpt_trace_span(m->trace, "gather batch", "data", t0, (int64_t)n);
+    /* training mode: dropout's masks keyed by step and each sample's index in the data set */
+    dpt_fwd_ctx fwd = {1, s->seed, (uint64_t)*s->step, ids};
+    const float *out = dpt_model_forward_ctx(m, &fwd, x, (int)n);
+    double loss = dpt_loss_eval(s->loss, dout, out, y, (int)n, m->out_dim);
+    int k = m->out_dim;
+    for (size_t j = 0; correct && j < n; j++)
+        *correct += dpt_argmax(out + j * (size_t)k, k) == (int)y[j * s->data->tdim];
+    dpt_model_backward(m, dout, (int)n, accumulate, ready, ctx);
+    return loss;
 }
 
-/* One thread's rows of a micro-batch on its replica: gathered, forward, loss, backward. */
+/* One thread's rows of a micro-batch on its replica. */
 static void replica_part(void *ctx, dpt_replica_part *p)
 {
     const dpt_grad_source *s = ctx;
-    dpt_model *m = p->model;
-    const size_t *ids = s->sampler->order + p->begin;
-    dpt_data_gather(p->x, p->y, s->data, ids, p->n);
-    dpt_fwd_ctx fwd = {1, s->seed, (uint64_t)*s->step, ids};
-    const float *out = dpt_model_forward_ctx(m, &fwd, p->x, (int)p->n);
-    p->loss += dpt_loss_eval(s->loss, p->dout, out, p->y, (int)p->n, m->out_dim);
-    if (s->correct) {
-        int k = m->out_dim;
-        for (size_t j = 0; j < p->n; j++)
-            p->correct += dpt_argmax(out + j * (size_t)k, k) == (int)p->y[j * s->data->tdim];
-    }
-    dpt_model_backward(m, p->dout, (int)p->n, p->written, NULL, NULL);
+    if (p->n == 0)
+        return;
+    p->loss += pass(s, p->model, p->x, p->y, p->dout, p->begin, p->n, p->written, NULL, NULL,
+                    s->correct ? &p->correct : NULL);
     p->written = 1;
 }
 
@@ -76,16 +81,8 @@ double dpt_grad_local(const dpt_grad_source *s, const dpt_comm *c, size_t i, dpt
         *count += (double)total;
         if (n == 0)
             continue;
-        double t0 = dpt_trace_now(s->trace);
-        dpt_data_gather(s->x, s->y, s->data, s->sampler->order + begin, n);
-        dpt_trace_span(s->trace, "gather batch", "data", t0, (int64_t)n);
-        /* training mode: dropout's masks keyed by step and each sample's index in the data set */
-        dpt_fwd_ctx fwd = {1, s->seed, (uint64_t)*s->step, s->sampler->order + begin};
-        const float *out = dpt_model_forward_ctx(m, &fwd, s->x, (int)n);
-        loss += dpt_loss_eval(s->loss, s->dout, out, s->y, (int)n, m->out_dim);
-        count_correct(s, out, n);
         /* Gradients are final, and may travel, only in the last micro-batch. */
-        dpt_model_backward(m, s->dout, (int)n, written, p == parts - 1 ? ready : NULL, ctx);
+        loss += pass(s, m, s->x, s->y, s->dout, begin, n, written, p == parts - 1 ? ready : NULL, ctx, s->correct);
         written = 1;
     }
     if (!written) /* an empty slice still joins the reduction, with zeros */
@@ -93,19 +90,42 @@ double dpt_grad_local(const dpt_grad_source *s, const dpt_comm *c, size_t i, dpt
     return loss;
 }
 
-double dpt_grad_rows(const dpt_grad_source *s, float *g, size_t begin, size_t n)
+/* The gradient of rows [begin, begin + n) written into g, bound as m's gradients. */
+static double rows_on(const dpt_grad_source *s, dpt_model *m, float *x, float *y, float *dout, float *g,
+                      size_t begin, size_t n, double *correct)
 {
-    dpt_model *m = s->model;
     dpt_model_bind_grads(m, g);
     if (n == 0) {
         memset(g, 0, sizeof(float) * m->nparams);
         return 0;
     }
-    dpt_data_gather(s->x, s->y, s->data, s->sampler->order + begin, n);
-    dpt_fwd_ctx fwd = {1, s->seed, (uint64_t)*s->step, s->sampler->order + begin};
-    const float *out = dpt_model_forward_ctx(m, &fwd, s->x, (int)n);
-    double loss = dpt_loss_eval(s->loss, s->dout, out, s->y, (int)n, m->out_dim);
-    count_correct(s, out, n);
-    dpt_model_backward(m, s->dout, (int)n, 0, NULL, NULL);
-    return loss;
+    return pass(s, m, x, y, dout, begin, n, 0, NULL, NULL, correct);
+}
+
+double dpt_grad_rows(const dpt_grad_source *s, float *g, size_t begin, size_t n)
+{
+    return rows_on(s, s->model, s->x, s->y, s->dout, g, begin, n, s->correct);
+}
+
+static void block_part(void *ctx, dpt_replica_part *p)
+{
+    const dpt_grad_source *s = ctx;
+    p->loss = rows_on(s, p->model, p->x, p->y, p->dout, p->model->grads, p->begin, p->n,
+                      s->correct ? &p->correct : NULL);
+}
+
+void dpt_grad_blocks(const dpt_grad_source *s, int count, const size_t *begin, const size_t *n, float *const *g,
+                     double *loss)
+{
+    if (!s->replicas) {
+        for (int k = 0; k < count; k++)
+            loss[k] = dpt_grad_rows(s, g[k], begin[k], n[k]);
+        return;
+    }
+    const dpt_replica_part *p = dpt_replicas_run_each(s->replicas, count, begin, n, g, block_part, (void *)s);
+    for (int k = 0; k < count; k++) {
+        loss[k] = p[k].loss;
+        if (s->correct)
+            *s->correct += p[k].correct;
+    }
 }

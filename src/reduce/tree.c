@@ -16,45 +16,59 @@
 #include <string.h>
 
 #include "dptrain/reduce.h"
+#include "dptrain/replicas.h"
 
 typedef struct {
     dpt_reducer r;
     int sharded;
     size_t blocks;
-    float *pool[DPT_DET_LEVELS + 2]; /* gradient buffers for the binary counter; [0] the model's own */
+    float *pool[DPT_DET_LEVELS + 1 + DPT_DET_WAVE]; /* gradient buffers: the counter's and one per block
+                                                     * computed at once; [0] the model's own */
     int npool;
     double *loss;                    /* [blocks] loss sum of each block, zero where not ours */
     double *sq;                      /* [nparams / DPT_DET_ALIGN + 1] squared norm per chunk */
     dpt_gather *gather;              /* sharded: the tree shards' all-gathers */
 } tree;
 
+/* Binary counter: a left sibling waiting at a level absorbs cur and moves up, freeing cur. */
+static void push(float **slot, float **free_list, int *nfree, float *cur, size_t n)
+{
+    int lvl = 0;
+    for (; slot[lvl]; lvl++) {
+        float *left = slot[lvl];
+        for (size_t p = 0; p < n; p++)
+            left[p] += cur[p];
+        free_list[(*nfree)++] = cur;
+        cur = left;
+        slot[lvl] = NULL;
+    }
+    slot[lvl] = cur;
+}
+
 /* Sums this rank's blocks of global batch i along the tree; returns the buffer holding the sum
- * and leaves in *spare one free buffer. */
+ * and leaves in *spare one free buffer. Blocks are computed as many at once as there are sample
+ * threads, and enter the counter in block order. */
 static float *sum_blocks(tree *t, size_t i, float **spare, size_t *len)
 {
     const dpt_grad_source *s = t->r.src;
     size_t n = s->model->nparams, per = t->blocks / (size_t)t->r.comm->size;
     size_t first = (size_t)t->r.comm->rank * per, begin, total;
     dpt_sampler_slice(s->sampler, i, 0, 1, 0, 1, &begin, len, &total);
-    float *free_list[DPT_DET_LEVELS + 2], *slot[DPT_DET_LEVELS + 1] = {0};
-    int nfree = t->npool;
+    float *free_list[DPT_DET_LEVELS + 2 + DPT_DET_WAVE], *slot[DPT_DET_LEVELS + 1] = {0};
+    int nfree = t->npool, wave = dpt_replicas_threads(s->replicas);
     memcpy(free_list, t->pool, sizeof(float *) * (size_t)nfree);
     memset(t->loss, 0, sizeof(double) * t->blocks);
-    for (size_t k = 0; k < per; k++) {
-        size_t j = first + k, lo = *len * j / t->blocks, hi = *len * (j + 1) / t->blocks;
-        float *cur = free_list[--nfree];
-        t->loss[j] = dpt_grad_rows(s, cur, begin + lo, hi - lo);
-        /* Binary counter: a left sibling waiting at this level absorbs cur and moves up. */
-        int lvl = 0;
-        for (; slot[lvl]; lvl++) {
-            float *left = slot[lvl];
-            for (size_t p = 0; p < n; p++)
-                left[p] += cur[p];
-            free_list[nfree++] = cur;
-            cur = left;
-            slot[lvl] = NULL;
+    for (size_t k = 0; k < per; k += (size_t)wave) {
+        int count = per - k < (size_t)wave ? (int)(per - k) : wave;
+        size_t at[DPT_DET_WAVE], rows[DPT_DET_WAVE];
+        float *g[DPT_DET_WAVE];
+        for (int q = 0; q < count; q++) {
+            size_t j = first + k + (size_t)q, lo = *len * j / t->blocks, hi = *len * (j + 1) / t->blocks;
+            at[q] = begin + lo, rows[q] = hi - lo, g[q] = free_list[--nfree];
         }
-        slot[lvl] = cur;
+        dpt_grad_blocks(s, count, at, rows, g, t->loss + first + k);
+        for (int q = 0; q < count; q++)
+            push(slot, free_list, &nfree, g[q], n);
     }
     float *sum = NULL;
     for (int l = 0; l <= DPT_DET_LEVELS && !sum; l++)
@@ -166,10 +180,12 @@ int dpt_reduce_tree_new(dpt_reducer **out, const dpt_reduce_plan *p, dpt_err *e)
     int per = p->blocks / p->comm->size, levels = 0;
     while ((1 << levels) < per)
         levels++;
+    /* The counter holds at most levels + 1 sums while a wave computes its blocks. */
+    int want = levels + 1 + dpt_replicas_threads(p->src->replicas);
     t->pool[0] = m->grads;
-    for (t->npool = 1; t->npool < levels + 2; t->npool++)
+    for (t->npool = 1; t->npool < want; t->npool++)
         if (!(t->pool[t->npool] = malloc(sizeof(float) * (n ? n : 1))))
-            return dpt_errf(e, "training.deterministic: out of memory for %d gradient buffers", levels + 2);
+            return dpt_errf(e, "training.deterministic: out of memory for %d gradient buffers", want);
     t->loss = calloc(t->blocks, sizeof(double));
     t->sq = calloc(n / DPT_DET_ALIGN + 1, sizeof(double));
     t->gather = p->sharded ? dpt_gather_new(p->comm, n, DPT_DET_ALIGN) : NULL;

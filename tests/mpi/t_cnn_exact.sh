@@ -41,8 +41,9 @@ run() {
     || { cat "$tag-$np/log.txt"; fail "$tag on $np ranks failed"; }
 }
 ck() { echo "$1/runs/cnn/checkpoints/step-00000000$2.safetensors"; }
+# One rank computes 3 of its 8 blocks at a time on sample threads (3, 3, then 2): the same bits.
 for np in 1 2 4; do
-  run det "$np" ../cnn.ini
+  if [ "$np" -eq 1 ]; then run det 1 ../cnn.ini --set training.sample_threads=3; else run det "$np" ../cnn.ini; fi
   [ "$np" -eq 1 ] && continue
   for s in 15 30; do "$CKPTDIFF" "$(ck det-1 $s)" "$(ck det-$np $s)" bitwise || fail "$np ranks: step $s differs"; done
   diff <(metrics det-1/runs/cnn/metrics.jsonl) <(metrics det-$np/runs/cnn/metrics.jsonl) || fail "$np ranks: metrics differ"
