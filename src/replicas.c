@@ -37,7 +37,9 @@ static int add_replica(dpt_replicas *r, int k, const char *spec, size_t rows, si
 {
     dpt_replica_part *p = &r->part[k];
     p->model = calloc(1, sizeof *p->model);
-    if (!p->model || dpt_model_init_shaped(p->model, spec, r->model->in_shape, (int)rows, e) != DPT_OK)
+    /* As the model was built, down to its convolutions' algorithm: the same code on every thread. */
+    if (!p->model ||
+        dpt_model_init_algo(p->model, spec, r->model->in_shape, (int)rows, r->model->conv_algorithm, e) != DPT_OK)
         return p->model ? DPT_FAIL : dpt_errf(e, "train: out of memory for sample threads");
     r->own_params[k] = p->model->params;
     r->own_grads[k] = p->model->grads;

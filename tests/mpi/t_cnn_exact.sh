@@ -48,6 +48,10 @@ for np in 1 2 4; do
   for s in 15 30; do "$CKPTDIFF" "$(ck det-1 $s)" "$(ck det-$np $s)" bitwise || fail "$np ranks: step $s differs"; done
   diff <(metrics det-1/runs/cnn/metrics.jsonl) <(metrics det-$np/runs/cnn/metrics.jsonl) || fail "$np ranks: metrics differ"
 done
+# Sample threads build their replicas as the model was, down to model.conv_algorithm.
+run detim 1 ../cnn.ini --set training.sample_threads=3 --set model.conv_algorithm=im2col
+run detim 2 ../cnn.ini --set model.conv_algorithm=im2col
+"$CKPTDIFF" "$(ck detim-1 30)" "$(ck detim-2 30)" bitwise || fail "im2col on 3 sample threads differs from 2 ranks"
 # Dropout is on: a run without it ends elsewhere (the masks were not all ones).
 run nodrop 1 ../cnn.ini --set "model.layers=conv 8 3x3 pad 1, relu, maxpool 2, conv 6 3x3, relu, avgpool 2, dense 8, relu, dense 3"
 if "$CKPTDIFF" "$(ck det-1 30)" "$(ck nodrop-1 30)" 1e-3 > /dev/null; then fail "dropout changed nothing"; fi
