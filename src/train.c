@@ -154,11 +154,16 @@ int dpt_trainer_split_samples(dpt_trainer *t, size_t max_batch, dpt_err *e)
     /* Deterministic mode computes as many of its blocks at once as it has sample threads (its
      * BLAS runs on one thread: threaded GEMMs round differently). */
     long cores = sysconf(_SC_NPROCESSORS_ONLN) / t->comm->local_size;
-    int split = c->train.sample_threads > 0 ? c->train.sample_threads
-                : c->train.deterministic    ? (cores > 1 ? (int)cores : 1)
-                                            : dpt_replicas_auto(&t->model, 0, c->train.threads);
-    if (split > DPT_DET_WAVE)
-        return dpt_errf(e, "training.sample_threads: %d threads; at most %d", split, DPT_DET_WAVE);
+    int want = c->train.sample_threads;
+    if (want > DPT_DET_WAVE)
+        return dpt_errf(e, "training.sample_threads = %d: at most %d threads", want, DPT_DET_WAVE);
+    int split = want > 0 ? want
+                : c->train.deterministic ? (cores > 1 ? (int)cores : 1)
+                                         : dpt_replicas_auto(&t->model, 0, c->train.threads);
+    /* More threads than blocks (deterministic) or rows would only hold memory. */
+    long most = c->train.deterministic ? c->train.blocks / t->comm->size : (long)max_batch;
+    split = split > most ? (int)(most > 1 ? most : 1) : split;
+    split = split > DPT_DET_WAVE ? DPT_DET_WAVE : split;
     /* A thread takes a whole block in deterministic mode, else its share of the rank's rows. */
     size_t rows = c->train.deterministic ? max_batch : (max_batch + (size_t)split - 1) / (size_t)split;
     return dpt_replicas_new(&src->replicas, &t->model, c->model.layers, split, rows, t->train.d, t->train.tdim,

@@ -101,7 +101,8 @@ void dpt_trainer_record_data(const dpt_trainer *t, dpt_record *r);
 void dpt_trainer_free(dpt_trainer *t);
 
 /* Starts the sample threads training.sample_threads asks for (src.replicas), for slices of up to
- * max_batch rows, after the model and the batch buffers exist; none in deterministic mode. */
+ * max_batch rows, after the model and the batch buffers exist; in deterministic mode they compute
+ * a rank's blocks, several at once. */
 int dpt_trainer_split_samples(dpt_trainer *t, size_t max_batch, dpt_err *e);
 
 /* Chooses how gradients are combined (t->reducer) and prepares the update for t's model, data

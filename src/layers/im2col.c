@@ -61,8 +61,9 @@ static void flat_im2col(float *cols, const float *x, dpt_conv_geom g)
                 int a = g.p - ki > 0 ? g.p - ki : 0, b = g.h + g.p - ki < g.h ? g.h + g.p - ki : g.h;
                 long lo = (long)a * g.w, hi = (long)b * g.w;
                 long from = lo > -shift ? lo : -shift, to = hi < hw - shift ? hi : hw - shift;
-                if (to < from)
-                    to = from;
+                /* A kernel row wholly above the input (p - ki > h) puts from past the row's end. */
+                from = from < hw ? from : hw;
+                to = to < from ? from : to < hw ? to : hw;
                 for (long t = 0; t < from; t++)
                     row[t] = 0.0f;
                 for (long r = lo; r < to; r += run) {

@@ -120,6 +120,7 @@ void dpt_grad_blocks(const dpt_grad_source *s, int count, const size_t *begin, c
     if (!s->replicas) {
         for (int k = 0; k < count; k++)
             loss[k] = dpt_grad_rows(s, g[k], begin[k], n[k]);
+        dpt_model_bind_grads(s->model, g[0]);
         return;
     }
     const dpt_replica_part *p = dpt_replicas_run_each(s->replicas, count, begin, n, g, block_part, (void *)s);

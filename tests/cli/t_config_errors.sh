@@ -33,6 +33,7 @@ expect_fail 2 "the last layer has 3 outputs but each sample has 1 targets" train
 expect_fail 0 "training.accumulation: does not apply with training.deterministic" train \
   --set training.deterministic=true --set training.accumulation=2 --set training.batch=10
 expect_fail 0 "optimizer.momentum: gd has no momentum" train --set optimizer.kind=gd --set optimizer.momentum=0.9
+expect_fail 2 "training.sample_threads = 65: at most 64 threads" train --set training.sample_threads=65
 # Fewer samples than ranks.
 expect_fail 4 "3 training samples for 4 ranks" train --set data.synthetic_samples=3
 # Values that make no sense are refused in one line naming the key, its value and file:line.
