@@ -114,7 +114,7 @@ static int resolve_config(dpt_config *c, const dpt_comm *comm, const train_args 
 static void set_threads(dpt_config *c, const dpt_comm *comm)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    long n = c->train.threads > 0 ? c->train.threads : cores / comm->local_size;
+    long n = c->train.threads > 0 ? c->train.threads : dpt_comm_cores_per_rank(comm);
     /* Threaded GEMMs round differently from single-threaded ones: deterministic mode computes
      * several of its blocks at once instead, one per thread (training.sample_threads). */
     if (c->train.deterministic)

@@ -416,6 +416,12 @@ void dpt_comm_hostname(char *buf, size_t size)
     snprintf(buf, size, "%.*s", len, name);
 }
 
+int dpt_comm_cores_per_rank(const dpt_comm *c)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN) / c->local_size;
+    return n > 1 ? (int)n : 1;
+}
+
 double dpt_comm_time(void)
 {
     /* Not MPI_Wtime: the update's pool threads time trace spans, and under MPI_THREAD_SERIALIZED

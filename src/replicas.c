@@ -21,10 +21,8 @@ struct dpt_replicas {
     void *ctx;
 };
 
-int dpt_replicas_auto(const dpt_model *m, int want, int threads)
+int dpt_replicas_auto(const dpt_model *m, int threads)
 {
-    if (want > 0)
-        return want;
     for (int i = 0; i < m->nlayers; i++) {
         const dpt_layer *l = &m->layers[i];
         if (l->nparams && !l->ops->reads_flat && (long)l->in_shape.h * l->in_shape.w > 1)

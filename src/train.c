@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static int load_set(dpt_dataset *ds, const dpt_config *c, const char *path, const char *targets,
                     int nclasses, dpt_err *e)
@@ -153,13 +152,12 @@ int dpt_trainer_split_samples(dpt_trainer *t, size_t max_batch, dpt_err *e)
     dpt_grad_source *src = &t->src;
     /* Deterministic mode computes as many of its blocks at once as it has sample threads (its
      * BLAS runs on one thread: threaded GEMMs round differently). */
-    long cores = sysconf(_SC_NPROCESSORS_ONLN) / t->comm->local_size;
     int want = c->train.sample_threads;
     if (want > DPT_DET_WAVE)
         return dpt_errf(e, "training.sample_threads = %d: at most %d threads", want, DPT_DET_WAVE);
     int split = want > 0 ? want
-                : c->train.deterministic ? (cores > 1 ? (int)cores : 1)
-                                         : dpt_replicas_auto(&t->model, 0, c->train.threads);
+                : c->train.deterministic ? dpt_comm_cores_per_rank(t->comm)
+                                         : dpt_replicas_auto(&t->model, c->train.threads);
     /* More threads than blocks (deterministic) or rows would only hold memory. */
     long most = c->train.deterministic ? c->train.blocks / t->comm->size : (long)max_batch;
     split = split > most ? (int)(most > 1 ? most : 1) : split;

@@ -164,6 +164,9 @@ double dpt_comm_common_start(const dpt_comm *c);
  * elsewhere, and on every rank when rank 0 lacks the memory (collective). */
 char *dpt_comm_gather_bytes(const dpt_comm *c, const void *buf, size_t n, size_t **lens);
 
+/* This node's cores shared among its ranks (in this communicator), at least 1. */
+int dpt_comm_cores_per_rank(const dpt_comm *c);
+
 /* This node's host name into buf (always terminated). */
 void dpt_comm_hostname(char *buf, size_t size);
 

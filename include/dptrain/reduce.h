@@ -42,13 +42,10 @@ typedef struct {
 double dpt_grad_local(const dpt_grad_source *s, const dpt_comm *c, size_t i, dpt_grad_ready_fn ready, void *ctx,
                       double *count);
 
-/* The gradient of the samples [begin, begin + n) of the sampler's order written into g (zeros
- * when n = 0), bound as the model's gradients; returns their loss sum. */
-double dpt_grad_rows(const dpt_grad_source *s, float *g, size_t begin, size_t n);
-
-/* dpt_grad_rows for count blocks at once, block k's gradient into g[k] and its loss sum into
- * loss[k]; on the sample threads (count <= their number) where there are some, one block each,
- * with the same bits as one after another. The model's gradients are left bound to g[0]. */
+/* The gradients of count blocks: block k's (samples [begin[k], begin[k] + n[k]) of the sampler's
+ * order; zeros when n[k] = 0) written into g[k], its loss sum into loss[k]; on the sample threads
+ * (count <= their number) where there are some, one block each, with the same bits as one after
+ * another. The model's gradients are left bound to g[0]. */
 void dpt_grad_blocks(const dpt_grad_source *s, int count, const size_t *begin, const size_t *n, float *const *g,
                      double *loss);
 

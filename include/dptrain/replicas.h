@@ -21,9 +21,9 @@ typedef struct {
 
 typedef struct dpt_replicas dpt_replicas;
 
-/* Threads that split the samples for model m: want if > 0, else threads when a layer with
- * parameters reads an image as an image (H x W > 1, not flattened: a convolution), else 1. */
-int dpt_replicas_auto(const dpt_model *m, int want, int threads);
+/* Threads that split the samples for model m by default: threads when a layer with parameters
+ * reads an image as an image (H x W > 1, not flattened: a convolution), else 1. */
+int dpt_replicas_auto(const dpt_model *m, int threads);
 
 /* A split of m's samples over threads threads: threads - 1 replicas of m (built from spec, as m
  * was) for parts of up to max_rows samples each, with batch buffers of d features and tdim targets

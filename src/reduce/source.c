@@ -102,11 +102,6 @@ static double rows_on(const dpt_grad_source *s, dpt_model *m, float *x, float *y
     return pass(s, m, x, y, dout, begin, n, 0, NULL, NULL, correct);
 }
 
-double dpt_grad_rows(const dpt_grad_source *s, float *g, size_t begin, size_t n)
-{
-    return rows_on(s, s->model, s->x, s->y, s->dout, g, begin, n, s->correct);
-}
-
 static void block_part(void *ctx, dpt_replica_part *p)
 {
     const dpt_grad_source *s = ctx;
@@ -119,7 +114,7 @@ void dpt_grad_blocks(const dpt_grad_source *s, int count, const size_t *begin, c
 {
     if (!s->replicas) {
         for (int k = 0; k < count; k++)
-            loss[k] = dpt_grad_rows(s, g[k], begin[k], n[k]);
+            loss[k] = rows_on(s, s->model, s->x, s->y, s->dout, g[k], begin[k], n[k], s->correct);
         dpt_model_bind_grads(s->model, g[0]);
         return;
     }
