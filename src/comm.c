@@ -479,28 +479,41 @@ static void bucket_bounds(const dpt_bucketed *b, int k, size_t *lo, size_t *hi)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 
-/* The exchange of the progress thread: MPI_Sendrecv's pieces as non-blocking calls, tested and
- * slept between, so the thread leaves the core to backward while the bytes travel. */
-static void polite_exchange(void *ctx, const void *out, size_t n, int dst, void *in, size_t m, int src, int tag)
+/* Sends n bytes of out to dst while receiving m into in from src. Each message goes in pieces of
+ * at most 4 * c->max_count bytes (MPI counts are int), cut by its own length alone (at least one
+ * piece, empty for an empty message), so its sender and receiver post as many pieces whatever
+ * else either exchanges. polite: the requests are tested and the thread sleeps between, leaving
+ * the core to backward while the bytes travel (the progress thread); else they are waited for. */
+static void exchange_bytes(const dpt_comm *c, const char *out, size_t n, int dst, char *in, size_t m, int src,
+                           int tag, int polite)
 {
-    const dpt_comm *c = ctx;
     const struct timespec poll = {0, POLL_NS};
-    size_t off = 0, most = n > m ? n : m, piece = 4 * c->max_count;
-    do {
-        size_t sn = n > off ? n - off : 0, rn = m > off ? m - off : 0;
-        sn = sn < piece ? sn : piece;
-        rn = rn < piece ? rn : piece;
-        MPI_Request req[2];
-        int all = 0;
-        MPI_Irecv((char *)in + (rn ? off : 0), (int)rn, MPI_BYTE, src, tag, group(c), &req[0]);
-        MPI_Isend((const char *)out + (sn ? off : 0), (int)sn, MPI_BYTE, dst, tag, group(c), &req[1]);
-        for (MPI_Testall(2, req, &all, MPI_STATUSES_IGNORE); !all; MPI_Testall(2, req, &all, MPI_STATUSES_IGNORE))
-            nanosleep(&poll, NULL);
-        off += piece;
-    } while (off < most);
+    size_t piece = 4 * c->max_count, so = 0, ro = 0;
+    for (int first = 1; first || so < n || ro < m; first = 0) {
+        size_t sn = n - so < piece ? n - so : piece, rn = m - ro < piece ? m - ro : piece;
+        MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+        if (first || ro < m)
+            MPI_Irecv(in + (rn ? ro : 0), (int)rn, MPI_BYTE, src, tag, group(c), &req[0]);
+        if (first || so < n)
+            MPI_Isend(out + (sn ? so : 0), (int)sn, MPI_BYTE, dst, tag, group(c), &req[1]);
+        if (!polite)
+            MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
+        for (int all = !polite; !all;) {
+            MPI_Testall(2, req, &all, MPI_STATUSES_IGNORE);
+            if (!all)
+                nanosleep(&poll, NULL);
+        }
+        so += sn, ro += rn;
+    }
 }
 
 #pragma GCC diagnostic pop
+
+/* The exchange of the progress thread: exchange_bytes, polite. */
+static void polite_exchange(void *ctx, const void *out, size_t n, int dst, void *in, size_t m, int src, int tag)
+{
+    exchange_bytes(ctx, out, n, dst, in, m, src, tag, 1);
+}
 
 /* Sums buf [n] over the ranks through peers p, in floats or in bfloat16. */
 static void ring_allreduce(dpt_bucketed *b, const dpt_peers *p, float *buf, size_t n)
@@ -647,26 +660,11 @@ void dpt_comm_shard(const dpt_comm *c, size_t n, int rank, size_t *lo, size_t *h
     dpt_shard_range(n, c->size, rank, lo, hi);
 }
 
-/* Sends n bytes of out to dst while receiving m into in from src, in pieces of at most
- * 4 * c->max_count bytes (MPI counts are int); both sides cut alike, since each knows both lengths. */
-static void sendrecv_bytes(const dpt_comm *c, const char *out, size_t n, int dst, char *in, size_t m, int src, int tag)
-{
-    size_t off = 0, most = n > m ? n : m, piece = 4 * c->max_count;
-    do {
-        size_t sn = n > off ? n - off : 0, rn = m > off ? m - off : 0;
-        sn = sn < piece ? sn : piece;
-        rn = rn < piece ? rn : piece;
-        MPI_Sendrecv(out + (sn ? off : 0), (int)sn, MPI_BYTE, dst, tag, in + (rn ? off : 0), (int)rn, MPI_BYTE, src,
-                     tag, group(c), MPI_STATUS_IGNORE);
-        off += piece;
-    } while (off < most);
-}
-
-/* The exchange of src/collective.c's algorithms: one MPI_Sendrecv (in pieces), watched. */
+/* The exchange of src/collective.c's algorithms: blocking, in pieces, watched. */
 static void mpi_exchange(void *ctx, const void *out, size_t n, int dst, void *in, size_t m, int src, int tag)
 {
     waiting_for("another rank in MPI_Sendrecv (ring or deterministic tree)");
-    sendrecv_bytes(ctx, out, n, dst, in, m, src, tag);
+    exchange_bytes(ctx, out, n, dst, in, m, src, tag, 0);
     waiting_for(NULL);
 }
 

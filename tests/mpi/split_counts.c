@@ -82,7 +82,9 @@ int main(int argc, char **argv)
     }
     pieces = whole;
     pieces.max_count = 7; /* a handful of floats per MPI call */
-    const size_t sizes[] = {1, 6, 7, 8, 50, 1001};
+    /* 15, 22, 29: shards of 8 and 7 floats on 2, 3, 4 ranks, one cut into two pieces, the next
+     * not: each message must be cut by its own length, not by the longer of a rank's two. */
+    const size_t sizes[] = {1, 6, 7, 8, 15, 22, 29, 50, 1001};
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
         compare(&whole, &pieces, sizes[k]);
     int bad = dpt_comm_any(&whole, failures > 0);
