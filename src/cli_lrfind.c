@@ -70,7 +70,6 @@ static int parse_value(lrfind_args *a, const char *opt, const char *v, dpt_err *
 static int parse_args(lrfind_args *a, int argc, char **argv, dpt_err *e)
 {
     static const char *const opts[] = {"--set", "--min", "--max", "--steps"};
-    memset(a, 0, sizeof *a);
     *a = (lrfind_args){.min_lr = 1e-7, .max_lr = 10, .steps = 100};
     for (int i = 0; i < argc; i++) {
         int missing = 0, known = 0;

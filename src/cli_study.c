@@ -33,7 +33,7 @@ static const char study_help[] =
 
 typedef struct {
     const char *file;
-    int resume, nsets, dry_run;
+    int resume, nsets;
     const char *sets[DPT_STUDY_SETS_MAX];
 } study_args;
 
@@ -50,7 +50,7 @@ static int parse_args(study_args *a, int argc, char **argv, dpt_err *e)
         else if (missing)
             return dpt_errf(e, "study: --set needs a value (see dptrain study --help)");
         else if (strcmp(argv[i], "--dry-run") == 0)
-            a->dry_run = 1;
+            continue; /* main.c sends a dry run to dpt_cli_study_dry_run */
         else if (strcmp(argv[i], "--resume=auto") == 0 || (strcmp(argv[i], "--resume") == 0 && i + 1 < argc &&
                                                       strcmp(argv[i + 1], "auto") == 0 && ++i))
             a->resume = 1;

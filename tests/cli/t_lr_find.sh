@@ -50,3 +50,5 @@ bad() {
 bad --min 1 --max 1; expect_contains bad.log "--max 1: must be a finite number above --min 1"
 bad --steps 1; expect_contains bad.log "--steps 1: needs at least 2 steps"
 bad --min abc; expect_contains bad.log "--min 'abc' is not a number"
+bad --steps 2.5; expect_contains bad.log "--steps '2.5': a whole number of at most"
+bad --steps; expect_contains bad.log "--steps"

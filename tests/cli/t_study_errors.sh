@@ -30,4 +30,8 @@ expect_fail 2 "nothere.ini: cannot open" "[study]\nbase = nothere.ini\n"
 expect_fail 2 "s.ini: no [study] section" "$B"
 expect_fail 2 "s.ini:3: sweep optimizer.lr = '0.1, \"0.01': a quote that is not closed" \
   "[study]\n[sweep]\noptimizer.lr = 0.1, \"0.01\n$B"
+# Option errors: one line naming the option, nothing run.
+printf '[study]\n%b' "$B" > s.ini
+if "$DPTRAIN" study s.ini --set > opt.txt 2>&1; then fail "study accepted --set without a value"; fi
+expect_contains opt.txt "study: --set needs a value"
 echo ok
