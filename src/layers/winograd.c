@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "dptrain/tensor.h"
+#include "dptrain/smallgemm.h"
 
 /* Tiles per chunk the GEMMs aim for: enough columns to run near peak, few enough that a chunk's
  * V and M (16 x (c + f) x tiles floats) stay in L2 on the reference CNN. */
@@ -335,8 +335,8 @@ void dpt_wino_forward(const dpt_wino *g, void *ws, float *y, const float *x, con
         int ns = n - i0 < g->chunk ? n - i0 : g->chunk, t = ns * tiles, ld = (int)cols((size_t)t);
         chunk_inputs(&s, x + (size_t)i0 * in, ns, (size_t)t, g);
         for (int xi = 0; xi < 16; xi++)
-            dpt_gemm(0, 0, f, t, c, 1.0f, s.u + xi * fc, c, s.v + (size_t)xi * c * ld, ld, 0.0f,
-                     s.m + (size_t)xi * f * ld, ld);
+            dpt_gemm_small(0, 0, f, t, c, s.u + xi * fc, c, s.v + (size_t)xi * c * ld, ld, 0.0f,
+                           s.m + (size_t)xi * f * ld, ld);
         for (int i = 0; i < ns; i++)
             for (int co = 0; co < f; co++)
                 output_transform(y + ((size_t)(i0 + i) * f + co) * ohw, s.m + (size_t)co * ld + (size_t)i * tiles,
@@ -382,14 +382,14 @@ void dpt_wino_backward(const dpt_wino *g, void *ws, float *dx, float *dw, const 
                 output_gradient(s.m + (size_t)co * ld + (size_t)i * tiles, (size_t)f * ld,
                                 dy + ((size_t)(i0 + i) * f + co) * ohw, s.rows, g);
         for (int xi = 0; xi < 16; xi++)
-            dpt_gemm(0, 1, f, c, t, 1.0f, s.m + (size_t)xi * f * ld, ld, s.v + (size_t)xi * c * ld, ld,
-                     i0 > 0 ? 1.0f : 0.0f, s.du + xi * fc, c);
+            dpt_gemm_small(0, 1, f, c, t, s.m + (size_t)xi * f * ld, ld, s.v + (size_t)xi * c * ld, ld,
+                           i0 > 0 ? 1.0f : 0.0f, s.du + xi * fc, c);
         if (!dx)
             continue;
         /* dV = U^T dM over V, which the weight gradient no longer needs. */
         for (int xi = 0; xi < 16; xi++)
-            dpt_gemm(1, 0, c, t, f, 1.0f, s.u + xi * fc, c, s.m + (size_t)xi * f * ld, ld, 0.0f,
-                     s.v + (size_t)xi * c * ld, ld);
+            dpt_gemm_small(1, 0, c, t, f, s.u + xi * fc, c, s.m + (size_t)xi * f * ld, ld, 0.0f,
+                           s.v + (size_t)xi * c * ld, ld);
         chunk_dx(&s, dx + (size_t)i0 * in, ns, ld, g);
     }
     weight_gradient(dw, s.du, f, c, accumulate);

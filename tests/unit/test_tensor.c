@@ -3,8 +3,10 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dptrain/rng.h"
+#include "dptrain/smallgemm.h"
 #include "dptrain/tensor.h"
 
 #include "support.h"
@@ -36,6 +38,67 @@ START_TEST(test_gemm_matches_reference)
                     free(c1);
                     free(c2);
                 }
+}
+END_TEST
+
+/* op(A) op(B) (+ C) of every transpose case with rows of C wider than n: the columns past n must
+ * keep their value (the kernels store masked vectors). */
+static void check_small(int ta, int tb, int m, int n, int k, float beta)
+{
+    int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 17;
+    float *a = malloc(sizeof(float) * (size_t)lda * (ta ? k : m) + 4);
+    float *b = malloc(sizeof(float) * (size_t)ldb * (tb ? n : k) + 4);
+    float *c1 = malloc(sizeof(float) * (size_t)m * ldc), *c2 = malloc(sizeof(float) * (size_t)m * ldc);
+    for (int i = 0; i < lda * (ta ? k : m); i++)
+        a[i] = (float)dpt_rng_normal(4, 0, (uint64_t)i);
+    for (int i = 0; i < ldb * (tb ? n : k); i++)
+        b[i] = (float)dpt_rng_normal(5, 0, (uint64_t)i);
+    for (int i = 0; i < m * ldc; i++)
+        c1[i] = c2[i] = (float)dpt_rng_normal(6, 0, (uint64_t)i);
+    dpt_gemm_small(ta, tb, m, n, k, a, lda, b, ldb, beta, c1, ldc);
+    dpt_gemm_ref(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c2, ldc);
+    for (int i = 0; i < m * ldc; i++)
+        ck_assert_msg(fabsf(c1[i] - c2[i]) <= 1e-5f * (1 + fabsf(c2[i])) * (1 + sqrtf((float)k)),
+                      "m%d n%d k%d ta%d tb%d beta %g [%d][%d]: %g vs %g", m, n, k, ta, tb, beta, i / ldc, i % ldc,
+                      c1[i], c2[i]);
+    free(a);
+    free(b);
+    free(c1);
+    free(c2);
+}
+
+START_TEST(test_gemm_small_matches_reference)
+{
+    int ms[] = {1, 4, 5, 6, 7, 19}, ns[] = {1, 3, 15, 16, 17, 64, 65, 130}, ks[] = {0, 1, 9, 17, 32, 70, 513};
+    for (int t = 0; t < 4; t++)
+        for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
+            for (size_t j = 0; j < sizeof ns / sizeof *ns; j++)
+                for (size_t p = 0; p < sizeof ks / sizeof *ks; p++)
+                    check_small(t & 1, t >> 1, ms[i], ns[j], ks[p], (i + j + p) % 2 ? 1.0f : 0.0f);
+}
+END_TEST
+
+/* Each output is one sum in a fixed order: computed alone, by a call of one row or one column, it
+ * has the bits it has in the whole product. */
+START_TEST(test_gemm_small_bits_per_output)
+{
+    enum { M = 13, N = 70, K = 37 };
+    float a[M * K], b[K * N], bt[N * K], whole[M * N], one;
+    for (int i = 0; i < M * K; i++)
+        a[i] = (float)dpt_rng_normal(7, 0, (uint64_t)i);
+    for (int i = 0; i < K * N; i++)
+        b[i] = (float)dpt_rng_normal(8, 0, (uint64_t)i), bt[(i % N) * K + i / N] = b[i];
+    for (int tb = 0; tb < 2; tb++) {
+        const float *bb = tb ? bt : b;
+        int ldb = tb ? K : N;
+        dpt_gemm_small(0, tb, M, N, K, a, K, bb, ldb, 0.0f, whole, N);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                dpt_gemm_small(0, tb, 1, 1, K, a + i * K, K, tb ? bb + j * K : bb + j, ldb, 0.0f, &one, 1);
+                ck_assert_msg(memcmp(&one, &whole[i * N + j], sizeof one) == 0, "tb%d [%d][%d]: %a vs %a", tb, i, j,
+                              one, whole[i * N + j]);
+            }
+    }
 }
 END_TEST
 
@@ -74,6 +137,8 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_gemm_matches_reference);
     tcase_add_test(tc, test_reference_small_case);
+    tcase_add_test(tc, test_gemm_small_matches_reference);
+    tcase_add_test(tc, test_gemm_small_bits_per_output);
     tcase_add_test(tc, test_flush_denormals);
     suite_add_tcase(s, tc);
     return dpt_test_run(s);
