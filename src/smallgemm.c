@@ -15,9 +15,10 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
-/* MAX_PANEL: the longest inner dimension of C = op(A) B taken here; B's panel of k x 64 floats
- * then stays within L2 (128 KiB), past which the BLAS's packed blocks win. */
-enum { ROWS = 6, VECS = 4, DOT = 4, MAX_PANEL = 512 };
+/* MAX_PANEL: the longest inner dimension of C = op(A) B taken here, so that B's panel of k x 64
+ * floats stays within L2 (128 KiB); MAX_BT: the most floats of B in C = A B^T, which each 4 x 4
+ * block of dot products reads again. Past them the BLAS's packed blocks win. */
+enum { ROWS = 6, VECS = 4, DOT = 4, MAX_PANEL = 512, MAX_BT = 65536 };
 
 /* Lanes of the v-th vector of a column block with `left` columns to go. */
 static inline __mmask16 lane_mask(int left, int v)
@@ -201,7 +202,7 @@ void dpt_gemm_small(int trans_a, int trans_b, int m, int n, int k, const float *
         return;
     if (!trans_b && k <= MAX_PANEL)
         gemm_nn(trans_a, m, n, k, a, lda, b, ldb, beta, c, ldc);
-    else if (trans_b && !trans_a)
+    else if (trans_b && !trans_a && (size_t)n * k <= MAX_BT)
         gemm_nt(m, n, k, a, lda, b, ldb, beta, c, ldc);
     else
         dpt_gemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);

@@ -1,5 +1,6 @@
-/* Matrix products too thin for the BLAS to run near peak: Winograd's per-position GEMMs, whose
- * inner dimension is a layer's channel count (32 and 64 in the reference CNN). The BLAS packs both
+/* Matrix products too thin for the BLAS to run near peak: the convolutions' GEMMs, whose inner
+ * or outer dimensions are a layer's channel count (Winograd's per-position products) or its
+ * kernel's 9 values (im2col of a first layer). The BLAS packs both
  * operands on every call and, where OPENBLAS_CORETYPE pins an older kernel set, runs 256-bit FMAs;
  * these read their operands where they lie, in AVX-512 registers (src/smallgemm.c). */
 #ifndef DPTRAIN_SMALLGEMM_H
@@ -7,7 +8,8 @@
 
 /* dpt_gemm's contract with alpha = 1 and beta 0 or 1; each output is one sum in an order fixed
  * by k alone (the same bits whatever the rest of the call); passes to dpt_gemm without AVX-512,
- * when both operands are transposed, or when B is not transposed and k > 512. */
+ * when both operands are transposed, or past the sizes it is fast at: k > 512 with B not
+ * transposed, n k > 65536 with B transposed. */
 void dpt_gemm_small(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                     float beta, float *c, int ldc);
 

@@ -1,10 +1,10 @@
 /* 2-D convolution with bias, as torch's nn.Conv2d (square kernel, stride, zero padding):
  * weight [out][in][k][k], bias [out]. Each sample is unfolded into columns (im2col,
  * [in*k*k][oh*ow], src/layers/im2col.c) so that its output is one GEMM, W [out][in*k*k] times
- * the columns. Backward unfolds each sample again rather than keeping every sample's columns from
- * forward: a sample's columns then sit in cache for both of its GEMMs, and the workspace is two
- * column buffers, not one per sample (29 MB per rank for the reference CNN at batch 128), for a
- * step that measured as fast or faster. One GEMM per sample, not one over the whole batch: on
+ * the columns (through dpt_gemm_small: thin products). Backward unfolds each sample again rather
+ * than keeping every sample's columns from forward: a sample's columns then sit in cache for both
+ * of its GEMMs, and the workspace is two column buffers, not one per sample (29 MB per rank for
+ * the reference CNN at batch 128), for a step that measured as fast or faster. One GEMM per sample, not one over the whole batch: on
  * these shapes it ran as fast as the batched GEMM and needs no transpose into NCHW.
  * 3x3 kernels of stride 1 with enough input channels go through Winograd F(2x2,3x3) instead
  * (src/layers/winograd.c, model.conv_algorithm): 16 multiplies per 2x2 output tile, not 36. */
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "dptrain/im2col.h"
-#include "dptrain/tensor.h"
+#include "dptrain/smallgemm.h"
 #include "dptrain/winograd.h"
 
 /* auto takes Winograd for 3x3 stride-1 convolutions of at least this many input channels.
@@ -158,7 +158,7 @@ static void conv_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, c
         for (int o = 0; o < f; o++)
             for (int j = 0; j < ohw; j++)
                 yi[(size_t)o * ohw + j] = l->b[o];
-        dpt_gemm(0, 0, f, ohw, ckk, 1.0f, l->w, ckk, cols, ohw, 1.0f, yi, ohw);
+        dpt_gemm_small(0, 0, f, ohw, ckk, l->w, ckk, cols, ohw, 1.0f, yi, ohw);
     }
 }
 
@@ -184,11 +184,11 @@ static void conv_backward(const dpt_layer *l, float *dx, const float *dy, const 
         const float *dyi = dy + (size_t)i * l->out;
         dpt_im2col(cols, x + (size_t)i * l->in, g);
         /* dW (+)= dY_i cols_i^T, written by the first sample unless accumulating. */
-        dpt_gemm(0, 1, f, ckk, ohw, 1.0f, dyi, ohw, cols, ohw, accumulate || i > 0 ? 1.0f : 0.0f, l->dw, ckk);
+        dpt_gemm_small(0, 1, f, ckk, ohw, dyi, ohw, cols, ohw, accumulate || i > 0 ? 1.0f : 0.0f, l->dw, ckk);
         for (int o = 0; o < f; o++)
             l->db[o] += sum16(dyi + (size_t)o * ohw, ohw);
         if (dx) {
-            dpt_gemm(1, 0, ckk, ohw, f, 1.0f, l->w, ckk, dyi, ohw, 0.0f, dcols, ohw);
+            dpt_gemm_small(1, 0, ckk, ohw, f, l->w, ckk, dyi, ohw, 0.0f, dcols, ohw);
             dpt_col2im(dx + (size_t)i * l->in, dcols, g);
         }
     }

@@ -75,6 +75,7 @@ START_TEST(test_gemm_small_matches_reference)
             for (size_t j = 0; j < sizeof ns / sizeof *ns; j++)
                 for (size_t p = 0; p < sizeof ks / sizeof *ks; p++)
                     check_small(t & 1, t >> 1, ms[i], ns[j], ks[p], (i + j + p) % 2 ? 1.0f : 0.0f);
+    check_small(0, 1, 5, 1000, 70, 1.0f); /* B^T past 65536 floats: the BLAS's */
 }
 END_TEST
 
