@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dptrain/smallgemm.h"
 #include "dptrain/tensor.h"
 
 static int dense_configure(dpt_layer *l, const char *arg, dpt_err *e)
@@ -39,7 +40,7 @@ static void dense_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, 
 /* dX = dY W, apart from the parameter gradients (dpt_layer_ops.backward_input). */
 static void dense_backward_input(const dpt_layer *l, float *dx, const float *dy, int n)
 {
-    dpt_gemm(0, 0, n, l->in, l->out, 1.0f, dy, l->out, l->w, l->in, 0.0f, dx, l->in);
+    dpt_gemm_small(0, 0, n, l->in, l->out, dy, l->out, l->w, l->in, 0.0f, dx, l->in);
 }
 
 static void dense_backward(const dpt_layer *l, float *dx, const float *dy, const float *x,
@@ -48,7 +49,7 @@ static void dense_backward(const dpt_layer *l, float *dx, const float *dy, const
     (void)y;
     /* dW (+)= dY^T X: accumulating lets micro-batches add up before the allreduce;
      * writing saves zeroing the buffer first. */
-    dpt_gemm(1, 0, l->out, l->in, n, 1.0f, dy, l->out, x, l->in, accumulate ? 1.0f : 0.0f, l->dw, l->in);
+    dpt_gemm_small(1, 0, l->out, l->in, n, dy, l->out, x, l->in, accumulate ? 1.0f : 0.0f, l->dw, l->in);
     if (!accumulate)
         memset(l->db, 0, sizeof(float) * (size_t)l->out);
     for (int i = 0; i < n; i++) {
