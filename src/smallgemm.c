@@ -15,10 +15,11 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
-/* MAX_PANEL: the longest inner dimension of C = op(A) B taken here, so that B's panel of k x 64
- * floats stays within L2 (128 KiB); MAX_BT: the most floats of B in C = A B^T, which each 4 x 4
- * block of dot products reads again. Past them the BLAS's packed blocks win. */
-enum { ROWS = 6, VECS = 4, DOT = 4, MAX_PANEL = 512, MAX_BT = 65536 };
+/* PANEL: the inner dimension is taken in panels of at most this length, each added to C, so
+ * that what a panel reads again stays in L2: B's k x 64 floats for C = op(A) B, all of B's rows
+ * for C = A B^T (each 4 x 4 block of dot products reads its 4 rows). MAX_BT: the most floats of
+ * B in C = A B^T taken here; past it (a dense layer's forward) the BLAS measured faster. */
+enum { ROWS = 6, VECS = 4, DOT = 4, PANEL = 512, MAX_BT = 65536 };
 
 /* Lanes of the v-th vector of a column block with `left` columns to go. */
 static inline __mmask16 lane_mask(int left, int v)
@@ -200,12 +201,21 @@ void dpt_gemm_small(int trans_a, int trans_b, int m, int n, int k, const float *
 {
     if (m <= 0 || n <= 0)
         return;
-    if (!trans_b && k <= MAX_PANEL)
-        gemm_nn(trans_a, m, n, k, a, lda, b, ldb, beta, c, ldc);
-    else if (trans_b && !trans_a && (size_t)n * k <= MAX_BT)
-        gemm_nt(m, n, k, a, lda, b, ldb, beta, c, ldc);
-    else
-        dpt_gemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    if (trans_b && (trans_a || (size_t)n * k > MAX_BT)) {
+        dpt_gemm(trans_a, 1, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    int p = 0;
+    do {
+        int kp = k - p < PANEL ? k - p : PANEL;
+        float bp = p > 0 ? 1.0f : beta;
+        if (trans_b)
+            gemm_nt(m, n, kp, a + p, lda, b + p, ldb, bp, c, ldc);
+        else
+            gemm_nn(trans_a, m, n, kp, a + (trans_a ? (size_t)p * lda : (size_t)p), lda, b + (size_t)p * ldb, ldb,
+                    bp, c, ldc);
+        p += kp;
+    } while (p < k);
 }
 
 #else

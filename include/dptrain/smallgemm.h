@@ -8,8 +8,7 @@
 
 /* dpt_gemm's contract with alpha = 1 and beta 0 or 1; each output is one sum in an order fixed
  * by k alone (the same bits whatever the rest of the call); passes to dpt_gemm without AVX-512,
- * when both operands are transposed, or past the sizes it is fast at: k > 512 with B not
- * transposed, n k > 65536 with B transposed. */
+ * when both operands are transposed, or when B is transposed and has more than 65536 floats. */
 void dpt_gemm_small(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                     float beta, float *c, int ldc);
 

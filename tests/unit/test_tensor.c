@@ -83,8 +83,9 @@ END_TEST
  * has the bits it has in the whole product. */
 START_TEST(test_gemm_small_bits_per_output)
 {
-    enum { M = 13, N = 70, K = 37 };
-    float a[M * K], b[K * N], bt[N * K], whole[M * N], one;
+    enum { M = 13, N = 70, K = 600 }; /* two panels of the inner dimension, the second 88 long */
+    static float a[M * K], b[K * N], bt[N * K], whole[M * N];
+    float one;
     for (int i = 0; i < M * K; i++)
         a[i] = (float)dpt_rng_normal(7, 0, (uint64_t)i);
     for (int i = 0; i < K * N; i++)
