@@ -12,8 +12,12 @@
 
 #include "dptrain/tensor.h"
 
-#if defined(__AVX512F__)
+#if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+
+/* The kernels are compiled for AVX-512 whatever -march says and run only where the CPU has it,
+ * so the x86-64-v3 build `make install` makes for a cluster takes them on nodes that can. */
+#define KERNEL __attribute__((target("avx512f")))
 
 /* PANEL: the inner dimension is taken in panels of at most this length, each added to C, so
  * that what a panel reads again stays in L2: B's k x 64 floats for C = op(A) B, all of B's rows
@@ -22,7 +26,7 @@
 enum { ROWS = 6, VECS = 4, DOT = 4, PANEL = 512, MAX_BT = 65536 };
 
 /* Lanes of the v-th vector of a column block with `left` columns to go. */
-static inline __mmask16 lane_mask(int left, int v)
+static inline KERNEL __mmask16 lane_mask(int left, int v)
 {
     int n = left - 16 * v;
     return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
@@ -30,7 +34,7 @@ static inline __mmask16 lane_mask(int left, int v)
 
 /* C[r][0..64) of R rows (+)= sum over p of A(r, p) B[p][0..64); A(r, p) = a[r * ars + p * acs].
  * R and NV are constants where it is inlined, so the accumulators stay in registers. */
-static inline __attribute__((always_inline)) void block_nn(int R, int NV, int k, const float *a, size_t ars,
+static inline __attribute__((always_inline)) KERNEL void block_nn(int R, int NV, int k, const float *a, size_t ars,
                                                            size_t acs, const float *b, int ldb, float beta,
                                                            float *c, int ldc, const __mmask16 *mask)
 {
@@ -60,7 +64,7 @@ static inline __attribute__((always_inline)) void block_nn(int R, int NV, int k,
 }
 
 /* One column block (vectors NV) over all rows, in row blocks of ROWS and one shorter one. */
-static inline __attribute__((always_inline)) void column_nn(int NV, int m, int k, const float *a, size_t ars,
+static inline __attribute__((always_inline)) KERNEL void column_nn(int NV, int m, int k, const float *a, size_t ars,
                                                             size_t acs, const float *b, int ldb, float beta,
                                                             float *c, int ldc, const __mmask16 *mask)
 {
@@ -77,7 +81,7 @@ static inline __attribute__((always_inline)) void column_nn(int NV, int m, int k
     }
 }
 
-static void gemm_nn(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
+static KERNEL void gemm_nn(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                     float *c, int ldc)
 {
     size_t ars = trans_a ? 1 : (size_t)lda, acs = trans_a ? (size_t)lda : 1;
@@ -100,7 +104,7 @@ static void gemm_nn(int trans_a, int m, int n, int k, const float *a, int lda, c
 }
 
 /* Pairwise sums of x and y at two distances: the lanes of each 128-bit quarter, then the quarters. */
-static inline __m512 fold_quarters(__m512 x, __m512 y, int far)
+static inline KERNEL __m512 fold_quarters(__m512 x, __m512 y, int far)
 {
     return far ? _mm512_add_ps(_mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(1, 0, 1, 0)),
                                _mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(3, 2, 3, 2)))
@@ -108,7 +112,7 @@ static inline __m512 fold_quarters(__m512 x, __m512 y, int far)
                                _mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-static inline __m512 fold_lanes(__m512 x, __m512 y, int far)
+static inline KERNEL __m512 fold_lanes(__m512 x, __m512 y, int far)
 {
     return far ? _mm512_add_ps(_mm512_shuffle_ps(x, y, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(x, y, _MM_SHUFFLE(3, 2, 3, 2)))
                : _mm512_add_ps(_mm512_shuffle_ps(x, y, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(x, y, _MM_SHUFFLE(3, 1, 3, 1)));
@@ -117,7 +121,7 @@ static inline __m512 fold_lanes(__m512 x, __m512 y, int far)
 /* The lane sums of 16 vectors in one: lane 4r + s holds the sum of v[4s + r]. Each sum pairs the
  * lanes as _mm512_reduce_add_ps does (8 apart, 4, 2, 1), so an edge output summed alone by it has
  * the same bits; one reduction per vector cost as much as the products at Winograd's shapes. */
-static inline __attribute__((always_inline)) __m512 sum16(const __m512 *v)
+static inline __attribute__((always_inline)) KERNEL __m512 sum16(const __m512 *v)
 {
     __m512 a[8], b[4], c[2];
 #pragma GCC unroll 8
@@ -133,7 +137,7 @@ static inline __attribute__((always_inline)) __m512 sum16(const __m512 *v)
 }
 
 /* C[r][s] (+)= sum over p of A[r][p] B[s][p] for a DOT x DOT block: 16 vector sums along p. */
-static void block_nt(int k, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+static KERNEL void block_nt(int k, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     /* acc[4s + r]. Every loop over it is unrolled outright: left to GCC, it kept acc in memory and
      * stored all 16 vectors on every step. */
@@ -170,7 +174,7 @@ static void block_nt(int k, const float *a, int lda, const float *b, int ldb, fl
 }
 
 /* One output of C = A B^T alone. */
-static void dot_nt(int k, const float *a, const float *b, float beta, float *c)
+static KERNEL void dot_nt(int k, const float *a, const float *b, float beta, float *c)
 {
     __m512 acc = _mm512_setzero_ps();
     for (int p = 0; p < k; p += 16) {
@@ -181,7 +185,7 @@ static void dot_nt(int k, const float *a, const float *b, float beta, float *c)
     *c = beta != 0.0f ? *c + sum : sum;
 }
 
-static void gemm_nt(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta, float *c,
+static KERNEL void gemm_nt(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta, float *c,
                     int ldc)
 {
     int mb = m - m % DOT, nb = n - n % DOT;
@@ -194,17 +198,10 @@ static void gemm_nt(int m, int n, int k, const float *a, int lda, const float *b
             dot_nt(k, a + (size_t)i * lda, b + (size_t)j * ldb, beta, c + (size_t)i * ldc + j);
 }
 
-int dpt_gemm_small_native(void) { return 1; }
-
-void dpt_gemm_small(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                    float beta, float *c, int ldc)
+/* The inner dimension in panels (PANEL). */
+static KERNEL void panels(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
+                          int ldb, float beta, float *c, int ldc)
 {
-    if (m <= 0 || n <= 0)
-        return;
-    if (trans_b && (trans_a || (size_t)n * k > MAX_BT)) {
-        dpt_gemm(trans_a, 1, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-        return;
-    }
     int p = 0;
     do {
         int kp = k - p < PANEL ? k - p : PANEL;
@@ -216,6 +213,22 @@ void dpt_gemm_small(int trans_a, int trans_b, int m, int n, int k, const float *
                     bp, c, ldc);
         p += kp;
     } while (p < k);
+}
+
+int dpt_gemm_small_native(void)
+{
+    return __builtin_cpu_supports("avx512f");
+}
+
+void dpt_gemm_small(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                    float beta, float *c, int ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (!dpt_gemm_small_native() || (trans_b && (trans_a || (size_t)n * k > MAX_BT)))
+        dpt_gemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    else
+        panels(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 
 #else

@@ -7,12 +7,14 @@
 #define DPTRAIN_SMALLGEMM_H
 
 /* dpt_gemm's contract with alpha = 1 and beta 0 or 1; each output is one sum in an order fixed
- * by k alone (the same bits whatever the rest of the call); passes to dpt_gemm without AVX-512,
+ * by k alone (the same bits whatever the rest of the call); passes to dpt_gemm on a CPU without
+ * AVX-512 (checked at run time, whatever the build's -march),
  * when both operands are transposed, or when B is transposed and has more than 65536 floats. */
 void dpt_gemm_small(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                     float beta, float *c, int ldc);
 
-/* 1 when dpt_gemm_small runs its own kernels, 0 when it passes every call to dpt_gemm. */
+/* Nonzero when dpt_gemm_small runs its own kernels on this CPU, 0 when it passes every call to
+ * dpt_gemm. */
 int dpt_gemm_small_native(void);
 
 #endif
