@@ -1,11 +1,11 @@
 /* Small GEMMs in AVX-512 registers. Two kernels:
  * - op(B) not transposed (C = A B, C = A^T B): an output block of up to 6 rows by 64 columns sits
  *   in 24 registers; each step of the inner dimension loads one row of B (4 vectors) and
- *   broadcasts one value of A per row. B's panel (k x 64 floats) stays in L1 across the row
- *   blocks, so nothing is packed.
+ *   broadcasts one value of A per row. B's panel (at most 512 x 64 floats; 32 x 64 in Winograd's
+ *   products) stays in cache across the row blocks, so nothing is packed.
  * - B transposed (C = A B^T): both operands run along the inner dimension, so a 4 x 4 block of
- *   dot products is 16 vector sums over it, each added across its lanes at the end.
- * Every output is summed in an order fixed by the shape alone. */
+ *   dot products is 16 vector sums over it, added across their lanes together at the end.
+ * Every output is summed in an order fixed by k alone. */
 #include "dptrain/smallgemm.h"
 
 #include <stddef.h>
