@@ -1,7 +1,8 @@
 # dptrain study hands trials out as groups finish: on 2 groups of 1 rank, trial 1 is far longer
-# than the four others, so the group that runs it runs nothing else while the other group takes
-# trials 2 to 5 one after the other (a round-robin would have given the long trial's group
-# trials 3 and 5 too). Whichever group runs a trial, its result is that of the experiment
+# than the four others, so the group that runs it runs at most one other (none on a quiet
+# machine; one when a heavily loaded one slows the short trials' start-up) while the other group
+# takes the rest one after the other; a round-robin would have given the long trial's group
+# trials 3 and 5 too. Whichever group runs a trial, its result is that of the experiment
 # trained alone (bitwise, deterministic mode). --set applies to every trial's base experiment
 # (a swept key or run.name is refused).
 . tests/lib.sh
@@ -14,7 +15,7 @@ cat > h.ini <<INI
 base = $TMP/base.ini
 ranks_per_run = 1
 [sweep]
-training.steps = 1500, 10, 11, 12, 13
+training.steps = 3000, 10, 11, 12, 13
 INI
 mpi 2 -- "$DPTRAIN" study h.ini --set run.dir="$TMP/runs" --set training.batch=16 > out.txt 2>&1 \
   || { cat out.txt; fail "the study failed"; }
@@ -28,7 +29,7 @@ for s in range(1, 6):
     assert t["status"] == "done", t
     group[s] = t["group"]
 others = [s for s in group if s != 1 and group[s] == group[1]]
-assert not others, "the long trial's group also ran trials %s: %s" % (others, group)
+assert len(others) <= 1, "the long trial's group also ran trials %s: %s" % (others, group)
 PYEOF
 grep -qx "batch = 16" runs/h/s4-seed42/config.ini || fail "--set training.batch did not reach the trials"
 "$DPTRAIN" train base.ini --set run.dir="$TMP/runs" --set training.batch=16 --set training.steps=12 \
