@@ -13,7 +13,8 @@ MPI_TIMEOUT=90 mpi 2 -- "$DPTRAIN" train --set training.timeout=5 --set training
   --set training.batch=10 --set data.synthetic_samples=100000 --set training.log_every=100 \
   --set run.dir="$TMP/runs" --set run.name=wd > out.txt 2> err.txt &
 job=$!
-for _ in $(seq 1 150); do [ -s runs/wd/metrics.jsonl ] && break; sleep 0.2; done
+# up to 60 s: under ASan on a machine whose cores other work keeps busy, 30 s was seen too few
+for _ in $(seq 1 300); do [ -s runs/wd/metrics.jsonl ] && break; sleep 0.2; done
 [ -s runs/wd/metrics.jsonl ] || { cat err.txt; fail "the run did not start training"; }
 exe=$(realpath "$DPTRAIN")
 for p in $(pgrep -f -- "$TMP/runs"); do
@@ -48,7 +49,7 @@ MPI_TIMEOUT=90 mpi 1 -- "$DPTRAIN" train --set training.timeout=2 --set training
   --set training.steps=1000000000 --set training.batch=10 --set data.synthetic_samples=1000 \
   --set training.log_every=100 --set run.dir="$TMP/alone" --set run.name=alone > out1.txt 2> err1.txt &
 job=$!
-for _ in $(seq 1 150); do [ -s alone/alone/metrics.jsonl ] && break; sleep 0.2; done
+for _ in $(seq 1 300); do [ -s alone/alone/metrics.jsonl ] && break; sleep 0.2; done
 for p in $(pgrep -f -- "$TMP/alone"); do
   [ "$(realpath "/proc/$p/exe" 2>/dev/null)" = "$exe" ] && stopped=$p
 done
