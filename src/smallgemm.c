@@ -160,7 +160,8 @@ static KERNEL void block_nt(int k, const float *a, int lda, const float *b, int 
     }
     __m512 sum = sum16(acc);
     for (int r = 0; r < DOT; r++) {
-        __m128 row = _mm512_extractf32x4_ps(sum, 0), *cr = (__m128 *)(c + (size_t)r * ldc);
+        float *cr = c + (size_t)r * ldc;
+        __m128 row = _mm512_extractf32x4_ps(sum, 0);
         switch (r) { /* the lane index must be a constant */
         case 1: row = _mm512_extractf32x4_ps(sum, 1); break;
         case 2: row = _mm512_extractf32x4_ps(sum, 2); break;
@@ -168,8 +169,8 @@ static KERNEL void block_nt(int k, const float *a, int lda, const float *b, int 
         default: break;
         }
         if (beta != 0.0f)
-            row = _mm_add_ps(_mm_loadu_ps((const float *)cr), row);
-        _mm_storeu_ps((float *)cr, row);
+            row = _mm_add_ps(_mm_loadu_ps(cr), row);
+        _mm_storeu_ps(cr, row);
     }
 }
 
