@@ -158,20 +158,13 @@ static KERNEL void block_nt(int k, const float *a, int lda, const float *b, int 
             for (int r = 0; r < DOT; r++)
                 acc[4 * s + r] = _mm512_fmadd_ps(av[r], bv[s], acc[4 * s + r]);
     }
-    __m512 sum = sum16(acc);
-    for (int r = 0; r < DOT; r++) {
-        float *cr = c + (size_t)r * ldc;
-        __m128 row = _mm512_extractf32x4_ps(sum, 0);
-        switch (r) { /* the lane index must be a constant */
-        case 1: row = _mm512_extractf32x4_ps(sum, 1); break;
-        case 2: row = _mm512_extractf32x4_ps(sum, 2); break;
-        case 3: row = _mm512_extractf32x4_ps(sum, 3); break;
-        default: break;
+    float sum[DOT * DOT]; /* sum[4r + s] */
+    _mm512_storeu_ps(sum, sum16(acc));
+    for (int r = 0; r < DOT; r++)
+        for (int s = 0; s < DOT; s++) {
+            float *cij = c + (size_t)r * ldc + s;
+            *cij = beta != 0.0f ? *cij + sum[4 * r + s] : sum[4 * r + s];
         }
-        if (beta != 0.0f)
-            row = _mm_add_ps(_mm_loadu_ps(cr), row);
-        _mm_storeu_ps(cr, row);
-    }
 }
 
 /* One output of C = A B^T alone. */
