@@ -35,6 +35,8 @@ for np in 1 2; do
   expect_fail $np "schedule.kind = plateau: data.val_fraction = 0.01 of 10 samples leaves no validation sample" \
     train --set data.synthetic_samples=10 --set data.val_fraction=0.01 --set schedule.kind=plateau
 done
+expect_fail 0 "early_stopping.patience: data.val_fraction = 0.01 of 10 samples leaves no validation sample" \
+  train --set data.synthetic_samples=10 --set data.val_fraction=0.01 --set early_stopping.patience=2
 # A model that does not fit the data is refused before training.
 expect_fail 2 "the last layer has 3 outputs but each sample has 1 targets" train --set "model.layers=dense 3"
 expect_fail 0 "training.accumulation: does not apply with training.deterministic" train \
