@@ -29,7 +29,7 @@ static const char lrfind_help[] =
 
 typedef struct {
     const char *experiment;
-    const char *sets[DPT_CLI_SETS_MAX];
+    const char *sets[DPT_CONFIG_SETS_MAX];
     int nsets;
     double min_lr, max_lr;
     int steps;
@@ -48,12 +48,8 @@ static int number(const char *opt, const char *text, double *v, dpt_err *e)
 
 static int parse_value(lrfind_args *a, const char *opt, const char *v, dpt_err *e)
 {
-    if (strcmp(opt, "--set") == 0) {
-        if (a->nsets == DPT_CLI_SETS_MAX)
-            return dpt_errf(e, "--set: at most %d overrides", DPT_CLI_SETS_MAX);
-        a->sets[a->nsets++] = v;
-        return DPT_OK;
-    }
+    if (strcmp(opt, "--set") == 0)
+        return dpt_config_add_set(a->sets, &a->nsets, v, e);
     if (strcmp(opt, "--min") == 0)
         return number(opt, v, &a->min_lr, e);
     if (strcmp(opt, "--max") == 0)

@@ -25,7 +25,8 @@ static const char study_help[] =
     "Runs every trial of a study (a base experiment over a grid or zip of [sweep] values, times\n"
     "study.seeds) in this one MPI job, study.ranks_per_run ranks per trial, each group of ranks\n"
     "taking the next trial when it is done.\n"
-    "  --set s.k=v     override one key of the base experiment of every trial (not a swept key)\n"
+    "  --set s.k=v     override one key of the base experiment of every trial (not a swept key,\n"
+    "                  nor run.name: each trial names its own run)\n"
     "  --dry-run       build and check every trial's experiment, list the trials, train nothing\n"
     "  --resume auto   skip the trials that finished (trial.json), resume the others from their\n"
     "                  checkpoints\n"
@@ -34,7 +35,7 @@ static const char study_help[] =
 typedef struct {
     const char *file;
     int resume, nsets;
-    const char *sets[DPT_STUDY_SETS_MAX];
+    const char *sets[DPT_CONFIG_SETS_MAX];
 } study_args;
 
 static int parse_args(study_args *a, int argc, char **argv, dpt_err *e)
@@ -43,10 +44,10 @@ static int parse_args(study_args *a, int argc, char **argv, dpt_err *e)
     for (int i = 0; i < argc; i++) {
         int missing = 0;
         const char *set = dpt_cli_option(argc, argv, &i, "--set", &missing);
-        if (set && a->nsets == DPT_STUDY_SETS_MAX)
-            return dpt_errf(e, "--set: at most %d overrides", DPT_STUDY_SETS_MAX);
-        if (set)
-            a->sets[a->nsets++] = set;
+        if (set && dpt_config_add_set(a->sets, &a->nsets, set, e) != DPT_OK)
+            return DPT_FAIL;
+        else if (set)
+            continue;
         else if (missing)
             return dpt_errf(e, "study: --set needs a value (see dptrain study --help)");
         else if (strcmp(argv[i], "--dry-run") == 0)

@@ -22,7 +22,7 @@
 
 typedef struct {
     const char *experiment;
-    const char *sets[DPT_CLI_SETS_MAX];
+    const char *sets[DPT_CONFIG_SETS_MAX];
     int nsets;
     const char *resume; /* "auto", a path, or NULL */
     const char *init;   /* warm start, or NULL */
@@ -64,9 +64,8 @@ static int parse_args(train_args *a, int argc, char **argv, dpt_err *e)
         int missing = 0;
         const char *v;
         if ((v = option(argc, argv, &i, "--set", &missing))) {
-            if (a->nsets == DPT_CLI_SETS_MAX)
-                return dpt_errf(e, "--set: at most %d overrides", DPT_CLI_SETS_MAX);
-            a->sets[a->nsets++] = v;
+            if (dpt_config_add_set(a->sets, &a->nsets, v, e) != DPT_OK)
+                return DPT_FAIL;
         } else if ((v = option(argc, argv, &i, "--resume", &missing))) {
             a->resume = v;
         } else if ((v = option(argc, argv, &i, "--init", &missing))) {
@@ -569,10 +568,9 @@ int dpt_cli_resolve(dpt_config *c, const dpt_comm *comm, const char *experiment,
                     dpt_err *e)
 {
     train_args a = {.experiment = experiment};
-    if (nsets > DPT_CLI_SETS_MAX)
-        return dpt_errf(e, "--set: at most %d overrides", DPT_CLI_SETS_MAX);
     for (int i = 0; i < nsets; i++)
-        a.sets[a.nsets++] = sets[i];
+        if (dpt_config_add_set(a.sets, &a.nsets, sets[i], e) != DPT_OK)
+            return DPT_FAIL;
     return resolve_config(c, comm, &a, e);
 }
 

@@ -291,6 +291,27 @@ int dpt_config_load_string(dpt_config *c, const char *text, const char *origin, 
     return load(c, &x, origin ? origin : "<string>", e);
 }
 
+void dpt_config_set_name(char *out, size_t n, const char *a)
+{
+    const char *b = a, *t = a + strcspn(a, "=");
+    while (b < t && isspace((unsigned char)*b))
+        b++;
+    while (t > b && isspace((unsigned char)t[-1]))
+        t--;
+    size_t len = (size_t)(t - b) < n - 1 ? (size_t)(t - b) : n - 1;
+    memcpy(out, b, len);
+    out[len] = '\0';
+}
+
+int dpt_config_add_set(const char **sets, int *n, const char *a, dpt_err *e)
+{
+    if (*n >= DPT_CONFIG_SETS_MAX)
+        return dpt_errf(e, "--set %.200s: more than %d --set options; put the rest in the experiment file", a,
+                        DPT_CONFIG_SETS_MAX);
+    sets[(*n)++] = a;
+    return DPT_OK;
+}
+
 int dpt_config_set(dpt_config *c, const char *a, dpt_err *e)
 {
     char name[128], sec[128], why[256], m[400];
@@ -298,14 +319,7 @@ int dpt_config_set(dpt_config *c, const char *a, dpt_err *e)
     if (!eq)
         return dpt_errf(e, "--set %.200s: expected section.key=value", a ? a : "(null)");
 
-    const char *b = a, *t = eq;
-    while (b < t && isspace((unsigned char)*b))
-        b++;
-    while (t > b && isspace((unsigned char)t[-1]))
-        t--;
-    size_t len = (size_t)(t - b) < sizeof name - 1 ? (size_t)(t - b) : sizeof name - 1;
-    memcpy(name, b, len);
-    name[len] = '\0';
+    dpt_config_set_name(name, sizeof name, a);
     const char *v = eq + 1;
     while (isspace((unsigned char)*v))
         v++;

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -306,6 +307,19 @@ static int meta_count(const dpt_ckpt *c, const char *path, const char *key, doub
     return DPT_OK;
 }
 
+/* A metadata number in [lo, hi] (NaN never is); a refusal names the field and says what it must be. */
+static int meta_within(const dpt_ckpt *c, const char *path, const char *key, double lo, double hi, const char *must,
+                       double *out, dpt_err *e)
+{
+    double v = 0;
+    if (dpt_snapshot_meta_number(c, path, key, &v, e) != DPT_OK)
+        return DPT_FAIL;
+    if (!(v >= lo && v <= hi))
+        return dpt_errf(e, "%s: metadata '%s' = %g is out of range: must be %s", path, key, v, must);
+    *out = v;
+    return DPT_OK;
+}
+
 /* The last step's measurements, so a report right after the resume matches the uninterrupted run. */
 static void restore_last_metrics(dpt_trainer *t, const dpt_ckpt *c)
 {
@@ -348,13 +362,15 @@ static int restore_plateau(dpt_plateau *p, const dpt_trainer *t, const dpt_ckpt 
     *p = t->plateau;
     if (t->cfg->sched.kind != DPT_SCHED_PLATEAU || !dpt_ckpt_meta_get(c, "plateau_lr"))
         return DPT_OK;
-    if (dpt_snapshot_meta_number(c, path, "plateau_lr", &p->lr, e) != DPT_OK ||
-        dpt_snapshot_meta_number(c, path, "plateau_best", &p->best, e) != DPT_OK ||
+    /* best starts at the metric's worst end (torch's mode_worse); the other end would never improve */
+    double lo = p->maximize ? -INFINITY : -DBL_MAX, hi = p->maximize ? DBL_MAX : INFINITY;
+    const char *best = p->maximize ? "a number or -inf (the watched metric is maximized)"
+                                   : "a number or inf (the watched metric is minimized)";
+    if (meta_within(c, path, "plateau_lr", 0, DBL_MAX, "a finite rate >= 0", &p->lr, e) != DPT_OK ||
+        meta_within(c, path, "plateau_best", lo, hi, best, &p->best, e) != DPT_OK ||
         meta_count(c, path, "plateau_bad", big, &p->bad, e) != DPT_OK ||
         meta_count(c, path, "plateau_cooldown", big, &p->cooldown_left, e) != DPT_OK)
         return DPT_FAIL;
-    if (!(p->lr >= 0) || !isfinite(p->lr) || isnan(p->best))
-        return dpt_errf(e, "%s: metadata plateau_lr or plateau_best out of range", path);
     return DPT_OK;
 }
 
@@ -366,21 +382,22 @@ static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path,
     int64_t opt_t = 0, best_step = 0, bad = 0;
     double best = 0;
     dpt_plateau plateau;
+    char correct[64];
     if (restore_counts(&p, t, c, path, e) != DPT_OK || restore_plateau(&plateau, t, c, path, e) != DPT_OK ||
         meta_count(c, path, "optimizer_t", (double)p.step, &opt_t, e) != DPT_OK ||
         meta_count(c, path, "best_step", (double)p.step, &best_step, e) != DPT_OK ||
         meta_count(c, path, "bad_evals", big, &bad, e) != DPT_OK ||
-        dpt_snapshot_meta_number(c, path, "epoch_loss", &p.epoch_loss, e) != DPT_OK ||
-        dpt_snapshot_meta_number(c, path, "epoch_count", &p.epoch_count, e) != DPT_OK ||
+        meta_within(c, path, "epoch_loss", -DBL_MAX, DBL_MAX, "finite", &p.epoch_loss, e) != DPT_OK ||
+        meta_within(c, path, "epoch_count", 0, big, "in [0, 2^53]", &p.epoch_count, e) != DPT_OK ||
         dpt_snapshot_meta_number(c, path, "best_metric", &best, e) != DPT_OK)
         return DPT_FAIL;
+    if (isinf(best))
+        return dpt_errf(e, "%s: metadata 'best_metric' = %g is out of range: must be finite or nan", path, best);
     /* epoch_correct: older checkpoints lack it (0 then) */
+    snprintf(correct, sizeof correct, "in [0, epoch_count = %g]", p.epoch_count);
     if (dpt_ckpt_meta_get(c, "epoch_correct") &&
-        dpt_snapshot_meta_number(c, path, "epoch_correct", &p.epoch_correct, e) != DPT_OK)
+        meta_within(c, path, "epoch_correct", 0, p.epoch_count, correct, &p.epoch_correct, e) != DPT_OK)
         return DPT_FAIL;
-    if (!isfinite(p.epoch_loss) || !(p.epoch_count >= 0 && p.epoch_count <= big) || isinf(best) ||
-        !(p.epoch_correct >= 0 && p.epoch_correct <= p.epoch_count))
-        return dpt_errf(e, "%s: metadata epoch_loss, epoch_count, epoch_correct or best_metric out of range", path);
     t->pos = p;
     t->opt.t = opt_t;
     t->early.best_step = best_step;

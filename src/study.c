@@ -400,18 +400,16 @@ void dpt_study_trial_name(char *out, size_t n, int setting, uint64_t seed)
 
 int dpt_study_add_set(dpt_study *s, const char *assignment, dpt_err *e)
 {
-    size_t n = strcspn(assignment, "=");
-    if (s->nsets == DPT_STUDY_SETS_MAX)
-        return dpt_errf(e, "--set: at most %d overrides", DPT_STUDY_SETS_MAX);
+    char key[DPT_NAME_MAX];
+    dpt_config_set_name(key, sizeof key, assignment); /* as dpt_config_set will read it: " run.name =x" too */
     for (int k = 0; k < s->nsweep; k++)
-        if (strlen(s->sweep[k].key) == n && strncmp(s->sweep[k].key, assignment, n) == 0)
+        if (strcmp(s->sweep[k].key, key) == 0)
             return dpt_errf(e, "--set %s: %s is swept (%s:%d); set it in one place", assignment, s->sweep[k].key,
                             s->file, s->sweep[k].line);
-    if (n == 8 && strncmp(assignment, "run.name", 8) == 0)
+    if (strcmp(key, "run.name") == 0)
         return dpt_errf(e, "--set %s: each trial names its own run (study.name names the study's folder)",
                         assignment);
-    s->sets[s->nsets++] = assignment;
-    return DPT_OK;
+    return dpt_config_add_set(s->sets, &s->nsets, assignment, e);
 }
 
 /* The base experiment: its file, or the study file's own sections; then the command line's --set. */

@@ -20,9 +20,6 @@ int dpt_cli_train_config(const dpt_comm *comm, dpt_config *c, const char *resume
 /* dptrain lr-find [EXPERIMENT.ini] [--set s.k=v]... [--min LR] [--max LR] [--steps N] */
 int dpt_cli_lr_find(const dpt_comm *comm, int argc, char **argv, dpt_err *e);
 
-/* The most --set assignments one command takes. */
-enum { DPT_CLI_SETS_MAX = 64 };
-
 /* The value of option name at argv[*i], written "--name VALUE" (advancing *i) or "--name=VALUE";
  * NULL when argv[*i] is another argument, with *missing set when the value is absent. */
 const char *dpt_cli_option(int argc, char **argv, int *i, const char *name, int *missing);

@@ -132,6 +132,17 @@ int dpt_config_load_string(dpt_config *c, const char *text, const char *origin, 
 /* Applies one "section.key=value" override; c is unchanged on failure. */
 int dpt_config_set(dpt_config *c, const char *assignment, dpt_err *e);
 
+/* The most --set assignments one command (train, lr-find, study) takes. */
+enum { DPT_CONFIG_SETS_MAX = 64 };
+
+/* Appends assignment (kept by pointer) to sets[0..*n), which holds DPT_CONFIG_SETS_MAX; one more
+ * is refused with an error naming --set and the limit. */
+int dpt_config_add_set(const char **sets, int *n, const char *assignment, dpt_err *e);
+
+/* The "section.key" of assignment as dpt_config_set reads it (blanks around it dropped; all of
+ * assignment when it has no '='), cut to fit out[n]. */
+void dpt_config_set_name(char *out, size_t n, const char *assignment);
+
 /* Checks every key's range again (the struct may have been filled in code or received as bytes),
  * then combinations that single keys cannot (e.g. test_targets without test). */
 int dpt_config_validate(const dpt_config *c, dpt_err *e);

@@ -10,7 +10,7 @@
 #include "dptrain/config.h"
 #include "dptrain/error.h"
 
-enum { DPT_STUDY_SETS_MAX = 64, DPT_STUDY_KEYS_MAX = 8, DPT_STUDY_VALUES_MAX = 64, DPT_STUDY_SEEDS_MAX = 1000, DPT_STUDY_VALUE_MAX = 256 };
+enum { DPT_STUDY_KEYS_MAX = 8, DPT_STUDY_VALUES_MAX = 64, DPT_STUDY_SEEDS_MAX = 1000, DPT_STUDY_VALUE_MAX = 256 };
 
 typedef enum { DPT_STUDY_GRID, DPT_STUDY_ZIP } dpt_study_mode;
 
@@ -37,7 +37,7 @@ typedef struct {
     int line[8];                /* line of each [study] key, for errors (study.c's table order) */
     char *inline_text;          /* the file with [study] and [sweep] lines blanked (line numbers kept) */
     int nsets;                  /* --set KEY=VALUE of the command line, applied to the base experiment */
-    const char *sets[DPT_STUDY_SETS_MAX];
+    const char *sets[DPT_CONFIG_SETS_MAX];
 } dpt_study;
 
 /* One run of the study: a setting (a choice of swept values) with a seed. */

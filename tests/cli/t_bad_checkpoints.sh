@@ -55,16 +55,35 @@ set -e
 test "$(grep -c '^dptrain: rank' err.txt)" -eq 1 || { cat err.txt; fail "expected one dptrain line"; }
 # Metadata is not covered by the checksum: a non-number or out-of-range position is refused,
 # and --resume auto falls back to the previous checkpoint (renaming the bad one aside).
-"$DPTRAIN" train --set training.epochs=10 --set checkpoint.every_epochs=5 --set run.name=meta > /dev/null
-bad=runs/meta/checkpoints/step-0000000010.safetensors
-$PY - "$bad" <<'PYEOF'
+# set_meta FILE KEY VALUE: sets KEY of checkpoint FILE's metadata to the string VALUE.
+set_meta() {
+  $PY - "$@" <<'PYEOF'
 import json, struct, sys
 raw = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
-h = json.loads(raw[8:8 + n]); h["__metadata__"]["step"] = "nan"
+h = json.loads(raw[8:8 + n]); h["__metadata__"][sys.argv[2]] = sys.argv[3]
 hb = json.dumps(h).encode(); hb += b" " * (-len(hb) % 8)
 open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + raw[8 + n:])
 PYEOF
+}
+"$DPTRAIN" train --set training.epochs=10 --set checkpoint.every_epochs=5 --set run.name=meta > /dev/null
+bad=runs/meta/checkpoints/step-0000000010.safetensors
+set_meta "$bad" step nan
 check "metadata 'step' = nan is not an integer" "$DPTRAIN" train --set run.name=meta2 --resume "$bad"
+# The plateau schedule's state and epoch_correct: each field out of range is refused by name.
+plat=(--set schedule.kind=plateau --set data.val_fraction=0.2 --set training.epochs=4)
+"$DPTRAIN" train "${plat[@]}" --set run.name=plat > /dev/null
+while read -r key value want; do
+  cp "$(last_ckpt runs/plat)" "$key.safetensors"
+  set_meta "$key.safetensors" "$key" "$value"
+  check "$key.safetensors: metadata '$key' = $want" "$DPTRAIN" train "${plat[@]}" --set run.name=plat2 \
+    --resume "$key.safetensors"
+done <<'CASES'
+plateau_lr -1 -1 is out of range: must be a finite rate >= 0
+plateau_best -inf -inf is out of range: must be a number or inf (the watched metric is minimized)
+plateau_bad 1.5 1.5 is not an integer
+plateau_cooldown -1 -1 is not an integer
+epoch_correct 1e9 1e+09 is out of range: must be in [0, epoch_count = 
+CASES
 "$DPTRAIN" train --set training.epochs=10 --set run.name=meta --resume auto > meta.log 2> meta.err
 expect_contains meta.err "skipping damaged checkpoint"
 expect_contains meta.log "resumed from runs/meta/checkpoints/step-0000000005.safetensors at step 5"

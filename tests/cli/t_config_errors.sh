@@ -28,6 +28,16 @@ expect_fail 2 "data.train: no training data" train --set data.synthetic=none
 expect_fail 0 "--set training.epochs=ten" train --set training.epochs=ten
 expect_fail 2 "missing.csv" train --set data.synthetic=none --set data.train=missing.csv
 expect_fail 0 "unknown option '--sett'" train --sett x
+sets=(); for i in $(seq 65); do sets+=(--set training.epochs=$i); done
+expect_fail 0 "--set training.epochs=65: more than 64 --set options" train "${sets[@]}"
+# A positive val_fraction that rounds to no row leaves plateau nothing to watch: refused by key,
+# on 1 rank (no launcher) and 2.
+for np in 0 2; do
+  expect_fail $np "schedule.kind = plateau: data.val_fraction = 0.01 of 10 samples leaves no validation sample" \
+    train --set data.synthetic_samples=10 --set data.val_fraction=0.01 --set schedule.kind=plateau
+done
+expect_fail 0 "early_stopping.patience: data.val_fraction = 0.01 of 10 samples leaves no validation sample" \
+  train --set data.synthetic_samples=10 --set data.val_fraction=0.01 --set early_stopping.patience=2
 # A model that does not fit the data is refused before training.
 expect_fail 2 "the last layer has 3 outputs but each sample has 1 targets" train --set "model.layers=dense 3"
 expect_fail 0 "training.accumulation: does not apply with training.deterministic" train \

@@ -34,4 +34,17 @@ expect_fail 2 "s.ini:3: sweep optimizer.lr = '0.1, \"0.01': a quote that is not 
 printf '[study]\n%b' "$B" > s.ini
 if "$DPTRAIN" study s.ini --set > opt.txt 2>&1; then fail "study accepted --set without a value"; fi
 expect_contains opt.txt "study: --set needs a value"
+# A trial's run.name is its own (s1-seed42...): an override would send every trial to one directory.
+if "$DPTRAIN" study s.ini --set " run.name = x" > opt.txt 2>&1; then fail "study accepted --set run.name"; fi
+expect_contains opt.txt "dptrain: rank 0: --set  run.name = x: each trial names its own run"
+# One --set beyond the 64 a command takes, on 2 ranks: one line, nothing run.
+sets=(); for i in $(seq 65); do sets+=(--set training.epochs=$i); done
+set +e
+mpi 2 -- "$DPTRAIN" study s.ini "${sets[@]}" > opt.txt 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { cat opt.txt; fail "study with 65 --set: status $rc"; }
+expect_contains opt.txt "dptrain: rank 0: --set training.epochs=65: more than 64 --set options"
+test "$(grep -c '^dptrain: rank' opt.txt)" -eq 1 || { cat opt.txt; fail "expected exactly one dptrain line"; }
+[ ! -e runs ] || fail "a refused study made its run directory"
 echo ok

@@ -138,6 +138,41 @@ START_TEST(test_trials)
 }
 END_TEST
 
+/* The command line's --set: refused for run.name (each trial names its run; an override would
+ * send every trial to one directory) and for a swept key, however it is spaced; at most
+ * DPT_CONFIG_SETS_MAX of them; the others reach every trial. */
+START_TEST(test_command_line_sets)
+{
+    dpt_err e = {0};
+    dpt_trial *t;
+    int n;
+    ck_assert_int_eq(parse("[study]\n[sweep]\noptimizer.kind = sgd, adam\n" BASE, &e), DPT_OK);
+    const char *refused[][2] = {
+        {"run.name=x", "--set run.name=x: each trial names its own run"},
+        {" run.name = x", "--set  run.name = x: each trial names its own run"},
+        {"run.name\t=x", "each trial names its own run"},
+        {"optimizer.kind=adam", "--set optimizer.kind=adam: optimizer.kind is swept (s.ini:3)"},
+        {"optimizer.kind =adam", "optimizer.kind is swept (s.ini:3)"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        ck_assert_int_eq(dpt_study_add_set(&st, refused[i][0], &e), DPT_FAIL);
+        ck_assert_msg(strstr(e.msg, refused[i][1]), "expected '%s' in '%s'", refused[i][1], e.msg);
+    }
+    ck_assert_int_eq(st.nsets, 0);
+    ck_assert_int_eq(dpt_study_add_set(&st, "run.name_x=1", &e), DPT_OK); /* a prefix is another key */
+    st.nsets = 0;
+    for (int i = 0; i < DPT_CONFIG_SETS_MAX; i++)
+        ck_assert_int_eq(dpt_study_add_set(&st, "training.epochs=3", &e), DPT_OK);
+    ck_assert_int_eq(dpt_study_add_set(&st, "training.epochs=4", &e), DPT_FAIL);
+    ck_assert_msg(strstr(e.msg, "--set training.epochs=4: more than 64 --set options"), "%s", e.msg);
+    ck_assert_msg(dpt_study_trials(&st, &t, &n, &e) == DPT_OK, "%s", e.msg);
+    ck_assert_int_eq(n, 2);
+    ck_assert(t[0].cfg.train.epochs == 3 && t[1].cfg.train.epochs == 3);
+    ck_assert_str_eq(t[1].cfg.run.name, "s2-seed42");
+    free(t);
+}
+END_TEST
+
 START_TEST(test_colors)
 {
     dpt_err e = {0};
@@ -182,6 +217,7 @@ int main(void)
     tcase_add_test(tc, test_errors_name_line_and_key);
     tcase_add_test(tc, test_grid_and_zip);
     tcase_add_test(tc, test_trials);
+    tcase_add_test(tc, test_command_line_sets);
     tcase_add_test(tc, test_colors);
     tcase_add_test(tc, test_stats);
     suite_add_tcase(s, tc);
