@@ -4,8 +4,9 @@
  *   broadcasts one value of A per row. B's panel (at most 512 x 64 floats; 32 x 64 in Winograd's
  *   products) stays in cache across the row blocks, so nothing is packed.
  * - B transposed (C = A B^T): both operands run along the inner dimension, so a 4 x 4 block of
- *   dot products is 16 vector sums over it, added across their lanes together at the end.
- * Every output is summed in an order fixed by k alone. */
+ *   dot products is 16 vector sums over it, added across their lanes together at the end; a B
+ *   too large to read again that way is packed, 64 rows at a time, for the first kernel.
+ * Every output is summed in an order fixed by the shape of op(B), whatever the rows of A. */
 #include "dptrain/smallgemm.h"
 
 #include <stddef.h>
@@ -22,8 +23,9 @@
 /* PANEL: the inner dimension is taken in panels of at most this length, each added to C, so
  * that what a panel reads again stays in L2: B's k x 64 floats for C = op(A) B, all of B's rows
  * for C = A B^T (each 4 x 4 block of dot products reads its 4 rows). MAX_BT: the most floats of
- * B in C = A B^T taken here; past it (a dense layer's forward) the BLAS measured faster. */
-enum { ROWS = 6, VECS = 4, DOT = 4, PANEL = 512, MAX_BT = 65536 };
+ * B in C = A B^T that the dot products take; past it (a dense layer's forward) B is packed for the
+ * 6 x 64 kernel instead, PACK values of the inner dimension at a time (32 KiB on the stack). */
+enum { ROWS = 6, VECS = 4, DOT = 4, PANEL = 512, MAX_BT = 65536, PACK = 128 };
 
 /* Lanes of the v-th vector of a column block with `left` columns to go. */
 static inline KERNEL __mmask16 lane_mask(int left, int v)
@@ -192,6 +194,30 @@ static KERNEL void gemm_nt(int m, int n, int k, const float *a, int lda, const f
             dot_nt(k, a + (size_t)i * lda, b + (size_t)j * ldb, beta, c + (size_t)i * ldc + j);
 }
 
+/* C = A B^T with B too large for the dot products to read again (a dense layer's forward): B's
+ * rows packed, 64 at a time, into the layout C = A B takes, a sub-panel of PACK values of the
+ * inner dimension at a time, which the 6 x 64 kernel then runs over. */
+static KERNEL void gemm_nt_packed(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                                  float beta, float *c, int ldc)
+{
+    float packed[PACK * 16 * VECS]; /* [PACK][64] */
+    for (int p = 0; p < k; p += PACK) {
+        int kp = k - p < PACK ? k - p : PACK;
+        for (int j = 0; j < n; j += 16 * VECS) {
+            int w = n - j < 16 * VECS ? n - j : 16 * VECS;
+            for (int s = 0; s < w; s++) {
+                const float *row = b + (size_t)(j + s) * ldb + p;
+                for (int q = 0; q < kp; q++)
+                    packed[q * 16 * VECS + s] = row[q];
+            }
+            __mmask16 mask[VECS];
+            for (int v = 0; v < VECS; v++)
+                mask[v] = lane_mask(w, v);
+            column_nn(VECS, m, kp, a + p, (size_t)lda, 1, packed, 16 * VECS, p > 0 ? 1.0f : beta, c + j, ldc, mask);
+        }
+    }
+}
+
 /* The inner dimension in panels (PANEL). */
 static KERNEL void panels(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
                           int ldb, float beta, float *c, int ldc)
@@ -219,8 +245,10 @@ void dpt_gemm_small(int trans_a, int trans_b, int m, int n, int k, const float *
 {
     if (m <= 0 || n <= 0)
         return;
-    if (!dpt_gemm_small_native() || (trans_b && (trans_a || (size_t)n * k > MAX_BT)))
+    if (!dpt_gemm_small_native() || (trans_a && trans_b))
         dpt_gemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    else if (trans_b && (size_t)n * k > MAX_BT)
+        gemm_nt_packed(m, n, k, a, lda, b, ldb, beta, c, ldc);
     else
         panels(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "dptrain/smallgemm.h"
-#include "dptrain/tensor.h"
 
 static int dense_configure(dpt_layer *l, const char *arg, dpt_err *e)
 {
@@ -34,7 +33,7 @@ static void dense_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, 
     (void)ctx;
     for (int i = 0; i < n; i++)
         memcpy(y + (size_t)i * l->out, l->b, sizeof(float) * (size_t)l->out);
-    dpt_gemm(0, 1, n, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 1.0f, y, l->out);
+    dpt_gemm_small(0, 1, n, l->out, l->in, x, l->in, l->w, l->in, 1.0f, y, l->out);
 }
 
 /* dX = dY W, apart from the parameter gradients (dpt_layer_ops.backward_input). */

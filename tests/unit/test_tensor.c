@@ -79,27 +79,40 @@ START_TEST(test_gemm_small_matches_reference)
 }
 END_TEST
 
-/* Each output is one sum in a fixed order: computed alone, by a call of one row or one column, it
- * has the bits it has in the whole product. */
+/* Each output is one sum in an order fixed by the shape of B: computed by a call of one row, it
+ * has the bits it has in the whole product (what makes a sample's result independent of the
+ * samples beside it), and so, while B^T is read in place, does a call of one output. K = 600:
+ * two panels of the inner dimension, the second 88 long; K = 1000 packs B^T (70 x 1000 floats). */
+static void check_bits(int tb, int m, int n, int k)
+{
+    float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * k * n), *whole = malloc(sizeof(float) * m * n);
+    float *row = malloc(sizeof(float) * n), one;
+    for (int i = 0; i < m * k; i++)
+        a[i] = (float)dpt_rng_normal(7, 0, (uint64_t)i);
+    for (int i = 0; i < k * n; i++)
+        b[i] = (float)dpt_rng_normal(8, 0, (uint64_t)i);
+    int ldb = tb ? k : n; /* b is [n][k] when transposed, else [k][n] */
+    dpt_gemm_small(0, tb, m, n, k, a, k, b, ldb, 0.0f, whole, n);
+    for (int i = 0; i < m; i++) {
+        dpt_gemm_small(0, tb, 1, n, k, a + i * k, k, b, ldb, 0.0f, row, n);
+        ck_assert_msg(memcmp(row, whole + i * n, sizeof(float) * n) == 0, "tb%d k%d: row %d differs", tb, k, i);
+        for (int j = 0; j < n && (size_t)n * k <= 65536; j++) {
+            dpt_gemm_small(0, tb, 1, 1, k, a + i * k, k, tb ? b + j * k : b + j, ldb, 0.0f, &one, 1);
+            ck_assert_msg(memcmp(&one, &whole[i * n + j], sizeof one) == 0, "tb%d k%d [%d][%d]: %a vs %a", tb, k, i,
+                          j, one, whole[i * n + j]);
+        }
+    }
+    free(a);
+    free(b);
+    free(whole);
+    free(row);
+}
+
 START_TEST(test_gemm_small_bits_per_output)
 {
-    enum { M = 13, N = 70, K = 600 }; /* two panels of the inner dimension, the second 88 long */
-    static float a[M * K], b[K * N], bt[N * K], whole[M * N];
-    float one;
-    for (int i = 0; i < M * K; i++)
-        a[i] = (float)dpt_rng_normal(7, 0, (uint64_t)i);
-    for (int i = 0; i < K * N; i++)
-        b[i] = (float)dpt_rng_normal(8, 0, (uint64_t)i), bt[(i % N) * K + i / N] = b[i];
     for (int tb = 0; tb < 2; tb++) {
-        const float *bb = tb ? bt : b;
-        int ldb = tb ? K : N;
-        dpt_gemm_small(0, tb, M, N, K, a, K, bb, ldb, 0.0f, whole, N);
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) {
-                dpt_gemm_small(0, tb, 1, 1, K, a + i * K, K, tb ? bb + j * K : bb + j, ldb, 0.0f, &one, 1);
-                ck_assert_msg(memcmp(&one, &whole[i * N + j], sizeof one) == 0, "tb%d [%d][%d]: %a vs %a", tb, i, j,
-                              one, whole[i * N + j]);
-            }
+        check_bits(tb, 13, 70, 600);
+        check_bits(tb, 13, 70, 1000);
     }
 }
 END_TEST
