@@ -24,6 +24,7 @@
 #include "dptrain/config.h"
 #include "dptrain/im2col.h"
 #include "dptrain/rng.h"
+#include "dptrain/smallgemm.h"
 #include "dptrain/tensor.h"
 #include "dptrain/train.h"
 
@@ -566,14 +567,18 @@ static float *rand_matrix(size_t n, uint64_t stream)
     return a;
 }
 
-/* Best GFLOP/s of C[m][n] (+)= op(A) op(B) over reps calls, A/B/C big enough for any shape here. */
-static double gemm_rate(int ta, int tb, int m, int n, int k, float beta, const float *a, const float *b,
+/* Best GFLOP/s of C[m][n] (+)= op(A) op(B) over reps calls, through the BLAS or (own) through
+ * dpt_gemm_small, which the layers call; A/B/C big enough for any shape here. */
+static double gemm_rate(int own, int ta, int tb, int m, int n, int k, float beta, const float *a, const float *b,
                         float *c, int reps)
 {
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
         double t0 = dpt_comm_time();
-        dpt_gemm(ta, tb, m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, beta, c, n);
+        if (own)
+            dpt_gemm_small(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, beta, c, n);
+        else
+            dpt_gemm(ta, tb, m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, beta, c, n);
         best = fmin(best, dpt_comm_time() - t0);
     }
     return 2.0 * m * n * k / best / 1e9;
@@ -591,36 +596,41 @@ static void peak_mode(const opts *o)
     enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
     double rate[NSHAPES][3];
     dpt_blas_set_threads(1);
-    gemm_rate(0, 0, s, s, s, 0.0f, a, b, c, 1);
+    gemm_rate(0, 0, 0, s, s, s, 0.0f, a, b, c, 1);
     for (int i = 0; i < NSHAPES; i++) {
         int out = shapes[i][0], in = shapes[i][1], m = shapes[i][2];
-        rate[i][0] = gemm_rate(0, 1, m, out, in, 1.0f, a, b, c, 8);
-        rate[i][1] = gemm_rate(1, 0, out, in, m, 1.0f, a, b, c, 8);
-        rate[i][2] = gemm_rate(0, 0, m, in, out, 0.0f, a, b, c, 8);
+        rate[i][0] = gemm_rate(1, 0, 1, m, out, in, 1.0f, a, b, c, 8);
+        rate[i][1] = gemm_rate(1, 1, 0, out, in, m, 1.0f, a, b, c, 8);
+        rate[i][2] = gemm_rate(1, 0, 0, m, in, out, 0.0f, a, b, c, 8);
     }
-    /* Peak: the best of the three layouts on 2048^3 and of every layer shape, so that no layer
-     * can beat "100%" (this VM's clock varies: the best seen is the honest denominator). */
-    double p1 = 0, p2 = 0;
+    /* Peak: the best of the three layouts on 2048^3, through the BLAS and dpt_gemm_small, and of
+     * every layer shape, so that no layer can beat "100%" (this VM's clock varies: the best seen is
+     * the honest denominator). The 2-thread figure is the BLAS's: dpt_gemm_small runs one thread. */
+    double blas = 0, own = 0, p2 = 0;
     for (int th = 1; th <= 2; th++) {
         dpt_blas_set_threads(th);
         for (int l = 0; l < 3; l++) {
-            double r = gemm_rate(l == 2, l == 1, s, s, s, 0.0f, a, b, c, 6);
+            double r = gemm_rate(0, l == 2, l == 1, s, s, s, 0.0f, a, b, c, 6);
             if (th == 1)
-                p1 = fmax(p1, r);
+                blas = fmax(blas, r);
             else
                 p2 = fmax(p2, r);
         }
     }
     dpt_blas_set_threads(1);
-    double square = p1;
+    for (int l = 0; l < 3; l++)
+        own = fmax(own, gemm_rate(1, l == 2, l == 1, s, s, s, 0.0f, a, b, c, 6));
+    double p1 = fmax(blas, own);
     for (int i = 0; i < NSHAPES; i++)
         for (int k = 0; k < 3; k++)
             p1 = fmax(p1, rate[i][k]);
-    printf("sgemm peak on 1 thread: %.1f GFLOP/s (best of %dx%dx%d NN/NT/TN: %.1f, and of the layer shapes "
-           "below); %dx%dx%d on 2 threads %.1f GFLOP/s (%.2fx)\n", p1, s, s, s, square, s, s, s, p2, p2 / square);
+    printf("sgemm peak on 1 thread: %.1f GFLOP/s (best of %dx%dx%d NN/NT/TN through OpenBLAS: %.1f, through "
+           "dpt_gemm_small: %.1f%s, and of the layer shapes below); %dx%dx%d through OpenBLAS on 2 threads %.1f "
+           "GFLOP/s (%.2fx)\n", p1, s, s, s, blas, own, dpt_gemm_small_native() ? "" : " (no AVX-512: OpenBLAS)", s,
+           s, s, p2, p2 / blas);
     printf("  OpenBLAS: %s\n", dpt_blas_info());
     for (int i = 0; i < NSHAPES; i++)
-        printf("  1 thread, dense %d->%d, %d rows: fwd %.0f  dW %.0f  dX %.0f GFLOP/s "
+        printf("  1 thread, dense %d->%d, %d rows (dpt_gemm_small): fwd %.0f  dW %.0f  dX %.0f GFLOP/s "
                "(%.0f%% %.0f%% %.0f%% of peak)\n",
                shapes[i][1], shapes[i][0], shapes[i][2], rate[i][0], rate[i][1], rate[i][2], 100 * rate[i][0] / p1,
                100 * rate[i][1] / p1, 100 * rate[i][2] / p1);
