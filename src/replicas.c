@@ -8,7 +8,11 @@
 #include <string.h>
 
 #include "dptrain/pool.h"
+#include "dptrain/smallgemm.h"
 #include "dptrain/tensor.h"
+
+/* The smallest model that takes sample threads for dpt_gemm_small's sake (64 Ki parameters). */
+enum { AUTO_MIN_PARAMS = 1 << 16 };
 
 struct dpt_replicas {
     int n;                  /* threads, counting the caller */
@@ -23,6 +27,12 @@ struct dpt_replicas {
 
 int dpt_replicas_auto(const dpt_model *m, int threads)
 {
+    if (threads < 1)
+        return 1; /* the library's callers may leave training.threads unresolved (0) */
+    /* Every layer's products then run on one thread; a model this small would spend more on
+     * waking threads than they save (a linear regression, say). */
+    if (dpt_gemm_small_native() && m->nparams >= AUTO_MIN_PARAMS)
+        return threads;
     for (int i = 0; i < m->nlayers; i++) {
         const dpt_layer *l = &m->layers[i];
         if (l->nparams && !l->ops->reads_flat && (long)l->in_shape.h * l->in_shape.w > 1)

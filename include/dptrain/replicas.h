@@ -21,8 +21,10 @@ typedef struct {
 
 typedef struct dpt_replicas dpt_replicas;
 
-/* Threads that split the samples for model m by default: threads when a layer with parameters
- * reads an image as an image (H x W > 1, not flattened: a convolution), else 1. */
+/* Threads that split the samples for model m by default: threads (at least 1) when dpt_gemm_small
+ * runs its own single-threaded kernels on this CPU and m has 64 Ki parameters or more, or when a
+ * layer with parameters reads an image as an image (H x W > 1, not flattened: a convolution);
+ * else 1 (the BLAS's threads share each product). */
 int dpt_replicas_auto(const dpt_model *m, int threads);
 
 /* A split of m's samples over threads threads: threads - 1 replicas of m (built from spec, as m

@@ -8,7 +8,9 @@
 
 #include "dptrain/loss.h"
 #include "dptrain/model.h"
+#include "dptrain/replicas.h"
 #include "dptrain/rng.h"
+#include "dptrain/smallgemm.h"
 
 #include "support.h"
 
@@ -255,6 +257,26 @@ static void on_ready(void *ctx, size_t off, size_t len)
     dx_written[nready++] = !isnan(m->dbuf[0][0]); /* the last layer's input gradient goes to dbuf[0] */
 }
 
+/* The default of training.sample_threads: the threads for a model whose products dpt_gemm_small
+ * runs on one thread (64 Ki parameters or more, AVX-512) or for a convolution, one thread for a
+ * small dense model (or without AVX-512), and never 0. */
+START_TEST(test_sample_threads_auto)
+{
+    dpt_model big, small, cnn;
+    dpt_err e = {0};
+    ck_assert_int_eq(dpt_model_init(&big, "dense 256, relu, dense 10", 784, 4, &e), DPT_OK);
+    ck_assert_int_eq(dpt_model_init(&small, "dense 16, relu, dense 3", 100, 4, &e), DPT_OK);
+    ck_assert_int_eq(dpt_model_init_shaped(&cnn, "conv 2 3x3, relu, dense 3", (dpt_shape){1, 6, 6}, 4, &e), DPT_OK);
+    ck_assert_int_eq(dpt_replicas_auto(&big, 2), dpt_gemm_small_native() ? 2 : 1);
+    ck_assert_int_eq(dpt_replicas_auto(&small, 2), 1);
+    ck_assert_int_eq(dpt_replicas_auto(&cnn, 3), 3);
+    ck_assert_int_eq(dpt_replicas_auto(&big, 0), 1);
+    dpt_model_free(&big);
+    dpt_model_free(&small);
+    dpt_model_free(&cnn);
+}
+END_TEST
+
 START_TEST(test_ready_order)
 {
     /* Gradient runs are announced last layer first, each exactly once, a dense layer's before its
@@ -295,6 +317,7 @@ int main(void)
     tcase_add_test(tc, test_init_depends_on_seed_only);
     tcase_add_test(tc, test_spec_errors);
     tcase_add_test(tc, test_ready_order);
+    tcase_add_test(tc, test_sample_threads_auto);
     tcase_add_test(tc, test_fd_cnn);
     tcase_add_test(tc, test_cnn_layout);
     suite_add_tcase(s, tc);
