@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "dptrain/direct.h"
 #include "dptrain/im2col.h"
 #include "dptrain/tensor.h"
 #include "dptrain/winograd.h"
@@ -24,8 +25,12 @@
  * leave Winograd's GEMMs too thin to pay for its transforms. */
 enum { WINO_MIN_CHANNELS = 8 };
 
+/* auto takes the direct convolution (src/layers/direct.c) for stride-1 convolutions of at most
+ * this many input channels. MEASUREMENTS TBD */
+enum { DIRECT_MAX_CHANNELS = 4 };
+
 static const char *const algorithm_names[] = {[DPT_CONV_AUTO] = "auto", [DPT_CONV_IM2COL] = "im2col",
-                                              [DPT_CONV_WINOGRAD] = "winograd"};
+                                              [DPT_CONV_WINOGRAD] = "winograd", [DPT_CONV_DIRECT] = "direct"};
 
 const char *dpt_conv_algorithm_name(int algorithm)
 {
@@ -69,8 +74,10 @@ static int choose(dpt_layer *l, dpt_err *e)
         return dpt_errf(e, "model.conv_algorithm = winograd needs a 3x3 kernel of stride 1, not %dx%d stride %d",
                         l->kernel, l->kernel, l->stride);
     if (l->algorithm == DPT_CONV_AUTO)
-        l->algorithm = fits && l->in_shape.c >= WINO_MIN_CHANNELS ? DPT_CONV_WINOGRAD : DPT_CONV_IM2COL;
-    else if (l->algorithm != DPT_CONV_WINOGRAD)
+        l->algorithm = l->in_shape.c <= DIRECT_MAX_CHANNELS && l->stride == 1 ? DPT_CONV_DIRECT
+                       : fits && l->in_shape.c >= WINO_MIN_CHANNELS         ? DPT_CONV_WINOGRAD
+                                                                            : DPT_CONV_IM2COL;
+    else if (l->algorithm != DPT_CONV_WINOGRAD && l->algorithm != DPT_CONV_DIRECT)
         l->algorithm = DPT_CONV_IM2COL;
     return DPT_OK;
 }
@@ -78,6 +85,12 @@ static int choose(dpt_layer *l, dpt_err *e)
 static void wino_geometry(dpt_wino *g, const dpt_layer *l)
 {
     dpt_wino_plan(g, l->in_shape.c, l->in_shape.h, l->in_shape.w, l->filters, l->pad);
+}
+
+static dpt_conv_geom geometry(const dpt_layer *l)
+{
+    return (dpt_conv_geom){l->in_shape.c, l->in_shape.h, l->in_shape.w, l->kernel, l->stride, l->pad,
+                           l->out_shape.h, l->out_shape.w};
 }
 
 static int conv_configure(dpt_layer *l, const char *arg, dpt_err *e)
@@ -104,6 +117,10 @@ static int conv_configure(dpt_layer *l, const char *arg, dpt_err *e)
         l->ws_fixed = dpt_wino_ws_bytes(&g);
         return DPT_OK;
     }
+    if (l->algorithm == DPT_CONV_DIRECT) {
+        l->ws_fixed = dpt_direct_ws_bytes(geometry(l), l->filters);
+        return DPT_OK;
+    }
     size_t cols = sizeof(float) * (size_t)in.c * (size_t)(k * k) * (size_t)oh * (size_t)ow;
     l->ws_fixed = 2 * cols; /* one sample's columns and the columns of its input gradient */
     return DPT_OK;
@@ -114,12 +131,6 @@ static void conv_init(dpt_layer *l, uint64_t seed, uint64_t stream, dpt_init_kin
     double kk = (double)l->kernel * l->kernel;
     dpt_layer_init_weights(l, l->param[0].len, l->in_shape.c * kk, l->filters * kk, seed, stream, kind);
     memset(l->b, 0, sizeof(float) * (size_t)l->filters);
-}
-
-static dpt_conv_geom geometry(const dpt_layer *l)
-{
-    return (dpt_conv_geom){l->in_shape.c, l->in_shape.h, l->in_shape.w, l->kernel, l->stride, l->pad,
-                           l->out_shape.h, l->out_shape.w};
 }
 
 /* The sum of v[0..n) in 16 interleaved partial sums, added pairwise at the end: one running sum
@@ -152,6 +163,10 @@ static void conv_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, c
         dpt_wino_forward(&wg, l->ws, y, x, l->w, l->b, n);
         return;
     }
+    if (l->algorithm == DPT_CONV_DIRECT) {
+        dpt_direct_forward(g, f, l->ws, y, x, l->w, l->b, n);
+        return;
+    }
     for (int i = 0; i < n; i++) {
         float *yi = y + (size_t)i * l->out;
         dpt_im2col(cols, x + (size_t)i * l->in, g);
@@ -175,6 +190,10 @@ static void conv_backward(const dpt_layer *l, float *dx, const float *dy, const 
         dpt_wino wg;
         wino_geometry(&wg, l);
         dpt_wino_backward(&wg, l->ws, dx, l->dw, dy, x, l->w, n, accumulate);
+    } else if (l->algorithm == DPT_CONV_DIRECT) {
+        dpt_direct_backward(g, f, l->ws, dx, l->dw, dy, x, l->w, n, accumulate);
+    }
+    if (l->algorithm != DPT_CONV_IM2COL) {
         for (int i = 0; i < n; i++)
             for (int o = 0; o < f; o++)
                 l->db[o] += sum16(dy + (size_t)i * l->out + (size_t)o * ohw, ohw);
