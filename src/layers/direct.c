@@ -293,8 +293,12 @@ static void input_grad(float *dxi, float *dxp, const float *dyi, const float *w,
             for (int a = 0; a < g.oh; a++) {
                 float *dr = dt + (size_t)a * s * wp;
                 const float *src = dyi + co * ohw + (size_t)a * g.ow;
-                for (int j = 0; j < g.ow; j++)
-                    dr[(size_t)j * s] += wv * src[j];
+                if (s == 1) /* apart, so that compilers vectorize it */
+                    for (int j = 0; j < g.ow; j++)
+                        dr[j] += wv * src[j];
+                else
+                    for (int j = 0; j < g.ow; j++)
+                        dr[(size_t)j * s] += wv * src[j];
             }
         }
     for (int c = 0; c < g.c; c++)

@@ -426,22 +426,33 @@ START_TEST(test_winograd_fd)
 }
 END_TEST
 
+/* The algorithm auto resolves to for conv arg on input in as layer `index` of a model. */
+static int auto_choice(const char *arg, dpt_shape in, int index)
+{
+    dpt_layer l = {.ops = dpt_layer_find("conv"), .index = index, .in_shape = in, .in = dpt_shape_size(in),
+                   .algorithm = DPT_CONV_AUTO};
+    dpt_err e = {{0}, 0};
+    ck_assert_msg(l.ops->configure(&l, arg, &e) == DPT_OK, "%s: %s", arg, e.msg);
+    return l.algorithm;
+}
+
 START_TEST(test_conv_algorithm)
 {
-    /* auto: direct for stride 1 up to 4 input channels, any kernel; Winograd for 3x3 stride 1
-     * from 8 input channels on; im2col otherwise. */
-    static const char *args[] = {"4 3x3 pad 1", "4 3x3 pad 1", "4 3x3 stride 2", "4 5x5 pad 2", "4 3x3",
-                                 "32 3x3 pad 1", "4 5x5 pad 2", "4 1x1", "4 3x3 pad 1", "4 3x3 stride 2"};
-    static const int channels[] = {8, 7, 8, 8, 32, 1, 4, 3, 5, 1};
+    /* auto: direct for a first layer of up to 3 input channels and stride 1 or 2, any kernel;
+     * Winograd for 3x3 stride 1 from 8 input channels on; im2col otherwise. */
+    static const char *args[] = {"4 3x3 pad 1",  "4 3x3 pad 1", "4 3x3 stride 2", "4 5x5 pad 2", "4 3x3",
+                                 "32 3x3 pad 1", "32 3x3 pad 1", "4 5x5 pad 2", "4 1x1", "4 3x3 stride 2",
+                                 "4 3x3 pad 1",  "4 3x3 stride 3", "4 3x3 pad 1"};
+    static const int channels[] = {8, 7, 8, 8, 32, 1, 1, 3, 2, 1, 4, 1, 8};
+    static const int index[] = {1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0};
     static const dpt_conv_algorithm want[] = {DPT_CONV_WINOGRAD, DPT_CONV_IM2COL, DPT_CONV_IM2COL, DPT_CONV_IM2COL,
-                                              DPT_CONV_WINOGRAD, DPT_CONV_DIRECT, DPT_CONV_DIRECT, DPT_CONV_DIRECT,
-                                              DPT_CONV_IM2COL,   DPT_CONV_IM2COL};
-    for (int t = 0; t < 10; t++) {
-        fixture f;
-        setup(&f, "conv", args[t], (dpt_shape){channels[t], 9, 9}, 1, 0);
-        ck_assert_msg(f.l.algorithm == (int)want[t], "%s on %d channels: %s", args[t], channels[t],
-                      dpt_conv_algorithm_name(f.l.algorithm));
-        teardown(&f);
+                                              DPT_CONV_WINOGRAD, DPT_CONV_DIRECT, DPT_CONV_IM2COL, DPT_CONV_DIRECT,
+                                              DPT_CONV_DIRECT,   DPT_CONV_DIRECT, DPT_CONV_IM2COL, DPT_CONV_IM2COL,
+                                              DPT_CONV_WINOGRAD};
+    for (int t = 0; t < 13; t++) {
+        int got = auto_choice(args[t], (dpt_shape){channels[t], 9, 9}, index[t]);
+        ck_assert_msg(got == (int)want[t], "%s on %d channels, layer %d: %s", args[t], channels[t], index[t],
+                      dpt_conv_algorithm_name(got));
     }
     /* im2col when asked, Winograd too; Winograd where it cannot serve is an error. */
     fixture f;
