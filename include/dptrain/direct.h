@@ -15,10 +15,10 @@ size_t dpt_direct_ws_bytes(dpt_conv_geom g, int f);
 void dpt_direct_forward(dpt_conv_geom g, int f, void *ws, float *y, const float *x, const float *w, const float *b,
                         int n);
 
-/* dw [f][c][k][k] (+)= the weight gradient of dy [n][f][oh][ow] (added when accumulate), in an
- * order fixed by the shape and n alone; dx [n][c][h][w] = the input gradient unless dx is NULL.
- * The bias gradient is the caller's. */
-void dpt_direct_backward(dpt_conv_geom g, int f, void *ws, float *dx, float *dw, const float *dy, const float *x,
-                         const float *w, int n, int accumulate);
+/* dw [f][c][k][k] and db [f] (+)= the weight and bias gradients of dy [n][f][oh][ow] (added when
+ * accumulate), in an order fixed by the shape and n alone; dx [n][c][h][w] = the input gradient
+ * unless dx is NULL. */
+void dpt_direct_backward(dpt_conv_geom g, int f, void *ws, float *dx, float *dw, float *db, const float *dy,
+                         const float *x, const float *w, int n, int accumulate);
 
 #endif

@@ -197,16 +197,16 @@ static void conv_backward(const dpt_layer *l, float *dx, const float *dy, const 
     dpt_conv_geom g = geometry(l);
     int f = l->filters, ckk = g.c * g.k * g.k, ohw = g.oh * g.ow;
     float *dcols = l->ws, *cols = dcols + (size_t)ckk * ohw;
+    if (l->algorithm == DPT_CONV_DIRECT) { /* the bias gradient too, in the same pass over dy */
+        dpt_direct_backward(g, f, l->ws, dx, l->dw, l->db, dy, x, l->w, n, accumulate);
+        return;
+    }
     if (!accumulate)
         memset(l->db, 0, sizeof(float) * (size_t)f);
     if (l->algorithm == DPT_CONV_WINOGRAD) {
         dpt_wino wg;
         wino_geometry(&wg, l);
         dpt_wino_backward(&wg, l->ws, dx, l->dw, dy, x, l->w, n, accumulate);
-    } else if (l->algorithm == DPT_CONV_DIRECT) {
-        dpt_direct_backward(g, f, l->ws, dx, l->dw, dy, x, l->w, n, accumulate);
-    }
-    if (l->algorithm != DPT_CONV_IM2COL) {
         for (int i = 0; i < n; i++)
             for (int o = 0; o < f; o++)
                 l->db[o] += sum16(dy + (size_t)i * l->out + (size_t)o * ohw, ohw);

@@ -39,8 +39,8 @@ static size_t padded_len(dpt_conv_geom g)
 
 size_t dpt_direct_ws_bytes(dpt_conv_geom g, int f)
 {
-    /* a padded input, a padded input gradient, and 16 partial sums per weight */
-    return sizeof(float) * (2 * padded_len(g) + (size_t)f * (size_t)taps(g) * LANES);
+    /* a padded input, a padded input gradient, and 16 partial sums per weight and per bias */
+    return sizeof(float) * (2 * padded_len(g) + (size_t)f * (size_t)(taps(g) + 1) * LANES);
 }
 
 /* xp [c][h+2p][w+2p] = x [c][h][w] inside a zero border of p. */
@@ -61,17 +61,15 @@ static size_t tap_offset(dpt_conv_geom g, int t)
     return ((size_t)c * (g.h + 2 * g.p) + ky) * (size_t)(g.w + 2 * g.p) + kx;
 }
 
-/* The 16 partial sums of each weight's gradient, pairwise, into dw (added when accumulate). */
-static void reduce_lanes(float *dw, const float *acc, size_t count, int accumulate)
+/* The 16 partial sums of a gradient, added pairwise, into *d (added to it when accumulate). */
+static void reduce_lanes(float *d, const float *lanes, int accumulate)
 {
-    for (size_t i = 0; i < count; i++) {
-        float v[LANES];
-        memcpy(v, acc + i * LANES, sizeof v);
-        for (int w = LANES / 2; w >= 1; w /= 2)
-            for (int t = 0; t < w; t++)
-                v[t] += v[t + w];
-        dw[i] = accumulate ? dw[i] + v[0] : v[0];
-    }
+    float v[LANES];
+    memcpy(v, lanes, sizeof v);
+    for (int w = LANES / 2; w >= 1; w /= 2)
+        for (int t = 0; t < w; t++)
+            v[t] += v[t + w];
+    *d = accumulate ? *d + v[0] : v[0];
 }
 
 #if DIRECT_SIMD
@@ -170,21 +168,24 @@ static void forward_sample(float *y, const float *xp, const float *w, const floa
     }
 }
 
-/* Adds one sample's products to the partial sums acc [f][T][16] of filters co..co+CB and taps
- * t..t+TG, kept in registers across the sample's rows. K3 says the taps are one channel's 3x3:
- * their addresses are then three row pointers and constants, which leaves the registers the nine
- * separate offsets of the general case would take. */
+/* Adds one sample's products to the partial sums acc [f][T+1][16] of filters co..co+CB and taps
+ * t..t+TG, kept in registers across the sample's rows, and with BIAS its dy to the bias's (slot T):
+ * dy is read once, while in cache. K3 says the taps are one channel's 3x3: their addresses are
+ * then three row pointers and constants, which leaves the registers the nine separate offsets of
+ * the general case would take. */
 INLINE void dw_block(float *acc, const float *dy, const float *xp, dpt_conv_geom g, int co, int t, const int CB,
-                     const int TG, const int s, const int K3)
+                     const int TG, const int s, const int K3, const int BIAS)
 {
     int T = taps(g), wp = g.w + 2 * g.p;
     size_t ohw = (size_t)g.oh * g.ow, off[9];
-    __m512 A[2][9];
+    __m512 A[2][9], B[2];
     for (int u = 0; u < TG; u++) {
         off[u] = K3 ? (size_t)(u / 3) * wp + u % 3 : tap_offset(g, t + u);
         for (int j = 0; j < CB; j++)
-            A[j][u] = _mm512_loadu_ps(acc + ((size_t)(co + j) * T + t + u) * LANES);
+            A[j][u] = _mm512_loadu_ps(acc + ((size_t)(co + j) * (T + 1) + t + u) * LANES);
     }
+    for (int j = 0; j < CB && BIAS; j++)
+        B[j] = _mm512_loadu_ps(acc + ((size_t)(co + j) * (T + 1) + T) * LANES);
     const float *base = xp + (K3 ? tap_offset(g, t) : 0);
     lanes full = lanes_of(16, s), tail = lanes_of(g.ow % 16, s);
     for (int a = 0; a < g.oh; a++)
@@ -195,6 +196,8 @@ INLINE void dw_block(float *acc, const float *dy, const float *xp, dpt_conv_geom
                 const float *dr = dy + (co + j) * ohw + (size_t)a * g.ow + b0;
                 _mm_prefetch((const char *)(dr + PREFETCH_VALUES), _MM_HINT_T0);
                 d[j] = _mm512_maskz_loadu_ps(L->m, dr);
+                if (BIAS)
+                    B[j] = _mm512_add_ps(B[j], d[j]);
             }
             const float *r = base + (size_t)a * s * wp + (size_t)b0 * s;
             for (int u = 0; u < TG; u++) {
@@ -205,7 +208,9 @@ INLINE void dw_block(float *acc, const float *dy, const float *xp, dpt_conv_geom
         }
     for (int u = 0; u < TG; u++)
         for (int j = 0; j < CB; j++)
-            _mm512_storeu_ps(acc + ((size_t)(co + j) * T + t + u) * LANES, A[j][u]);
+            _mm512_storeu_ps(acc + ((size_t)(co + j) * (T + 1) + t + u) * LANES, A[j][u]);
+    for (int j = 0; j < CB && BIAS; j++)
+        _mm512_storeu_ps(acc + ((size_t)(co + j) * (T + 1) + T) * LANES, B[j]);
 }
 
 INLINE void dw_taps(float *acc, const float *dy, const float *xp, dpt_conv_geom g, int co, const int CB, const int s)
@@ -213,15 +218,15 @@ INLINE void dw_taps(float *acc, const float *dy, const float *xp, dpt_conv_geom 
     int T = taps(g), t = 0;
     if (g.k == 3) {
         for (; t < T; t += 9)
-            dw_block(acc, dy, xp, g, co, t, CB, 9, s, 1);
+            t == 0 ? dw_block(acc, dy, xp, g, co, t, CB, 9, s, 1, 1) : dw_block(acc, dy, xp, g, co, t, CB, 9, s, 1, 0);
         return;
     }
     for (; t + 9 <= T; t += 9)
-        dw_block(acc, dy, xp, g, co, t, CB, 9, s, 0);
+        t == 0 ? dw_block(acc, dy, xp, g, co, t, CB, 9, s, 0, 1) : dw_block(acc, dy, xp, g, co, t, CB, 9, s, 0, 0);
     for (; t + 4 <= T; t += 4)
-        dw_block(acc, dy, xp, g, co, t, CB, 4, s, 0);
+        t == 0 ? dw_block(acc, dy, xp, g, co, t, CB, 4, s, 0, 1) : dw_block(acc, dy, xp, g, co, t, CB, 4, s, 0, 0);
     for (; t < T; t++)
-        dw_block(acc, dy, xp, g, co, t, CB, 1, s, 0);
+        t == 0 ? dw_block(acc, dy, xp, g, co, t, CB, 1, s, 0, 1) : dw_block(acc, dy, xp, g, co, t, CB, 1, s, 0, 0);
 }
 
 static void weight_grad_sample(float *acc, const float *dy, const float *xp, dpt_conv_geom g, int f)
@@ -272,8 +277,17 @@ static void weight_grad_sample(float *acc, const float *dy, const float *xp, dpt
     int T = taps(g), wp = g.w + 2 * g.p, s = g.s;
     size_t ohw = (size_t)g.oh * g.ow;
     for (int co = 0; co < f; co++)
-        for (int t = 0; t < T; t++) {
-            float *A = acc + ((size_t)co * T + t) * LANES;
+        for (int t = 0; t <= T; t++) { /* t = T: the bias, whose "input" is 1 */
+            float *A = acc + ((size_t)co * (T + 1) + t) * LANES;
+            if (t == T) {
+                for (int a = 0; a < g.oh; a++)
+                    for (int b0 = 0; b0 < g.ow; b0 += LANES) {
+                        const float *d = dy + co * ohw + (size_t)a * g.ow + b0;
+                        for (int u = 0; u < LANES && b0 + u < g.ow; u++)
+                            A[u] += d[u];
+                    }
+                continue;
+            }
             const float *xt = xp + tap_offset(g, t);
             for (int a = 0; a < g.oh; a++)
                 for (int b0 = 0; b0 < g.ow; b0 += LANES) {
@@ -325,17 +339,22 @@ void dpt_direct_forward(dpt_conv_geom g, int f, void *ws, float *y, const float 
     }
 }
 
-void dpt_direct_backward(dpt_conv_geom g, int f, void *ws, float *dx, float *dw, const float *dy, const float *x,
-                         const float *w, int n, int accumulate)
+void dpt_direct_backward(dpt_conv_geom g, int f, void *ws, float *dx, float *dw, float *db, const float *dy,
+                         const float *x, const float *w, int n, int accumulate)
 {
     float *xp = ws, *dxp = xp + padded_len(g), *acc = dxp + padded_len(g);
-    size_t in = (size_t)g.c * g.h * g.w, out = (size_t)f * g.oh * g.ow, nw = (size_t)f * taps(g);
-    memset(acc, 0, sizeof(float) * nw * LANES);
+    int T = taps(g);
+    size_t in = (size_t)g.c * g.h * g.w, out = (size_t)f * g.oh * g.ow;
+    memset(acc, 0, sizeof(float) * (size_t)f * (T + 1) * LANES);
     for (int i = 0; i < n; i++) {
         pad_copy(xp, x + i * in, g);
         weight_grad_sample(acc, dy + i * out, xp, g, f);
         if (dx)
             input_grad(dx + i * in, dxp, dy + i * out, w, g, f);
     }
-    reduce_lanes(dw, acc, nw, accumulate);
+    for (int co = 0; co < f; co++) {
+        for (int t = 0; t < T; t++)
+            reduce_lanes(dw + (size_t)co * T + t, acc + ((size_t)co * (T + 1) + t) * LANES, accumulate);
+        reduce_lanes(db + co, acc + ((size_t)co * (T + 1) + T) * LANES, accumulate);
+    }
 }
