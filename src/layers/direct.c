@@ -7,8 +7,9 @@
  * The weight gradient of a (filter, tap) is the dot product of the filter's dy plane with the tap's
  * shifted input plane, summed in 16 lanes (one per position in a 16-wide chunk of a row) across
  * the rows and samples in order, then reduced pairwise: the order depends on the shape and the
- * samples alone, so results are deterministic. The input gradient (a first layer needs none) is
- * the adjoint, scattered in plain C: correct, not tuned. */
+ * samples alone, so results are deterministic; the bias gradient comes from the same pass over dy.
+ * The input gradient (a first layer needs none) is the adjoint, scattered in plain C: correct, not
+ * tuned. Without AVX-512, plain loops of the same arithmetic run. */
 #include "dptrain/direct.h"
 
 #include <string.h>
