@@ -55,7 +55,7 @@ typedef struct {
         char layers[DPT_LAYERS_MAX];     /* e.g. "dense 512, relu, dense 10" */
         dpt_init_scheme init;            /* auto | xavier | he */
         char input_shape[32];            /* "C,H,W" of a sample, or "" for the data's own shape */
-        dpt_conv_algorithm conv_algorithm; /* auto | im2col | winograd */
+        dpt_conv_algorithm conv_algorithm; /* auto | im2col | winograd | direct */
     } model;
     struct {
         dpt_loss_kind kind;              /* mse | cross_entropy */

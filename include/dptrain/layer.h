@@ -13,7 +13,7 @@
 typedef enum { DPT_INIT_XAVIER, DPT_INIT_HE } dpt_init_kind;
 
 /* How conv layers compute (model.conv_algorithm): auto picks per layer by a rule in conv.c. */
-typedef enum { DPT_CONV_AUTO, DPT_CONV_IM2COL, DPT_CONV_WINOGRAD } dpt_conv_algorithm;
+typedef enum { DPT_CONV_AUTO, DPT_CONV_IM2COL, DPT_CONV_WINOGRAD, DPT_CONV_DIRECT } dpt_conv_algorithm;
 
 /* Name of an algorithm as the experiment file spells it; NULL outside the enum. */
 const char *dpt_conv_algorithm_name(int algorithm);

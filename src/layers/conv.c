@@ -7,11 +7,14 @@
  * the reference CNN at batch 128), for a step that measured as fast or faster. One GEMM per sample, not one over the whole batch: on
  * these shapes it ran as fast as the batched GEMM and needs no transpose into NCHW.
  * 3x3 kernels of stride 1 with enough input channels go through Winograd F(2x2,3x3) instead
- * (src/layers/winograd.c, model.conv_algorithm): 16 multiplies per 2x2 output tile, not 36. */
+ * (src/layers/winograd.c, model.conv_algorithm): 16 multiplies per 2x2 output tile, not 36.
+ * A first layer of few input channels goes through a direct convolution (src/layers/direct.c),
+ * whose rows of outputs use the vector units fully where im2col's GEMM has an inner dimension of 9. */
 #include "dptrain/layer.h"
 
 #include <string.h>
 
+#include "dptrain/direct.h"
 #include "dptrain/im2col.h"
 #include "dptrain/smallgemm.h"
 #include "dptrain/winograd.h"
@@ -24,8 +27,20 @@
  * leave Winograd's GEMMs too thin to pay for its transforms. */
 enum { WINO_MIN_CHANNELS = 8 };
 
+/* auto takes the direct convolution (src/layers/direct.c) for the model's first layer (which needs
+ * no input gradient: the direct one is a plain scatter, 3-5x slower than im2col's) with at most
+ * this many input channels and a stride of 1 or 2 (larger strides gather). Measured forward/backward
+ * without input gradient at batch 128, one thread (AMD EPYC, AVX-512, OpenBLAS Haswell kernels;
+ * a shared VM, two runs), im2col vs direct, ms: 32 filters 3x3 pad 1 on 28x28 with 1 channel
+ * 1.16/2.24 vs 0.46/1.59-1.72, 3: 2.32/4.31 vs 1.14/3.91, 4: 2.7-3.5/4.4-5.5 vs 2.4/5.5-5.7,
+ * 8: 5.3/7.4 vs 4.0-4.4/8.6-8.9; 5x5 pad 2 with 1 channel 2.61/5.0 vs 1.0-1.3/3.7-4.7; 3x3 stride 2
+ * pad 1 on 27x27 with 1 channel 0.36-0.57/0.58-0.94 vs 0.21-0.33/0.46-0.64, 4: 1.3-1.8/1.7-2.3 vs
+ * 0.7-1.2/1.7-3.3; 64 filters on 14x14 with 4 channels 1.6-2.1/2.1-2.4 vs 1.6-2.3/2.2-3.7. With dx
+ * (a later layer, 3x3 on 1 channel) backward took 3.4 vs 7.1. */
+enum { DIRECT_MAX_CHANNELS = 3, DIRECT_MAX_STRIDE = 2 };
+
 static const char *const algorithm_names[] = {[DPT_CONV_AUTO] = "auto", [DPT_CONV_IM2COL] = "im2col",
-                                              [DPT_CONV_WINOGRAD] = "winograd"};
+                                              [DPT_CONV_WINOGRAD] = "winograd", [DPT_CONV_DIRECT] = "direct"};
 
 const char *dpt_conv_algorithm_name(int algorithm)
 {
@@ -61,16 +76,21 @@ static int parse(dpt_layer *l, const char *arg, dpt_err *e)
     return DPT_OK;
 }
 
-/* Resolves l->algorithm (auto, or what model.conv_algorithm asked) to im2col or winograd. */
+/* Resolves l->algorithm (auto, or what model.conv_algorithm asked) to im2col, winograd or direct. */
 static int choose(dpt_layer *l, dpt_err *e)
 {
     int fits = l->kernel == 3 && l->stride == 1;
     if (l->algorithm == DPT_CONV_WINOGRAD && !fits)
         return dpt_errf(e, "model.conv_algorithm = winograd needs a 3x3 kernel of stride 1, not %dx%d stride %d",
                         l->kernel, l->kernel, l->stride);
-    if (l->algorithm == DPT_CONV_AUTO)
-        l->algorithm = fits && l->in_shape.c >= WINO_MIN_CHANNELS ? DPT_CONV_WINOGRAD : DPT_CONV_IM2COL;
-    else if (l->algorithm != DPT_CONV_WINOGRAD)
+    if (l->algorithm == DPT_CONV_WINOGRAD || l->algorithm == DPT_CONV_DIRECT)
+        return DPT_OK; /* direct serves every convolution */
+    if (l->algorithm == DPT_CONV_AUTO && l->index == 0 && l->in_shape.c <= DIRECT_MAX_CHANNELS &&
+        l->stride <= DIRECT_MAX_STRIDE)
+        l->algorithm = DPT_CONV_DIRECT;
+    else if (l->algorithm == DPT_CONV_AUTO && fits && l->in_shape.c >= WINO_MIN_CHANNELS)
+        l->algorithm = DPT_CONV_WINOGRAD;
+    else
         l->algorithm = DPT_CONV_IM2COL;
     return DPT_OK;
 }
@@ -78,6 +98,12 @@ static int choose(dpt_layer *l, dpt_err *e)
 static void wino_geometry(dpt_wino *g, const dpt_layer *l)
 {
     dpt_wino_plan(g, l->in_shape.c, l->in_shape.h, l->in_shape.w, l->filters, l->pad);
+}
+
+static dpt_conv_geom geometry(const dpt_layer *l)
+{
+    return (dpt_conv_geom){l->in_shape.c, l->in_shape.h, l->in_shape.w, l->kernel, l->stride, l->pad,
+                           l->out_shape.h, l->out_shape.w};
 }
 
 static int conv_configure(dpt_layer *l, const char *arg, dpt_err *e)
@@ -104,6 +130,10 @@ static int conv_configure(dpt_layer *l, const char *arg, dpt_err *e)
         l->ws_fixed = dpt_wino_ws_bytes(&g);
         return DPT_OK;
     }
+    if (l->algorithm == DPT_CONV_DIRECT) {
+        l->ws_fixed = dpt_direct_ws_bytes(geometry(l), l->filters);
+        return DPT_OK;
+    }
     size_t cols = sizeof(float) * (size_t)in.c * (size_t)(k * k) * (size_t)oh * (size_t)ow;
     l->ws_fixed = 2 * cols; /* one sample's columns and the columns of its input gradient */
     return DPT_OK;
@@ -114,12 +144,6 @@ static void conv_init(dpt_layer *l, uint64_t seed, uint64_t stream, dpt_init_kin
     double kk = (double)l->kernel * l->kernel;
     dpt_layer_init_weights(l, l->param[0].len, l->in_shape.c * kk, l->filters * kk, seed, stream, kind);
     memset(l->b, 0, sizeof(float) * (size_t)l->filters);
-}
-
-static dpt_conv_geom geometry(const dpt_layer *l)
-{
-    return (dpt_conv_geom){l->in_shape.c, l->in_shape.h, l->in_shape.w, l->kernel, l->stride, l->pad,
-                           l->out_shape.h, l->out_shape.w};
 }
 
 /* The sum of v[0..n) in 16 interleaved partial sums, added pairwise at the end: one running sum
@@ -152,6 +176,10 @@ static void conv_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, c
         dpt_wino_forward(&wg, l->ws, y, x, l->w, l->b, n);
         return;
     }
+    if (l->algorithm == DPT_CONV_DIRECT) {
+        dpt_direct_forward(g, f, l->ws, y, x, l->w, l->b, n);
+        return;
+    }
     for (int i = 0; i < n; i++) {
         float *yi = y + (size_t)i * l->out;
         dpt_im2col(cols, x + (size_t)i * l->in, g);
@@ -169,6 +197,10 @@ static void conv_backward(const dpt_layer *l, float *dx, const float *dy, const 
     dpt_conv_geom g = geometry(l);
     int f = l->filters, ckk = g.c * g.k * g.k, ohw = g.oh * g.ow;
     float *dcols = l->ws, *cols = dcols + (size_t)ckk * ohw;
+    if (l->algorithm == DPT_CONV_DIRECT) { /* the bias gradient too, in the same pass over dy */
+        dpt_direct_backward(g, f, l->ws, dx, l->dw, l->db, dy, x, l->w, n, accumulate);
+        return;
+    }
     if (!accumulate)
         memset(l->db, 0, sizeof(float) * (size_t)f);
     if (l->algorithm == DPT_CONV_WINOGRAD) {

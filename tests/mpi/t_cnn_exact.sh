@@ -1,4 +1,4 @@
-# A CNN with dropout (conv by im2col, conv of 8 channels by Winograd, maxpool, avgpool, two dropouts)
+# A CNN with dropout (first conv by the direct convolution, conv of 8 channels by Winograd, maxpool, avgpool, two dropouts)
 # under training.deterministic = true:
 # checkpoints' parameters and the metrics are bitwise identical on 1, 2 and 4 ranks (dropout masks
 # are keyed by each sample's global index, not by its rank or place in a slice); a checkpoint

@@ -190,12 +190,14 @@ END_TEST
 
 START_TEST(test_conv_fd)
 {
+    conv_algorithm = DPT_CONV_IM2COL;
     check_fd("conv", "3 3x3", (dpt_shape){1, 5, 5}, 2, 0);
     check_fd("conv", "3 3x3 stride 2 pad 1", (dpt_shape){2, 7, 5}, 2, 0);
     check_fd("conv", "2 5x5 pad 2", (dpt_shape){2, 5, 7}, 2, 0);
     check_fd("conv", "2 1x1", (dpt_shape){3, 3, 4}, 3, 0);
     check_fd("conv", "2 2x2 stride 2", (dpt_shape){2, 4, 6}, 2, 0);
     check_fd("conv", "4 3 stride 3 pad 1", (dpt_shape){1, 7, 4}, 2, 0);
+    conv_algorithm = DPT_CONV_AUTO;
 }
 END_TEST
 
@@ -217,10 +219,12 @@ END_TEST
 START_TEST(test_accumulates)
 {
     /* Backward adds into the gradient views, so micro-batches sum before the allreduce. */
-    const char *kinds[] = {"dense", "conv", "conv"}, *args[] = {"3", "2 3x3 pad 1", "2 3x3 pad 1"};
-    for (int k = 0; k < 3; k++) {
+    const char *kinds[] = {"dense", "conv", "conv", "conv"};
+    const char *args[] = {"3", "2 3x3 pad 1", "2 3x3 pad 1", "2 3x3 pad 1"};
+    const dpt_conv_algorithm algorithm[] = {DPT_CONV_AUTO, DPT_CONV_IM2COL, DPT_CONV_WINOGRAD, DPT_CONV_DIRECT};
+    for (int k = 0; k < 4; k++) {
         fixture f;
-        conv_algorithm = k == 2 ? DPT_CONV_WINOGRAD : DPT_CONV_AUTO;
+        conv_algorithm = algorithm[k];
         setup(&f, kinds[k], args[k], (dpt_shape){1, 3, 4}, 3, 0);
         f.l.ops->forward(&f.l, &f.ctx, f.y, f.x, f.n);
         memset(f.grads, 0, sizeof(float) * f.l.nparams);
@@ -339,6 +343,7 @@ static void check_conv_naive(const char *arg, dpt_shape in, int n)
 
 START_TEST(test_conv_naive)
 {
+    conv_algorithm = DPT_CONV_IM2COL; /* auto would take the direct convolution for most of these */
     check_conv_naive("4 3x3 pad 1", (dpt_shape){3, 8, 8}, 3);
     check_conv_naive("5 3x3 stride 2", (dpt_shape){2, 9, 7}, 2);
     check_conv_naive("3 5x5 stride 3 pad 2", (dpt_shape){1, 13, 10}, 2);
@@ -350,6 +355,41 @@ START_TEST(test_conv_naive)
     check_conv_naive("4 3x3 stride 2 pad 1", (dpt_shape){3, 9, 7}, 2);
     check_conv_naive("2 4x4 stride 2 pad 3", (dpt_shape){2, 6, 6}, 1);
     check_conv_naive("3 5x5 pad 2", (dpt_shape){2, 3, 4}, 2); /* "same" width: whole runs copied at once */
+    conv_algorithm = DPT_CONV_AUTO;
+}
+END_TEST
+
+/* The direct convolution against the naive one: kernels 1, 2, 3, 5; strides 1, 2 (two loads and a
+ * permute) and 3 (a gather); pads 0 to 3; 1 to 4 channels (and 6: 3x3's one-channel groups, 5x5's
+ * groups of 9, 4 and 1 taps); filters 1, 3, 8, 11, 17 (blocks of 8 and of 2, and the one left);
+ * output rows of 1 to 40 values (one vector, two, a third chunk, partial masks of every kind);
+ * 1 to 3 samples. Same tolerance as im2col's. */
+START_TEST(test_direct_naive)
+{
+    static const char *args[] = {"32 3x3 pad 1", "3 3x3",          "8 5x5 pad 2",         "11 1x1",
+                                 "17 3x3 stride 2", "5 3x3 stride 2 pad 1", "4 5x5 stride 2 pad 2", "3 3 stride 3 pad 1",
+                                 "9 2x2 stride 2", "2 3x3 pad 3",   "8 3x3 pad 1",         "6 5x5 pad 1",
+                                 "1 3x3 pad 2",    "16 3x3 stride 1 pad 1"};
+    static const dpt_shape in[] = {{1, 28, 28}, {2, 9, 7},   {3, 13, 10}, {4, 5, 3},   {1, 37, 35}, {2, 9, 7},
+                                   {3, 11, 13}, {1, 7, 4},   {4, 6, 6},   {1, 2, 3},   {4, 17, 40}, {6, 8, 19},
+                                   {2, 1, 1},   {2, 33, 33}};
+    static const int n[] = {2, 3, 2, 1, 2, 2, 1, 2, 3, 2, 1, 2, 3, 1};
+    conv_algorithm = DPT_CONV_DIRECT;
+    for (size_t t = 0; t < sizeof args / sizeof args[0]; t++)
+        check_conv_naive(args[t], in[t], n[t]);
+    conv_algorithm = DPT_CONV_AUTO;
+}
+END_TEST
+
+START_TEST(test_direct_fd)
+{
+    conv_algorithm = DPT_CONV_DIRECT;
+    check_fd("conv", "3 3x3", (dpt_shape){1, 5, 5}, 2, 0);
+    check_fd("conv", "3 3x3 stride 2 pad 1", (dpt_shape){2, 7, 5}, 2, 0);
+    check_fd("conv", "2 5x5 pad 2", (dpt_shape){2, 5, 7}, 2, 0);
+    check_fd("conv", "9 1x1", (dpt_shape){3, 3, 4}, 3, 0);
+    check_fd("conv", "4 3 stride 3 pad 1", (dpt_shape){1, 7, 4}, 2, 0);
+    conv_algorithm = DPT_CONV_AUTO;
 }
 END_TEST
 
@@ -386,19 +426,33 @@ START_TEST(test_winograd_fd)
 }
 END_TEST
 
+/* The algorithm auto resolves to for conv arg on input in as layer `index` of a model. */
+static int auto_choice(const char *arg, dpt_shape in, int index)
+{
+    dpt_layer l = {.ops = dpt_layer_find("conv"), .index = index, .in_shape = in, .in = dpt_shape_size(in),
+                   .algorithm = DPT_CONV_AUTO};
+    dpt_err e = {{0}, 0};
+    ck_assert_msg(l.ops->configure(&l, arg, &e) == DPT_OK, "%s: %s", arg, e.msg);
+    return l.algorithm;
+}
+
 START_TEST(test_conv_algorithm)
 {
-    /* auto: Winograd for 3x3 stride 1 from 8 input channels on; im2col otherwise. */
-    static const char *args[] = {"4 3x3 pad 1", "4 3x3 pad 1", "4 3x3 stride 2", "4 5x5 pad 2", "4 3x3"};
-    static const int channels[] = {8, 7, 8, 8, 32};
+    /* auto: direct for a first layer of up to 3 input channels and stride 1 or 2, any kernel;
+     * Winograd for 3x3 stride 1 from 8 input channels on; im2col otherwise. */
+    static const char *args[] = {"4 3x3 pad 1",  "4 3x3 pad 1", "4 3x3 stride 2", "4 5x5 pad 2", "4 3x3",
+                                 "32 3x3 pad 1", "32 3x3 pad 1", "4 5x5 pad 2", "4 1x1", "4 3x3 stride 2",
+                                 "4 3x3 pad 1",  "4 3x3 stride 3", "4 3x3 pad 1"};
+    static const int channels[] = {8, 7, 8, 8, 32, 1, 1, 3, 2, 1, 4, 1, 8};
+    static const int index[] = {1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0};
     static const dpt_conv_algorithm want[] = {DPT_CONV_WINOGRAD, DPT_CONV_IM2COL, DPT_CONV_IM2COL, DPT_CONV_IM2COL,
+                                              DPT_CONV_WINOGRAD, DPT_CONV_DIRECT, DPT_CONV_IM2COL, DPT_CONV_DIRECT,
+                                              DPT_CONV_DIRECT,   DPT_CONV_DIRECT, DPT_CONV_IM2COL, DPT_CONV_IM2COL,
                                               DPT_CONV_WINOGRAD};
-    for (int t = 0; t < 5; t++) {
-        fixture f;
-        setup(&f, "conv", args[t], (dpt_shape){channels[t], 9, 9}, 1, 0);
-        ck_assert_msg(f.l.algorithm == (int)want[t], "%s on %d channels: %s", args[t], channels[t],
-                      dpt_conv_algorithm_name(f.l.algorithm));
-        teardown(&f);
+    for (int t = 0; t < 13; t++) {
+        int got = auto_choice(args[t], (dpt_shape){channels[t], 9, 9}, index[t]);
+        ck_assert_msg(got == (int)want[t], "%s on %d channels, layer %d: %s", args[t], channels[t], index[t],
+                      dpt_conv_algorithm_name(got));
     }
     /* im2col when asked, Winograd too; Winograd where it cannot serve is an error. */
     fixture f;
@@ -410,6 +464,11 @@ START_TEST(test_conv_algorithm)
     setup(&f, "conv", "4 3x3", (dpt_shape){1, 9, 9}, 1, 0);
     ck_assert_int_eq(f.l.algorithm, DPT_CONV_WINOGRAD);
     teardown(&f);
+    /* direct serves any convolution when asked, however many channels or whatever the stride */
+    conv_algorithm = DPT_CONV_DIRECT;
+    setup(&f, "conv", "4 3x3 stride 2", (dpt_shape){16, 9, 9}, 1, 0);
+    ck_assert_int_eq(f.l.algorithm, DPT_CONV_DIRECT);
+    teardown(&f);
     conv_algorithm = DPT_CONV_AUTO;
     const char *bad[] = {"4 3x3 stride 2", "4 5x5", "4 1x1"};
     for (int t = 0; t < 3; t++) {
@@ -420,7 +479,8 @@ START_TEST(test_conv_algorithm)
         ck_assert_msg(strstr(e.msg, "model.conv_algorithm = winograd needs a 3x3 kernel of stride 1"), "%s", e.msg);
     }
     ck_assert_str_eq(dpt_conv_algorithm_name(DPT_CONV_WINOGRAD), "winograd");
-    ck_assert_ptr_null(dpt_conv_algorithm_name(3));
+    ck_assert_str_eq(dpt_conv_algorithm_name(DPT_CONV_DIRECT), "direct");
+    ck_assert_ptr_null(dpt_conv_algorithm_name(4));
 }
 END_TEST
 
@@ -693,6 +753,8 @@ int main(void)
     tcase_add_test(tc, test_conv_naive);
     tcase_add_test(tc, test_winograd_naive);
     tcase_add_test(tc, test_winograd_fd);
+    tcase_add_test(tc, test_direct_naive);
+    tcase_add_test(tc, test_direct_fd);
     tcase_add_test(tc, test_conv_algorithm);
     tcase_add_test(tc, test_conv_layout);
     tcase_add_test(tc, test_maxpool_first_maximum);

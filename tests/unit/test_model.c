@@ -231,14 +231,19 @@ START_TEST(test_cnn_layout)
                      DPT_FAIL);
     ck_assert_ptr_nonnull(strstr(e.msg, "layer 1 'maxpool 2' on input 4x5x5"));
     ck_assert_ptr_nonnull(strstr(e.msg, "not an integer"));
-    /* model.conv_algorithm reaches every conv: auto keeps the 1-channel first conv on im2col and
-     * gives the second Winograd; winograd on a conv it cannot serve names the layer. */
+    /* model.conv_algorithm reaches every conv: auto gives the 1-channel first conv the direct
+     * convolution and the second Winograd; winograd on a conv it cannot serve names the layer. */
     ck_assert_msg(dpt_model_init_algo(&m, spec, (dpt_shape){1, 28, 28}, 4, DPT_CONV_AUTO, &e) == DPT_OK, "%s", e.msg);
-    ck_assert_int_eq(m.layers[0].algorithm, DPT_CONV_IM2COL);
+    ck_assert_int_eq(m.layers[0].algorithm, DPT_CONV_DIRECT);
     ck_assert_int_eq(m.layers[3].algorithm, DPT_CONV_WINOGRAD);
     dpt_model_free(&m);
     ck_assert_msg(dpt_model_init_algo(&m, spec, (dpt_shape){1, 28, 28}, 4, DPT_CONV_IM2COL, &e) == DPT_OK, "%s", e.msg);
+    ck_assert_int_eq(m.layers[0].algorithm, DPT_CONV_IM2COL);
     ck_assert_int_eq(m.layers[3].algorithm, DPT_CONV_IM2COL);
+    dpt_model_free(&m);
+    ck_assert_msg(dpt_model_init_algo(&m, spec, (dpt_shape){1, 28, 28}, 4, DPT_CONV_DIRECT, &e) == DPT_OK, "%s", e.msg);
+    ck_assert_int_eq(m.layers[0].algorithm, DPT_CONV_DIRECT);
+    ck_assert_int_eq(m.layers[3].algorithm, DPT_CONV_DIRECT);
     dpt_model_free(&m);
     ck_assert_int_eq(dpt_model_init_algo(&m, "conv 4 3x3, relu, conv 2 3x3 stride 2", (dpt_shape){1, 9, 9}, 4,
                                          DPT_CONV_WINOGRAD, &e), DPT_FAIL);
