@@ -293,14 +293,7 @@ int dpt_config_load_string(dpt_config *c, const char *text, const char *origin, 
 
 void dpt_config_set_name(char *out, size_t n, const char *a)
 {
-    const char *b = a, *t = a + strcspn(a, "=");
-    while (b < t && isspace((unsigned char)*b))
-        b++;
-    while (t > b && isspace((unsigned char)t[-1]))
-        t--;
-    size_t len = (size_t)(t - b) < n - 1 ? (size_t)(t - b) : n - 1;
-    memcpy(out, b, len);
-    out[len] = '\0';
+    copy_trimmed(out, n, a, a + strcspn(a, "="));
 }
 
 int dpt_config_add_set(const char **sets, int *n, const char *a, dpt_err *e)
