@@ -37,8 +37,8 @@ static inline KERNEL __mmask16 lane_mask(int left, int v)
 /* C[r][0..64) of R rows (+)= sum over p of A(r, p) B[p][0..64); A(r, p) = a[r * ars + p * acs].
  * R and NV are constants where it is inlined, so the accumulators stay in registers. */
 static inline __attribute__((always_inline)) KERNEL void block_nn(int R, int NV, int k, const float *a, size_t ars,
-                                                           size_t acs, const float *b, int ldb, float beta,
-                                                           float *c, int ldc, const __mmask16 *mask)
+                                                                  size_t acs, const float *b, int ldb, float beta,
+                                                                  float *c, int ldc, const __mmask16 *mask)
 {
     __m512 acc[ROWS][VECS];
     for (int r = 0; r < R; r++)
@@ -67,8 +67,8 @@ static inline __attribute__((always_inline)) KERNEL void block_nn(int R, int NV,
 
 /* One column block (vectors NV) over all rows, in row blocks of ROWS and one shorter one. */
 static inline __attribute__((always_inline)) KERNEL void column_nn(int NV, int m, int k, const float *a, size_t ars,
-                                                            size_t acs, const float *b, int ldb, float beta,
-                                                            float *c, int ldc, const __mmask16 *mask)
+                                                                   size_t acs, const float *b, int ldb, float beta,
+                                                                   float *c, int ldc, const __mmask16 *mask)
 {
     int i = 0;
     for (; i + ROWS <= m; i += ROWS)
@@ -83,8 +83,8 @@ static inline __attribute__((always_inline)) KERNEL void column_nn(int NV, int m
     }
 }
 
-static KERNEL void gemm_nn(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
-                    float *c, int ldc)
+static KERNEL void gemm_nn(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                           float beta, float *c, int ldc)
 {
     size_t ars = trans_a ? 1 : (size_t)lda, acs = trans_a ? (size_t)lda : 1;
     for (int j = 0; j < n; j += 16 * VECS) {
@@ -181,8 +181,8 @@ static KERNEL void dot_nt(int k, const float *a, const float *b, float beta, flo
     *c = beta != 0.0f ? *c + sum : sum;
 }
 
-static KERNEL void gemm_nt(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                    int ldc)
+static KERNEL void gemm_nt(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
+                           float *c, int ldc)
 {
     int mb = m - m % DOT, nb = n - n % DOT;
     for (int i = 0; i < mb; i += DOT)
