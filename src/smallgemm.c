@@ -116,8 +116,10 @@ static inline KERNEL __m512 fold_quarters(__m512 x, __m512 y, int far)
 
 static inline KERNEL __m512 fold_lanes(__m512 x, __m512 y, int far)
 {
-    return far ? _mm512_add_ps(_mm512_shuffle_ps(x, y, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(x, y, _MM_SHUFFLE(3, 2, 3, 2)))
-               : _mm512_add_ps(_mm512_shuffle_ps(x, y, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(x, y, _MM_SHUFFLE(3, 1, 3, 1)));
+    return far ? _mm512_add_ps(_mm512_shuffle_ps(x, y, _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm512_shuffle_ps(x, y, _MM_SHUFFLE(3, 2, 3, 2)))
+               : _mm512_add_ps(_mm512_shuffle_ps(x, y, _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm512_shuffle_ps(x, y, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
 /* The lane sums of 16 vectors in one: lane 4r + s holds the sum of v[4s + r]. Each sum pairs the

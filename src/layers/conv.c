@@ -4,8 +4,9 @@
  * the columns (through dpt_gemm_small: thin products). Backward unfolds each sample again rather
  * than keeping every sample's columns from forward: a sample's columns then sit in cache for both
  * of its GEMMs, and the workspace is two column buffers, not one per sample (29 MB per rank for
- * the reference CNN at batch 128), for a step that measured as fast or faster. One GEMM per sample, not one over the whole batch: on
- * these shapes it ran as fast as the batched GEMM and needs no transpose into NCHW.
+ * the reference CNN at batch 128), for a step that measured as fast or faster. One GEMM per
+ * sample, not one over the whole batch: on these shapes it ran as fast as the batched GEMM and
+ * needs no transpose into NCHW.
  * 3x3 kernels of stride 1 with enough input channels go through Winograd F(2x2,3x3) instead
  * (src/layers/winograd.c, model.conv_algorithm): 16 multiplies per 2x2 output tile, not 36.
  * A first layer of few input channels goes through a direct convolution (src/layers/direct.c),

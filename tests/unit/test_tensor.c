@@ -85,8 +85,8 @@ END_TEST
  * two panels of the inner dimension, the second 88 long; K = 1000 packs B^T (70 x 1000 floats). */
 static void check_bits(int tb, int m, int n, int k)
 {
-    float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * k * n), *whole = malloc(sizeof(float) * m * n);
-    float *row = malloc(sizeof(float) * n), one;
+    float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * k * n);
+    float *whole = malloc(sizeof(float) * m * n), *row = malloc(sizeof(float) * n), one;
     for (int i = 0; i < m * k; i++)
         a[i] = (float)dpt_rng_normal(7, 0, (uint64_t)i);
     for (int i = 0; i < k * n; i++)
