@@ -293,7 +293,8 @@ int dpt_config_load_string(dpt_config *c, const char *text, const char *origin, 
 
 void dpt_config_set_name(char *out, size_t n, const char *a)
 {
-    copy_trimmed(out, n, a, a + strcspn(a, "="));
+    if (n > 0)
+        copy_trimmed(out, n, a, a + strcspn(a, "="));
 }
 
 int dpt_config_add_set(const char **sets, int *n, const char *a, dpt_err *e)

@@ -9,9 +9,19 @@
  * Every output is summed in an order fixed by the shape of op(B), whatever the rows of A. */
 #include "dptrain/smallgemm.h"
 
+#include <assert.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "dptrain/tensor.h"
+
+/* Whether the job lets dpt_gemm_small run its own kernels (dpt_gemm_small_allow). */
+static atomic_int allowed = 1;
+
+void dpt_gemm_small_allow(int on)
+{
+    atomic_store_explicit(&allowed, on != 0, memory_order_relaxed);
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -123,8 +133,8 @@ static inline KERNEL __m512 fold_lanes(__m512 x, __m512 y, int far)
 }
 
 /* The lane sums of 16 vectors in one: lane 4r + s holds the sum of v[4s + r]. Each sum pairs the
- * lanes as _mm512_reduce_add_ps does (8 apart, 4, 2, 1), so an edge output summed alone by it has
- * the same bits; one reduction per vector cost as much as the products at Winograd's shapes. */
+ * lanes 8 apart, then 4, 2 and 1, as dot_nt does for an edge output, which so has the same bits;
+ * one reduction per vector cost as much as the products at Winograd's shapes. */
 static inline __attribute__((always_inline)) KERNEL __m512 sum16(const __m512 *v)
 {
     __m512 a[8], b[4], c[2];
@@ -179,7 +189,12 @@ static KERNEL void dot_nt(int k, const float *a, const float *b, float beta, flo
         __mmask16 mk = lane_mask(k - p, 0);
         acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, a + p), _mm512_maskz_loadu_ps(mk, b + p), acc);
     }
-    float sum = _mm512_reduce_add_ps(acc);
+    /* the lanes paired as sum16 pairs them (8 apart, 4, 2, 1): an edge output gets the bits it
+     * would have in a block */
+    __m512 h = fold_quarters(acc, acc, 1);
+    h = fold_quarters(h, h, 0);
+    h = fold_lanes(h, h, 1);
+    float sum = _mm512_cvtss_f32(fold_lanes(h, h, 0));
     *c = beta != 0.0f ? *c + sum : sum;
 }
 
@@ -239,12 +254,13 @@ static KERNEL void panels(int trans_a, int trans_b, int m, int n, int k, const f
 
 int dpt_gemm_small_native(void)
 {
-    return __builtin_cpu_supports("avx512f");
+    return atomic_load_explicit(&allowed, memory_order_relaxed) && __builtin_cpu_supports("avx512f");
 }
 
 void dpt_gemm_small(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                     float beta, float *c, int ldc)
 {
+    assert(beta == 0.0f || beta == 1.0f);
     if (m <= 0 || n <= 0)
         return;
     if (!dpt_gemm_small_native() || (trans_a && trans_b))

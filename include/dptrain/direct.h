@@ -8,6 +8,10 @@
 
 #include "dptrain/im2col.h"
 
+/* 1 when the direct convolution was built with its AVX-512 code, 0 when it runs plain loops
+ * (which model.conv_algorithm = auto then leaves to im2col). */
+int dpt_direct_vectorized(void);
+
 /* Bytes of workspace the functions below need for f filters over geometry g, whatever the batch. */
 size_t dpt_direct_ws_bytes(dpt_conv_geom g, int f);
 

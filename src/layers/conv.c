@@ -87,7 +87,7 @@ static int choose(dpt_layer *l, dpt_err *e)
     if (l->algorithm == DPT_CONV_WINOGRAD || l->algorithm == DPT_CONV_DIRECT)
         return DPT_OK; /* direct serves every convolution */
     if (l->algorithm == DPT_CONV_AUTO && l->index == 0 && l->in_shape.c <= DIRECT_MAX_CHANNELS &&
-        l->stride <= DIRECT_MAX_STRIDE)
+        l->stride <= DIRECT_MAX_STRIDE && dpt_direct_vectorized())
         l->algorithm = DPT_CONV_DIRECT;
     else if (l->algorithm == DPT_CONV_AUTO && fits && l->in_shape.c >= WINO_MIN_CHANNELS)
         l->algorithm = DPT_CONV_WINOGRAD;

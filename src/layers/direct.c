@@ -22,6 +22,8 @@
 #define DIRECT_SIMD 0
 #endif
 
+int dpt_direct_vectorized(void) { return DIRECT_SIMD; }
+
 /* The weight gradient asks for dy this many values (16 KB, five planes of 28x28) ahead of its
  * loads: in a step dy comes from memory (12.8 MB for the reference CNN's first conv at batch 128,
  * evicted by the forward pass), and two interleaved planes of short rows left the hardware's

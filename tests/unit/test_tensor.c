@@ -75,7 +75,7 @@ START_TEST(test_gemm_small_matches_reference)
             for (size_t j = 0; j < sizeof ns / sizeof *ns; j++)
                 for (size_t p = 0; p < sizeof ks / sizeof *ks; p++)
                     check_small(t & 1, t >> 1, ms[i], ns[j], ks[p], (i + j + p) % 2 ? 1.0f : 0.0f);
-    check_small(0, 1, 5, 1000, 70, 1.0f); /* B^T past 65536 floats: the BLAS's */
+    check_small(0, 1, 5, 1000, 70, 1.0f); /* B^T past 65536 floats: packed */
 }
 END_TEST
 
@@ -117,6 +117,27 @@ START_TEST(test_gemm_small_bits_per_output)
 }
 END_TEST
 
+/* Not allowed, dpt_gemm_small is dpt_gemm, bit for bit (what a job does when one of its ranks
+ * lacks AVX-512); allowed again, its own kernels where the CPU has them. */
+START_TEST(test_gemm_small_allow)
+{
+    enum { M = 9, N = 70, K = 40 };
+    static float a[M * K], b[K * N], c1[M * N], c2[M * N];
+    for (int i = 0; i < M * K; i++)
+        a[i] = (float)dpt_rng_normal(9, 0, (uint64_t)i);
+    for (int i = 0; i < K * N; i++)
+        b[i] = (float)dpt_rng_normal(10, 0, (uint64_t)i);
+    int cpu = dpt_gemm_small_native();
+    dpt_gemm_small_allow(0);
+    ck_assert_int_eq(dpt_gemm_small_native(), 0);
+    dpt_gemm_small(0, 0, M, N, K, a, K, b, N, 0.0f, c1, N);
+    dpt_gemm(0, 0, M, N, K, 1.0f, a, K, b, N, 0.0f, c2, N);
+    ck_assert(memcmp(c1, c2, sizeof c1) == 0);
+    dpt_gemm_small_allow(1);
+    ck_assert_int_eq(dpt_gemm_small_native(), cpu);
+}
+END_TEST
+
 START_TEST(test_reference_small_case)
 {
     /* [1 2; 3 4] * [5 6; 7 8] = [19 22; 43 50], checked by hand. */
@@ -154,6 +175,7 @@ int main(void)
     tcase_add_test(tc, test_reference_small_case);
     tcase_add_test(tc, test_gemm_small_matches_reference);
     tcase_add_test(tc, test_gemm_small_bits_per_output);
+    tcase_add_test(tc, test_gemm_small_allow);
     tcase_add_test(tc, test_flush_denormals);
     suite_add_tcase(s, tc);
     return dpt_test_run(s);
