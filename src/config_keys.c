@@ -92,7 +92,7 @@ static const keydef keys[] = {
 
     STR("model", "layers", model.layers, NONEMPTY, "dense 1", "layer stack, comma separated, e.g. dense 512, relu, dense 10"),
     NAMED("model", "init", model.init, dpt_init_scheme_name, "auto", "weight initialization; auto picks by the following activation"),
-    NAMED("model", "conv_algorithm", model.conv_algorithm, dpt_conv_algorithm_name, "auto", "how conv layers compute: winograd (F(2x2,3x3), 3x3 kernels of stride 1 only), im2col plus GEMM, direct (any conv; fast for few input channels), or auto: direct for a first layer of up to 3 input channels and stride 1 or 2, winograd for 3x3 stride-1 convs of 8 or more input channels, im2col otherwise"),
+    NAMED("model", "conv_algorithm", model.conv_algorithm, dpt_conv_algorithm_name, "auto", "how conv layers compute: winograd (F(2x2,3x3), 3x3 kernels of stride 1 only), im2col plus GEMM, direct (any conv; fast for few input channels), or auto: direct for a first layer of up to 3 input channels and stride 1 or 2 (in a build with AVX-512 code for it), winograd for 3x3 stride-1 convs of 8 or more input channels, im2col otherwise"),
     STR("model", "input_shape", model.input_shape, 0, "", "C,H,W of a sample for conv and pooling layers; empty = the data's own (IDX and NPY images keep theirs, CSV and libsvm are flat)"),
 
     NAMED("loss", "kind", loss.kind, dpt_loss_kind_name, "mse", "loss function; cross_entropy takes class labels"),
