@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "dptrain/lanes.h"
 #include "dptrain/tensor.h"
 
 /* Whether the job lets dpt_gemm_small run its own kernels (dpt_gemm_small_allow). */
@@ -36,13 +37,6 @@ void dpt_gemm_small_allow(int on)
  * B in C = A B^T that the dot products take; past it (a dense layer's forward) B is packed for the
  * 6 x 64 kernel instead, PACK values of the inner dimension at a time (32 KiB on the stack). */
 enum { ROWS = 6, VECS = 4, DOT = 4, PANEL = 512, MAX_BT = 65536, PACK = 128 };
-
-/* Lanes of the v-th vector of a column block with `left` columns to go. */
-static inline KERNEL __mmask16 lane_mask(int left, int v)
-{
-    int n = left - 16 * v;
-    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-}
 
 /* C[r][0..64) of R rows (+)= sum over p of A(r, p) B[p][0..64); A(r, p) = a[r * ars + p * acs].
  * R and NV are constants where it is inlined, so the accumulators stay in registers. */
@@ -100,7 +94,7 @@ static KERNEL void gemm_nn(int trans_a, int m, int n, int k, const float *a, int
     for (int j = 0; j < n; j += 16 * VECS) {
         __mmask16 mask[VECS];
         for (int v = 0; v < VECS; v++)
-            mask[v] = lane_mask(n - j, v);
+            mask[v] = dpt_lanes16(n - j - 16 * v);
         int nv = n - j >= 16 * VECS ? VECS : (n - j + 15) / 16;
         const float *bj = b + j;
         float *cj = c + j;
@@ -160,7 +154,7 @@ static KERNEL void block_nt(int k, const float *a, int lda, const float *b, int 
     for (int q = 0; q < DOT * DOT; q++)
         acc[q] = _mm512_setzero_ps();
     for (int p = 0; p < k; p += 16) {
-        __mmask16 mk = lane_mask(k - p, 0);
+        __mmask16 mk = dpt_lanes16(k - p);
         __m512 av[DOT], bv[DOT];
         for (int r = 0; r < DOT; r++)
             av[r] = _mm512_maskz_loadu_ps(mk, a + (size_t)r * lda + p);
@@ -186,7 +180,7 @@ static KERNEL void dot_nt(int k, const float *a, const float *b, float beta, flo
 {
     __m512 acc = _mm512_setzero_ps();
     for (int p = 0; p < k; p += 16) {
-        __mmask16 mk = lane_mask(k - p, 0);
+        __mmask16 mk = dpt_lanes16(k - p);
         acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, a + p), _mm512_maskz_loadu_ps(mk, b + p), acc);
     }
     /* the lanes paired as sum16 pairs them (8 apart, 4, 2, 1): an edge output gets the bits it
@@ -229,7 +223,7 @@ static KERNEL void gemm_nt_packed(int m, int n, int k, const float *a, int lda, 
             }
             __mmask16 mask[VECS];
             for (int v = 0; v < VECS; v++)
-                mask[v] = lane_mask(w, v);
+                mask[v] = dpt_lanes16(w - 16 * v);
             column_nn(VECS, m, kp, a + p, (size_t)lda, 1, packed, 16 * VECS, p > 0 ? 1.0f : beta, c + j, ldc, mask);
         }
     }

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dptrain/lanes.h"
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #define RELU_BITS 1
@@ -61,19 +63,13 @@ static int relu_configure(dpt_layer *l, const char *arg, dpt_err *e)
     return DPT_OK;
 }
 
-/* Lanes [0, left) of a vector of 16, for the tail. */
-static __mmask16 lanes(size_t left)
-{
-    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-}
-
 static void relu_forward(const dpt_layer *l, const dpt_fwd_ctx *ctx, float *y, const float *x, int n)
 {
     (void)ctx;
     size_t m = SIZE(l, n);
     uint16_t *bits = l->ws;
     for (size_t i = 0; i < m; i += 16) { /* masked loads and stores only in the tail: 2x faster */
-        __mmask16 t = lanes(m - i);
+        __mmask16 t = dpt_lanes16((long)(m - i));
         __m512 v = t == 0xffff ? _mm512_loadu_ps(x + i) : _mm512_maskz_loadu_ps(t, x + i);
         __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
         if (t == 0xffff)
@@ -93,7 +89,7 @@ static void relu_backward(const dpt_layer *l, float *dx, const float *dy, const 
     const uint16_t *bits = l->ws;
     if (dx)
         for (size_t i = 0; i < m; i += 16) {
-            __mmask16 t = lanes(m - i);
+            __mmask16 t = dpt_lanes16((long)(m - i));
             if (t == 0xffff)
                 _mm512_storeu_ps(dx + i, _mm512_maskz_mov_ps(bits[i / 16], _mm512_loadu_ps(dy + i)));
             else

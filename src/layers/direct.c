@@ -14,6 +14,8 @@
 
 #include <string.h>
 
+#include "dptrain/lanes.h"
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #define DIRECT_SIMD 1
@@ -85,15 +87,10 @@ typedef struct {
     __m512i idx;
 } lanes;
 
-static __mmask16 first(int v)
-{
-    return v <= 0 ? 0 : v >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << v) - 1);
-}
-
 static lanes lanes_of(int v, int s)
 {
     int need = v > 0 ? (v - 1) * s + 1 : 0;
-    return (lanes){first(v), first(need), first(need - 16),
+    return (lanes){dpt_lanes16(v), dpt_lanes16(need), dpt_lanes16(need - 16),
                    _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                       _mm512_set1_epi32(s))};
 }
