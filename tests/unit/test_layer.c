@@ -189,15 +189,20 @@ START_TEST(test_relu_exact)
 }
 END_TEST
 
+/* im2col and the direct convolution, which serve any convolution, on the same shapes. */
 START_TEST(test_conv_fd)
 {
-    conv_algorithm = DPT_CONV_IM2COL;
-    check_fd("conv", "3 3x3", (dpt_shape){1, 5, 5}, 2, 0);
-    check_fd("conv", "3 3x3 stride 2 pad 1", (dpt_shape){2, 7, 5}, 2, 0);
-    check_fd("conv", "2 5x5 pad 2", (dpt_shape){2, 5, 7}, 2, 0);
-    check_fd("conv", "2 1x1", (dpt_shape){3, 3, 4}, 3, 0);
-    check_fd("conv", "2 2x2 stride 2", (dpt_shape){2, 4, 6}, 2, 0);
-    check_fd("conv", "4 3 stride 3 pad 1", (dpt_shape){1, 7, 4}, 2, 0);
+    static const dpt_conv_algorithm algorithms[] = {DPT_CONV_IM2COL, DPT_CONV_DIRECT};
+    for (int a = 0; a < 2; a++) {
+        conv_algorithm = algorithms[a];
+        check_fd("conv", "3 3x3", (dpt_shape){1, 5, 5}, 2, 0);
+        check_fd("conv", "3 3x3 stride 2 pad 1", (dpt_shape){2, 7, 5}, 2, 0);
+        check_fd("conv", "2 5x5 pad 2", (dpt_shape){2, 5, 7}, 2, 0);
+        check_fd("conv", "2 1x1", (dpt_shape){3, 3, 4}, 3, 0);
+        check_fd("conv", "9 1x1", (dpt_shape){3, 3, 4}, 3, 0);
+        check_fd("conv", "2 2x2 stride 2", (dpt_shape){2, 4, 6}, 2, 0);
+        check_fd("conv", "4 3 stride 3 pad 1", (dpt_shape){1, 7, 4}, 2, 0);
+    }
     conv_algorithm = DPT_CONV_AUTO;
 }
 END_TEST
@@ -378,18 +383,6 @@ START_TEST(test_direct_naive)
     conv_algorithm = DPT_CONV_DIRECT;
     for (size_t t = 0; t < sizeof args / sizeof args[0]; t++)
         check_conv_naive(args[t], in[t], n[t]);
-    conv_algorithm = DPT_CONV_AUTO;
-}
-END_TEST
-
-START_TEST(test_direct_fd)
-{
-    conv_algorithm = DPT_CONV_DIRECT;
-    check_fd("conv", "3 3x3", (dpt_shape){1, 5, 5}, 2, 0);
-    check_fd("conv", "3 3x3 stride 2 pad 1", (dpt_shape){2, 7, 5}, 2, 0);
-    check_fd("conv", "2 5x5 pad 2", (dpt_shape){2, 5, 7}, 2, 0);
-    check_fd("conv", "9 1x1", (dpt_shape){3, 3, 4}, 3, 0);
-    check_fd("conv", "4 3 stride 3 pad 1", (dpt_shape){1, 7, 4}, 2, 0);
     conv_algorithm = DPT_CONV_AUTO;
 }
 END_TEST
@@ -757,7 +750,6 @@ int main(void)
     tcase_add_test(tc, test_winograd_naive);
     tcase_add_test(tc, test_winograd_fd);
     tcase_add_test(tc, test_direct_naive);
-    tcase_add_test(tc, test_direct_fd);
     tcase_add_test(tc, test_conv_algorithm);
     tcase_add_test(tc, test_conv_layout);
     tcase_add_test(tc, test_maxpool_first_maximum);

@@ -2,6 +2,7 @@
  * for the strides and beta the layers use. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +111,11 @@ static void check_bits(int tb, int m, int n, int k)
 
 START_TEST(test_gemm_small_bits_per_output)
 {
+    if (!dpt_gemm_small_native()) {
+        /* every call goes to OpenBLAS, whose bits may change with the shape */
+        printf("test_gemm_small_bits_per_output: no AVX-512 here, dpt_gemm_small's own order NOT tested\n");
+        return;
+    }
     for (int tb = 0; tb < 2; tb++) {
         check_bits(tb, 13, 70, 600);
         check_bits(tb, 13, 70, 1000);
