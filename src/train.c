@@ -2,9 +2,9 @@
  * values that steer control flow (loss, gradient norm, validation metrics)
  * are reduced before they are looked at, so all ranks decide alike. */
 #include "dptrain/train.h"
+
 #include "dptrain/replicas.h"
 #include "dptrain/smallgemm.h"
-
 #include "dptrain/snapshot.h"
 
 #include <limits.h>
