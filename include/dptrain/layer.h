@@ -52,6 +52,9 @@ typedef struct {
     int needs_output;    /* backward reads y: nothing after this layer may write over it */
     int reads_flat;      /* reads a C x H x W input as one flat vector (an implicit flatten, logged) */
     int he_before;       /* model.init = auto draws the layer before this one He-normal (ReLU) */
+    int commutes_with_max; /* f(max S) = max f(S), with the gradient at the same first maximum (ReLU):
+                            * the model runs it after a takes_max layer that follows it */
+    int takes_max;       /* each output is the maximum of a window of inputs (max pooling) */
     /* From l->in_shape and the spec's argument, sets l->out_shape, the parameter descriptors
      * (l->nparam, l->param) and the workspace the kind needs (l->ws_fixed, l->ws_per_sample);
      * a shape that does not fit is an error naming the shapes. */

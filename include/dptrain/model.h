@@ -28,7 +28,7 @@ typedef struct {
     float **acts;      /* acts[i]: output of layer i, [max_batch][layers[i].out]; in-place layers share */
     float *dbuf[2];    /* ping-pong gradient buffers for backward */
     void *ws;          /* every layer's workspace, one allocation */
-    char notes[256];   /* what the build did on its own (an implicit flatten), for the log; or "" */
+    char notes[512];   /* what the build did on its own (an implicit flatten, a swap), for the log; or "" */
     dpt_trace *trace;  /* a span per layer and pass when set (training.trace), else NULL */
     int conv_algorithm;/* what conv layers were asked to compute with (dpt_conv_algorithm) */
 } dpt_model;

@@ -176,14 +176,18 @@ static void sigmoid_backward(const dpt_layer *l, float *dx, const float *dy, con
 #define tanh_configure act_configure
 #define sigmoid_configure act_configure
 
-#define ACTIVATION(NAME, NEEDS_Y, HE)                                                         \
+/* MAX: commutes with a max pool (model.c's runs_swapped). ReLU does: it keeps positive values and
+ * sends the rest to +0 with a zero gradient, so it makes no new ties among positive values.
+ * tanh and sigmoid do not: both can round two different inputs to one value, and the first
+ * maximum, which takes the gradient, moves. */
+#define ACTIVATION(NAME, NEEDS_Y, HE, MAX)                                                    \
     const dpt_layer_ops dpt_layer_##NAME = {                                                  \
         .name = #NAME, .syntax = #NAME, .in_place = 1, .needs_output = NEEDS_Y,               \
-        .he_before = HE, .configure = NAME##_configure, .init = act_init,                     \
-        .forward = NAME##_forward, .backward = NAME##_backward,                               \
+        .he_before = HE, .commutes_with_max = MAX, .configure = NAME##_configure,             \
+        .init = act_init, .forward = NAME##_forward, .backward = NAME##_backward,             \
     }
 
-ACTIVATION(identity, 0, 0);
-ACTIVATION(relu, 1, 1); /* reads its bits, not y, with AVX-512; y without */
-ACTIVATION(tanh, 1, 0);
-ACTIVATION(sigmoid, 1, 0);
+ACTIVATION(identity, 0, 0, 0);
+ACTIVATION(relu, 1, 1, 1); /* reads its bits, not y, with AVX-512; y without */
+ACTIVATION(tanh, 1, 0, 0);
+ACTIVATION(sigmoid, 1, 0, 0);

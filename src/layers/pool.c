@@ -288,7 +288,8 @@ static void avgpool_backward(const dpt_layer *l, float *dx, const float *dy, con
 }
 
 const dpt_layer_ops dpt_layer_maxpool = {
-    .name = "maxpool", .syntax = "maxpool K [stride S]", .configure = maxpool_configure, .init = pool_init,
+    .name = "maxpool", .syntax = "maxpool K [stride S]", .takes_max = 1, .configure = maxpool_configure,
+    .init = pool_init,
     .forward = maxpool_forward, .backward = maxpool_backward,
 };
 

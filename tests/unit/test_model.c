@@ -253,6 +253,69 @@ START_TEST(test_cnn_layout)
 }
 END_TEST
 
+/* Runs spec on the batch x with the parameters params: the output and gradients into out, grads. */
+static void run_once(const char *spec, dpt_shape in, const float *params, const float *x, int n, float *out,
+                     float *grads, dpt_model *m)
+{
+    dpt_err e;
+    ck_assert_msg(dpt_model_init_shaped(m, spec, in, n, &e) == DPT_OK, "%s", e.msg);
+    memcpy(m->params, params, sizeof(float) * m->nparams);
+    const float *y = dpt_model_forward(m, x, n);
+    memcpy(out, y, sizeof(float) * (size_t)n * (size_t)m->out_dim);
+    float *dout = malloc(sizeof(float) * (size_t)n * (size_t)m->out_dim);
+    for (int i = 0; i < n * m->out_dim; i++)
+        dout[i] = (float)dpt_rng_normal(8, 0, (uint64_t)i);
+    dpt_model_backward(m, dout, n, 0, NULL, NULL);
+    memcpy(grads, m->grads, sizeof(float) * m->nparams);
+    free(dout);
+}
+
+START_TEST(test_relu_runs_after_maxpool)
+{
+    /* A ReLU before a max pool runs after it, with the same bits as in spec order: against the
+     * same model with an identity between them, which keeps the order. Windows of negatives only,
+     * zeros of both signs and ties reach both orders. */
+    enum { N = 3, P = 2 * 9 + 2 + 2 * 3 + 3, OUT = N * 3 };
+    const char *swapped = "conv 2 3x3, relu, maxpool 3 stride 2, relu, maxpool 3, dense 3";
+    const char *kept = "conv 2 3x3, relu, identity, maxpool 3 stride 2, relu, identity, maxpool 3, dense 3";
+    dpt_shape in = {1, 9, 9}; /* conv: 2x7x7, pool 3 stride 2: 2x3x3, pool 3: 2x1x1 */
+    dpt_model a, b;
+    dpt_err e;
+    ck_assert_msg(dpt_model_init_shaped(&a, swapped, in, N, &e) == DPT_OK, "%s", e.msg);
+    ck_assert_ptr_eq(a.layers[1].ops, dpt_layer_find("maxpool"));
+    ck_assert_ptr_eq(a.layers[2].ops, &dpt_layer_relu);
+    ck_assert_int_eq(a.layers[1].index, 2);
+    ck_assert_int_eq(a.layers[2].in, 2 * 3 * 3);
+    ck_assert_ptr_nonnull(strstr(a.notes, "layer 1 (relu) runs after layer 2 (maxpool)"));
+    ck_assert_ptr_nonnull(strstr(a.notes, "layer 3 (relu) runs after layer 4 (maxpool)"));
+    /* model.init = auto still draws the conv He-normal, as a ReLU follows it in the spec. */
+    ck_assert_msg(dpt_model_init_shaped(&b, kept, in, N, &e) == DPT_OK, "%s", e.msg);
+    ck_assert_uint_eq(a.nparams, P);
+    ck_assert_uint_eq(b.nparams, P);
+    dpt_model_init_params(&a, 5, DPT_SCHEME_AUTO, &e);
+    dpt_model_init_params(&b, 5, DPT_SCHEME_AUTO, &e);
+    ck_assert_int_eq(memcmp(a.params, b.params, sizeof(float) * 20), 0);
+    dpt_model_free(&a);
+    dpt_model_free(&b);
+    float params[P], x[N * 81], ya[OUT], yb[OUT], ga[P], gb[P];
+    for (int i = 0; i < P; i++)
+        params[i] = (float)(0.5 * dpt_rng_normal(2, 0, (uint64_t)i));
+    params[0] = params[1] = 0.0f; /* filter 0's two first taps: ties and zeros in its map */
+    for (int i = 0; i < N * 81; i++)
+        x[i] = i % 5 == 0 ? (i % 2 ? -0.0f : 0.0f) : (float)dpt_rng_normal(3, 0, (uint64_t)i);
+    run_once(swapped, in, params, x, N, ya, ga, &a);
+    run_once(kept, in, params, x, N, yb, gb, &b);
+    ck_assert_int_eq(memcmp(ya, yb, sizeof ya), 0);
+    ck_assert_int_eq(memcmp(ga, gb, sizeof ga), 0);
+    int negative = 0; /* some window's maximum was not positive */
+    for (int i = 0; i < N * 2 * 3 * 3; i++)
+        negative += a.acts[1][i] <= 0.0f;
+    ck_assert_int_gt(negative, 0);
+    dpt_model_free(&a);
+    dpt_model_free(&b);
+}
+END_TEST
+
 static size_t ready_off[8], ready_len[8];
 static int nready, dx_written[8];
 static void on_ready(void *ctx, size_t off, size_t len)
@@ -326,6 +389,7 @@ int main(void)
     tcase_add_test(tc, test_sample_threads_auto);
     tcase_add_test(tc, test_fd_cnn);
     tcase_add_test(tc, test_cnn_layout);
+    tcase_add_test(tc, test_relu_runs_after_maxpool);
     suite_add_tcase(s, tc);
     return dpt_test_run(s);
 }
