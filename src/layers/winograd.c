@@ -13,6 +13,15 @@
 
 #include "dptrain/smallgemm.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+#include "dptrain/lanes.h"
+#define WINO_SIMD 1
+#else
+#define WINO_SIMD 0
+#endif
+
 /* Tiles per chunk the GEMMs aim for: enough columns to run near peak, few enough that a chunk's
  * V and M (16 x (c + f) x tiles floats) stay in L2 on the reference CNN. */
 enum { WINO_TILES = 256 };
@@ -136,19 +145,67 @@ static void weight_gradient(float *dw, const float *du, int f, int c, int accumu
     }
 }
 
+/* The row x [w] split: ev [(w + 1) / 2] its even values, od [w / 2] its odd ones. The copies of
+ * the input into the bordered planes and back (a scalar loop of stride 2 was 5% of the reference
+ * CNN's step): with AVX-512 32 values at a time, one permute for each half, and masked loads and
+ * stores that touch nothing past the row. */
+static void split_row(float *ev, float *od, const float *x, int w)
+{
+#if WINO_SIMD
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int c = 0; c < w; c += 32) {
+        __m512 a = _mm512_maskz_loadu_ps(dpt_lanes16(w - c), x + c);
+        __m512 b = w - c > 16 ? _mm512_maskz_loadu_ps(dpt_lanes16(w - c - 16), x + c + 16) : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(ev + c / 2, dpt_lanes16((w - c + 1) / 2), _mm512_permutex2var_ps(a, even, b));
+        _mm512_mask_storeu_ps(od + c / 2, dpt_lanes16((w - c) / 2), _mm512_permutex2var_ps(a, odd, b));
+    }
+#else
+    for (int c = 0; 2 * c < w; c++)
+        ev[c] = x[2 * c];
+    for (int c = 0; 2 * c + 1 < w; c++)
+        od[c] = x[2 * c + 1];
+#endif
+}
+
+/* x [w] = ev [(w + 1) / 2] and od [w / 2] interleaved, split_row's inverse. */
+static void merge_row(float *x, const float *ev, const float *od, int w)
+{
+#if WINO_SIMD
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    for (int c = 0; c < w; c += 32) {
+        __m512 e = _mm512_maskz_loadu_ps(dpt_lanes16((w - c + 1) / 2), ev + c / 2);
+        __m512 o = _mm512_maskz_loadu_ps(dpt_lanes16((w - c) / 2), od + c / 2);
+        _mm512_mask_storeu_ps(x + c, dpt_lanes16(w - c), _mm512_permutex2var_ps(e, lo, o));
+        if (w - c > 16)
+            _mm512_mask_storeu_ps(x + c + 16, dpt_lanes16(w - c - 16), _mm512_permutex2var_ps(e, hi, o));
+    }
+#else
+    for (int c = 0; c < w; c++)
+        x[c] = c & 1 ? od[c / 2] : ev[c / 2];
+#endif
+}
+
+/* Row r of a plane's bordered copy, split: column x lands at p + x, the even ones in er and the odd
+ * ones in or; even x come first in er when p is even, in or when it is odd. */
+static void split_at(float **ev, float **od, float *er, float *or, int p)
+{
+    if (p & 1)
+        *ev = or + (p - 1) / 2, *od = er + (p + 1) / 2;
+    else
+        *ev = er + p / 2, *od = or + p / 2;
+}
+
 /* Copies plane x [h][w] into the split bordered planes pe, po at (p, p); their borders stay as
  * they were (zero). */
 static void fill_plane(float *pe, float *po, const float *x, const dpt_wino *g)
 {
     int ps = plane_stride(g), p = g->p, w = g->w;
     for (int r = 0; r < g->h; r++) {
-        const float *xr = x + (size_t)r * w;
-        float *er = pe + (size_t)(r + p) * ps, *or = po + (size_t)(r + p) * ps;
-        /* column x lands at p + x: even ones in er, odd ones in or */
-        for (int c = p & 1; c < w; c += 2)
-            er[(p + c) / 2] = xr[c];
-        for (int c = (p + 1) & 1; c < w; c += 2)
-            or[(p + c) / 2] = xr[c];
+        float *ev, *od;
+        split_at(&ev, &od, pe + (size_t)(r + p) * ps, po + (size_t)(r + p) * ps, p);
+        split_row(ev, od, x + (size_t)r * w, w);
     }
 }
 
@@ -354,12 +411,9 @@ static void chunk_dx(const wino_ws *s, float *dx, int ns, int ld, const dpt_wino
             input_gradient(s->de, s->dodd, s->v + (size_t)ci * ld + (size_t)i * tiles, (size_t)g->c * ld, g);
             float *d = dx + ((size_t)i * g->c + ci) * hw;
             for (int r = 0; r < g->h; r++) {
-                const float *er = s->de + (size_t)(r + p) * ps, *or = s->dodd + (size_t)(r + p) * ps;
-                float *dr = d + (size_t)r * w;
-                for (int c = p & 1; c < w; c += 2)
-                    dr[c] = er[(p + c) / 2];
-                for (int c = (p + 1) & 1; c < w; c += 2)
-                    dr[c] = or[(p + c) / 2];
+                float *ev, *od;
+                split_at(&ev, &od, s->de + (size_t)(r + p) * ps, s->dodd + (size_t)(r + p) * ps, p);
+                merge_row(d + (size_t)r * w, ev, od, w);
             }
         }
 }
