@@ -105,13 +105,43 @@ size_t dpt_wino_ws_bytes(const dpt_wino *g)
     return sizeof(float) * (2 * fc + (size_t)16 * (g->c + g->f) * t + 4 * plane_size(g));
 }
 
-/* U [16][f][c] = G g G^T of every 3x3 kernel g of w [f][c][3][3]. */
+/* Sixteen lanes of floats, a kernel in each, for the transforms of the weights (kernel by kernel
+ * they were scalar stores to 16 places each); passed by address only, as the build may lack
+ * AVX-512. */
+typedef float v16 __attribute__((vector_size(64)));
+
+/* g[t] = value t (< 9) of the n (<= 16) kernels at w [n][9], one per lane, zero past n. */
+static void load_kernels(v16 g[9], const float *w, int n)
+{
+#if WINO_SIMD
+    const __m512i at = _mm512_set_epi32(135, 126, 117, 108, 99, 90, 81, 72, 63, 54, 45, 36, 27, 18, 9, 0);
+    for (int t = 0; t < 9; t++)
+        g[t] = (v16)_mm512_mask_i32gather_ps(_mm512_setzero_ps(), dpt_lanes16(n), at, w + t, 4);
+#else
+    for (int t = 0; t < 9; t++)
+        for (int k = 0; k < 16; k++)
+            g[t][k] = k < n ? w[9 * k + t] : 0.0f;
+#endif
+}
+
+/* d [n] = lanes [0, n) of *v. */
+static void store_lanes(float *d, const v16 *v, int n)
+{
+#if WINO_SIMD
+    _mm512_mask_storeu_ps(d, dpt_lanes16(n), (__m512)*v);
+#else
+    memcpy(d, v, sizeof(float) * (size_t)n);
+#endif
+}
+
+/* U [16][f][c] = G g G^T of every 3x3 kernel g of w [f][c][3][3], 16 kernels at a time. */
 static void weight_transform(float *u, const float *w, int f, int c)
 {
     size_t fc = (size_t)f * c;
-    for (size_t k = 0; k < fc; k++) {
-        const float *g = w + 9 * k;
-        float t[4][3], r[4][4];
+    for (size_t k = 0; k < fc; k += 16) {
+        int n = fc - k < 16 ? (int)(fc - k) : 16;
+        v16 g[9], t[4][3], r[4][4];
+        load_kernels(g, w + 9 * k, n);
         for (int j = 0; j < 3; j++) {
             t[0][j] = g[j];
             t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
@@ -125,7 +155,7 @@ static void weight_transform(float *u, const float *w, int f, int c)
             r[i][3] = t[i][2];
         }
         for (int xi = 0; xi < 16; xi++)
-            u[xi * fc + k] = r[xi / 4][xi % 4];
+            store_lanes(u + xi * fc + k, &r[xi / 4][xi % 4], n);
     }
 }
 
@@ -246,9 +276,10 @@ static void input_transform(float *v, size_t stride, const float *pe, const floa
 /* The n (<= 16 taken) values e0 o0 e1 o1 ... at y: a tile row's even and odd output columns for 8
  * tiles. With AVX-512 one permute and a masked store; else, when `whole`, 16 values from two
  * shuffles (the caller lets the ones past n spill onto outputs written after), one at a time when
- * not. */
-static inline void put_pair(float *y, v8 e, v8 o, int n, int whole)
+ * not. By address: a vector argument's ABI differs between builds with and without AVX. */
+static inline void put_pair(float *y, const v8 *pe, const v8 *po, int n, int whole)
 {
+    v8 e = *pe, o = *po;
 #if WINO_SIMD
     (void)whole;
     const __m512i zip = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
@@ -317,9 +348,10 @@ static void output_transform(float *y, const float *m, size_t stride, float bias
             }
             v8 ye0 = s0[0] + s0[1] + s0[2], yo0 = s0[1] - s0[2] - s0[3];
             v8 ye1 = s1[0] + s1[1] + s1[2], yo1 = s1[1] - s1[2] - s1[3];
-            put_pair(y0 + 2 * j, ye0 + bias, yo0 + bias, ow - 2 * j, whole);
+            ye0 += bias, yo0 += bias, ye1 += bias, yo1 += bias;
+            put_pair(y0 + 2 * j, &ye0, &yo0, ow - 2 * j, whole);
             if (second)
-                put_pair(y1 + 2 * j, ye1 + bias, yo1 + bias, ow - 2 * j, whole);
+                put_pair(y1 + 2 * j, &ye1, &yo1, ow - 2 * j, whole);
         }
     }
 }
@@ -355,11 +387,12 @@ static void output_gradient(float *m, size_t stride, const float *dy, const dpt_
 }
 
 /* p[k] += a[k], then p[k + 1] += b[k] (k < 8), as two stores: reading p + 1 back after storing p
- * would wait for the store (a load overlapping a store in flight), which stalled input_gradient. */
-static inline void add_pair(float *p, v8 a, v8 b)
+ * would wait for the store (a load overlapping a store in flight), which stalled input_gradient.
+ * Vectors by address, as put_pair's. */
+static inline void add_pair(float *p, const v8 *a, const v8 *b)
 {
-    v8 x = LD(p) + a, next = LD(p + 8);
-    ST(p + 1, NEXT1(x, next) + b);
+    v8 x = LD(p) + *a, next = LD(p + 8);
+    ST(p + 1, NEXT1(x, next) + *b);
     p[0] = x[0];
 }
 
@@ -386,8 +419,9 @@ static void input_gradient(float *de, float *dodd, const float *v, size_t stride
             }
             for (int r = 0; r < 4; r++) {
                 size_t at = (size_t)(2 * ti + r) * ps + j;
-                add_pair(de + at, e[r][0], e[r][1] + e[r][2] - e[r][0]);
-                add_pair(dodd + at, e[r][1] - e[r][2] + e[r][3], -e[r][3]);
+                v8 even1 = e[r][1] + e[r][2] - e[r][0], odd0 = e[r][1] - e[r][2] + e[r][3], odd1 = -e[r][3];
+                add_pair(de + at, &e[r][0], &even1);
+                add_pair(dodd + at, &odd0, &odd1);
             }
         }
 }
