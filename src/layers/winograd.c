@@ -26,11 +26,12 @@
  * V and M (16 x (c + f) x tiles floats) stay in L2 on the reference CNN. */
 enum { WINO_TILES = 256 };
 
-/* The output transform and the output gradient ask for the planes they write (y) and read (dy) this
- * many values (4 KB) ahead: both stream through planes from and to memory (3.2 MB each on the
- * reference CNN's second conv at batch 64), and waiting on dy's loads was half of the backward's
- * own time. Alone on that layer at batch 64, A/B in one process: the forward 3-5% faster, the
- * backward 7-8% (256 to 2048 values ahead alike; the input x read ahead gained nothing). */
+/* The copy of the input and the output transform and gradient ask for the planes they read (x, dy)
+ * and write (y) this many values (4 KB) ahead: they stream through planes from and to memory
+ * (1.6 MB of x, 3.2 MB of y and of dy on the reference CNN's second conv at batch 64), and waiting
+ * on dy's loads was half of the backward's own time, on x's two thirds of chunk_inputs'. That layer
+ * alone at batch 64, A/B in one process: dy and y ahead, the forward 3-5% faster and the backward
+ * 7-8% (256 to 2048 values ahead alike); x ahead too, another 4-9% and 3-4%. */
 enum { WINO_AHEAD = 1024 };
 
 void dpt_wino_plan(dpt_wino *g, int c, int h, int w, int f, int p)
@@ -242,6 +243,8 @@ static void fill_plane(float *pe, float *po, const float *x, const dpt_wino *g)
     for (int r = 0; r < g->h; r++) {
         float *ev, *od;
         split_at(&ev, &od, pe + (size_t)(r + p) * ps, po + (size_t)(r + p) * ps, p);
+        for (int c = 0; c < w; c += 16)
+            __builtin_prefetch(x + (size_t)r * w + c + WINO_AHEAD);
         split_row(ev, od, x + (size_t)r * w, w);
     }
 }
