@@ -26,12 +26,13 @@
  * V and M (16 x (c + f) x tiles floats) stay in L2 on the reference CNN. */
 enum { WINO_TILES = 256 };
 
-/* The copy of the input and the output transform and gradient ask for the planes they read (x, dy)
- * and write (y) this many values (4 KB) ahead: they stream through planes from and to memory
- * (1.6 MB of x, 3.2 MB of y and of dy on the reference CNN's second conv at batch 64), and waiting
- * on dy's loads was half of the backward's own time, on x's two thirds of chunk_inputs'. That layer
- * alone at batch 64, A/B in one process: dy and y ahead, the forward 3-5% faster and the backward
- * 7-8% (256 to 2048 values ahead alike); x ahead too, another 4-9% and 3-4%. */
+/* The copies of the input and of its gradient and the output transform and gradient ask for the
+ * planes they read (x, dy) and write (y, dx) this many values (4 KB) ahead: they stream through
+ * planes from and to memory (1.6 MB of x and dx, 3.2 MB of y and dy on the reference CNN's second
+ * conv at batch 64), and waiting on dy's loads was half of the backward's own time, on x's two
+ * thirds of chunk_inputs'. That layer alone at batch 64, A/B in one process: dy and y ahead, the
+ * forward 3-5% faster and the backward 7-8% (256 to 2048 values ahead alike); x ahead too, another
+ * 4-9% and 3-4%; dx too, the backward another 3-6%. */
 enum { WINO_AHEAD = 1024 };
 
 void dpt_wino_plan(dpt_wino *g, int c, int h, int w, int f, int p)
@@ -479,6 +480,8 @@ static void chunk_dx(const wino_ws *s, float *dx, int ns, int ld, const dpt_wino
             for (int r = 0; r < g->h; r++) {
                 float *ev, *od;
                 split_at(&ev, &od, s->de + (size_t)(r + p) * ps, s->dodd + (size_t)(r + p) * ps, p);
+                for (int c = 0; c < w; c += 16)
+                    __builtin_prefetch(d + (size_t)r * w + c + WINO_AHEAD, 1);
                 merge_row(d + (size_t)r * w, ev, od, w);
             }
         }
