@@ -13,9 +13,27 @@
 
 #include "dptrain/smallgemm.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+#include "dptrain/lanes.h"
+#define WINO_SIMD 1
+#else
+#define WINO_SIMD 0
+#endif
+
 /* Tiles per chunk the GEMMs aim for: enough columns to run near peak, few enough that a chunk's
  * V and M (16 x (c + f) x tiles floats) stay in L2 on the reference CNN. */
 enum { WINO_TILES = 256 };
+
+/* The copies of the input and of its gradient and the output transform and gradient ask for the
+ * planes they read (x, dy) and write (y, dx) this many values (4 KB) ahead: they stream through
+ * planes from and to memory (1.6 MB of x and dx, 3.2 MB of y and dy on the reference CNN's second
+ * conv at batch 64), and waiting on dy's loads was half of the backward's own time, on x's two
+ * thirds of chunk_inputs'. That layer alone at batch 64, A/B in one process: dy and y ahead, the
+ * forward 3-5% faster and the backward 7-8% (256 to 2048 values ahead alike); x ahead too, another
+ * 4-9% and 3-4%; dx too, the backward another 3-6%. */
+enum { WINO_AHEAD = 1024 };
 
 void dpt_wino_plan(dpt_wino *g, int c, int h, int w, int f, int p)
 {
@@ -36,17 +54,19 @@ typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
 #define ST(p, v) (*(v8u *)(p) = (v))
 /* ZIP_LO, ZIP_HI: lanes a0 b0 a1 b1 ... a3 b3 and a4 b4 ... a7 b7 of a and b (a tile row's even
  * and odd output columns, interleaved); UNZIP_EVEN, UNZIP_ODD: the even and the odd lanes of a
- * followed by b. */
+ * followed by b; NEXT1: lanes a1 ... a7 b0. */
 #if defined(__clang__)
 #define ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
 #define ZIP_HI(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
 #define UNZIP_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
 #define UNZIP_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#define NEXT1(a, b) __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8)
 #else
 #define ZIP_LO(a, b) __builtin_shuffle(a, b, (v8i){0, 8, 1, 9, 2, 10, 3, 11})
 #define ZIP_HI(a, b) __builtin_shuffle(a, b, (v8i){4, 12, 5, 13, 6, 14, 7, 15})
 #define UNZIP_EVEN(a, b) __builtin_shuffle(a, b, (v8i){0, 2, 4, 6, 8, 10, 12, 14})
 #define UNZIP_ODD(a, b) __builtin_shuffle(a, b, (v8i){1, 3, 5, 7, 9, 11, 13, 15})
+#define NEXT1(a, b) __builtin_shuffle(a, b, (v8i){1, 2, 3, 4, 5, 6, 7, 8})
 #endif
 
 /* A tile row in whole vectors; rows of the bordered planes hold a vector more. */
@@ -61,10 +81,9 @@ static size_t cols(size_t t) { return t + 8; }
 
 /* The workspace, in floats: U and dU [16][f][c], V [16][c][cols(T)] and M [16][f][cols(T)] for T
  * tiles of a chunk, the input's bordered plane and the input gradient's, each split into its even
- * and odd columns (a tile's 4 columns are then even[j], odd[j], even[j + 1], odd[j + 1]), and
- * rows for the transforms. */
+ * and odd columns (a tile's 4 columns are then even[j], odd[j], even[j + 1], odd[j + 1]). */
 typedef struct {
-    float *u, *du, *v, *m, *pe, *po, *de, *dodd, *rows;
+    float *u, *du, *v, *m, *pe, *po, *de, *dodd;
 } wino_ws;
 
 static wino_ws carve(const dpt_wino *g, void *ws)
@@ -79,23 +98,52 @@ static wino_ws carve(const dpt_wino *g, void *ws)
     s.po = s.pe + plane;
     s.de = s.po + plane;
     s.dodd = s.de + plane;
-    s.rows = s.dodd + plane;
     return s;
 }
 
 size_t dpt_wino_ws_bytes(const dpt_wino *g)
 {
     size_t fc = (size_t)16 * g->f * g->c, t = cols((size_t)g->chunk * g->th * g->tw);
-    return sizeof(float) * (2 * fc + (size_t)16 * (g->c + g->f) * t + 4 * plane_size(g) + 4 * (size_t)plane_stride(g));
+    return sizeof(float) * (2 * fc + (size_t)16 * (g->c + g->f) * t + 4 * plane_size(g));
 }
 
-/* U [16][f][c] = G g G^T of every 3x3 kernel g of w [f][c][3][3]. */
+/* Sixteen lanes of floats, a kernel in each, for the transforms of the weights (kernel by kernel
+ * they were scalar stores to 16 places each); passed by address only, as the build may lack
+ * AVX-512. */
+typedef float v16 __attribute__((vector_size(64)));
+
+/* g[t] = value t (< 9) of the n (<= 16) kernels at w [n][9], one per lane, zero past n. */
+static void load_kernels(v16 g[9], const float *w, int n)
+{
+#if WINO_SIMD
+    const __m512i at = _mm512_set_epi32(135, 126, 117, 108, 99, 90, 81, 72, 63, 54, 45, 36, 27, 18, 9, 0);
+    for (int t = 0; t < 9; t++)
+        g[t] = (v16)_mm512_mask_i32gather_ps(_mm512_setzero_ps(), dpt_lanes16(n), at, w + t, 4);
+#else
+    for (int t = 0; t < 9; t++)
+        for (int k = 0; k < 16; k++)
+            g[t][k] = k < n ? w[9 * k + t] : 0.0f;
+#endif
+}
+
+/* d [n] = lanes [0, n) of *v. */
+static void store_lanes(float *d, const v16 *v, int n)
+{
+#if WINO_SIMD
+    _mm512_mask_storeu_ps(d, dpt_lanes16(n), (__m512)*v);
+#else
+    memcpy(d, v, sizeof(float) * (size_t)n);
+#endif
+}
+
+/* U [16][f][c] = G g G^T of every 3x3 kernel g of w [f][c][3][3], 16 kernels at a time. */
 static void weight_transform(float *u, const float *w, int f, int c)
 {
     size_t fc = (size_t)f * c;
-    for (size_t k = 0; k < fc; k++) {
-        const float *g = w + 9 * k;
-        float t[4][3], r[4][4];
+    for (size_t k = 0; k < fc; k += 16) {
+        int n = fc - k < 16 ? (int)(fc - k) : 16;
+        v16 g[9], t[4][3], r[4][4];
+        load_kernels(g, w + 9 * k, n);
         for (int j = 0; j < 3; j++) {
             t[0][j] = g[j];
             t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
@@ -109,7 +157,7 @@ static void weight_transform(float *u, const float *w, int f, int c)
             r[i][3] = t[i][2];
         }
         for (int xi = 0; xi < 16; xi++)
-            u[xi * fc + k] = r[xi / 4][xi % 4];
+            store_lanes(u + xi * fc + k, &r[xi / 4][xi % 4], n);
     }
 }
 
@@ -136,19 +184,69 @@ static void weight_gradient(float *dw, const float *du, int f, int c, int accumu
     }
 }
 
+/* The row x [w] split: ev [(w + 1) / 2] its even values, od [w / 2] its odd ones. The copies of
+ * the input into the bordered planes and back (a scalar loop of stride 2 was 5% of the reference
+ * CNN's step): with AVX-512 32 values at a time, one permute for each half, and masked loads and
+ * stores that touch nothing past the row. */
+static void split_row(float *ev, float *od, const float *x, int w)
+{
+#if WINO_SIMD
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int c = 0; c < w; c += 32) {
+        __m512 a = _mm512_maskz_loadu_ps(dpt_lanes16(w - c), x + c);
+        __m512 b = w - c > 16 ? _mm512_maskz_loadu_ps(dpt_lanes16(w - c - 16), x + c + 16) : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(ev + c / 2, dpt_lanes16((w - c + 1) / 2), _mm512_permutex2var_ps(a, even, b));
+        _mm512_mask_storeu_ps(od + c / 2, dpt_lanes16((w - c) / 2), _mm512_permutex2var_ps(a, odd, b));
+    }
+#else
+    for (int c = 0; 2 * c < w; c++)
+        ev[c] = x[2 * c];
+    for (int c = 0; 2 * c + 1 < w; c++)
+        od[c] = x[2 * c + 1];
+#endif
+}
+
+/* x [w] = ev [(w + 1) / 2] and od [w / 2] interleaved, split_row's inverse. */
+static void merge_row(float *x, const float *ev, const float *od, int w)
+{
+#if WINO_SIMD
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    for (int c = 0; c < w; c += 32) {
+        __m512 e = _mm512_maskz_loadu_ps(dpt_lanes16((w - c + 1) / 2), ev + c / 2);
+        __m512 o = _mm512_maskz_loadu_ps(dpt_lanes16((w - c) / 2), od + c / 2);
+        _mm512_mask_storeu_ps(x + c, dpt_lanes16(w - c), _mm512_permutex2var_ps(e, lo, o));
+        if (w - c > 16)
+            _mm512_mask_storeu_ps(x + c + 16, dpt_lanes16(w - c - 16), _mm512_permutex2var_ps(e, hi, o));
+    }
+#else
+    for (int c = 0; c < w; c++)
+        x[c] = c & 1 ? od[c / 2] : ev[c / 2];
+#endif
+}
+
+/* Row r of a plane's bordered copy, split: column x lands at p + x, the even ones in er and the odd
+ * ones in or; even x come first in er when p is even, in or when it is odd. */
+static void split_at(float **ev, float **od, float *er, float *or, int p)
+{
+    if (p & 1)
+        *ev = or + (p - 1) / 2, *od = er + (p + 1) / 2;
+    else
+        *ev = er + p / 2, *od = or + p / 2;
+}
+
 /* Copies plane x [h][w] into the split bordered planes pe, po at (p, p); their borders stay as
  * they were (zero). */
 static void fill_plane(float *pe, float *po, const float *x, const dpt_wino *g)
 {
     int ps = plane_stride(g), p = g->p, w = g->w;
     for (int r = 0; r < g->h; r++) {
-        const float *xr = x + (size_t)r * w;
-        float *er = pe + (size_t)(r + p) * ps, *or = po + (size_t)(r + p) * ps;
-        /* column x lands at p + x: even ones in er, odd ones in or */
-        for (int c = p & 1; c < w; c += 2)
-            er[(p + c) / 2] = xr[c];
-        for (int c = (p + 1) & 1; c < w; c += 2)
-            or[(p + c) / 2] = xr[c];
+        float *ev, *od;
+        split_at(&ev, &od, pe + (size_t)(r + p) * ps, po + (size_t)(r + p) * ps, p);
+        for (int c = 0; c < w; c += 16)
+            __builtin_prefetch(x + (size_t)r * w + c + WINO_AHEAD);
+        split_row(ev, od, x + (size_t)r * w, w);
     }
 }
 
@@ -179,18 +277,70 @@ static void input_transform(float *v, size_t stride, const float *pe, const floa
         }
 }
 
-/* One output plane y [oh][ow] = A^T M A + bias from m[xi * stride + tile]; a partial tile writes
- * only its valid outputs. rows: 4 x lanes(g) floats. */
-static void output_transform(float *y, const float *m, size_t stride, float bias, float *rows, const dpt_wino *g)
+/* The n (<= 16 taken) values e0 o0 e1 o1 ... at y: a tile row's even and odd output columns for 8
+ * tiles. With AVX-512 one permute and a masked store; else, when `whole`, 16 values from two
+ * shuffles (the caller lets the ones past n spill onto outputs written after), one at a time when
+ * not. By address: a vector argument's ABI differs between builds with and without AVX. */
+static inline void put_pair(float *y, const v8 *pe, const v8 *po, int n, int whole)
 {
-    int tw = g->tw, ow = g->ow, nl = lanes(g);
-    float *e0 = rows, *o0 = rows + nl, *e1 = rows + 2 * nl, *o1 = rows + 3 * nl;
-    /* A tile row of one vector writes its two output rows whole, 16 values each, when what spills
-     * past them lands on rows that the next tile row writes after (so not the last tile row). */
-    int whole = tw <= 8 && ow >= 8;
+    v8 e = *pe, o = *po;
+#if WINO_SIMD
+    (void)whole;
+    const __m512i zip = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    _mm512_mask_storeu_ps(y, dpt_lanes16(n),
+                          _mm512_permutex2var_ps(_mm512_castps256_ps512((__m256)e), zip,
+                                                 _mm512_castps256_ps512((__m256)o)));
+#else
+    if (whole) {
+        ST(y, ZIP_LO(e, o));
+        ST(y + 8, ZIP_HI(e, o));
+        return;
+    }
+    for (int k = 0; k < 8 && 2 * k < n; k++) {
+        y[2 * k] = e[k];
+        if (2 * k + 1 < n)
+            y[2 * k + 1] = o[k];
+    }
+#endif
+}
+
+/* put_pair's inverse: *e, *o = the even and odd values of d [n] (n <= 16 taken), zero past n; when
+ * `whole` (without AVX-512) 16 values are read whatever n, their lanes past n left as read. */
+static inline void get_pair(v8 *e, v8 *o, const float *d, int n, int whole)
+{
+#if WINO_SIMD
+    (void)whole;
+    const __m512i split = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
+    __m512 a = _mm512_permutexvar_ps(split, _mm512_maskz_loadu_ps(dpt_lanes16(n), d));
+    *e = (v8)_mm512_castps512_ps256(a);
+    *o = (v8)_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1));
+#else
+    if (whole) {
+        v8 a = LD(d), b = LD(d + 8);
+        *e = UNZIP_EVEN(a, b), *o = UNZIP_ODD(a, b);
+        return;
+    }
+    *e = (v8){0}, *o = (v8){0};
+    for (int k = 0; k < 8 && 2 * k < n; k++) {
+        (*e)[k] = d[2 * k];
+        if (2 * k + 1 < n)
+            (*o)[k] = d[2 * k + 1];
+    }
+#endif
+}
+
+/* One output plane y [oh][ow] = A^T M A + bias from m[xi * stride + tile]; a partial tile writes
+ * only its valid outputs. */
+static void output_transform(float *y, const float *m, size_t stride, float bias, const dpt_wino *g)
+{
+    int tw = g->tw, ow = g->ow;
     for (int ti = 0; ti < g->th; ti++) {
         float *y0 = y + (size_t)2 * ti * ow, *y1 = y0 + ow;
-        int direct = whole && ti < g->th - 1;
+        /* A tile row of one vector may write its two output rows whole, 16 values each: what spills
+         * past them lands on rows that the next tile row writes after (so not the last tile row). */
+        int whole = tw <= 8 && ow >= 8 && ti < g->th - 1, second = 2 * ti + 1 < g->oh;
+        for (int k = 0; k < 2 * ow; k += 16)
+            __builtin_prefetch(y0 + k + WINO_AHEAD, 1);
         for (int j = 0; j < tw; j += 8) {
             const float *mt = m + (size_t)ti * tw + j;
             v8 s0[4], s1[4];
@@ -202,67 +352,32 @@ static void output_transform(float *y, const float *m, size_t stride, float bias
             }
             v8 ye0 = s0[0] + s0[1] + s0[2], yo0 = s0[1] - s0[2] - s0[3];
             v8 ye1 = s1[0] + s1[1] + s1[2], yo1 = s1[1] - s1[2] - s1[3];
-            if (direct) {
-                ye0 += bias, yo0 += bias, ye1 += bias, yo1 += bias;
-                ST(y0, ZIP_LO(ye0, yo0));
-                ST(y0 + 8, ZIP_HI(ye0, yo0));
-                ST(y1, ZIP_LO(ye1, yo1));
-                ST(y1 + 8, ZIP_HI(ye1, yo1));
-                continue;
-            }
-            ST(e0 + j, ye0);
-            ST(o0 + j, yo0);
-            ST(e1 + j, ye1);
-            ST(o1 + j, yo1);
-        }
-        if (direct)
-            continue;
-        for (int x = 0; x < ow / 2; x++)
-            y0[2 * x] = e0[x] + bias, y0[2 * x + 1] = o0[x] + bias;
-        if (ow & 1)
-            y0[ow - 1] = e0[ow / 2] + bias;
-        if (2 * ti + 1 < g->oh) {
-            for (int x = 0; x < ow / 2; x++)
-                y1[2 * x] = e1[x] + bias, y1[2 * x + 1] = o1[x] + bias;
-            if (ow & 1)
-                y1[ow - 1] = e1[ow / 2] + bias;
+            ye0 += bias, yo0 += bias, ye1 += bias, yo1 += bias;
+            put_pair(y0 + 2 * j, &ye0, &yo0, ow - 2 * j, whole);
+            if (second)
+                put_pair(y1 + 2 * j, &ye1, &yo1, ow - 2 * j, whole);
         }
     }
 }
 
 /* m[xi * stride + tile] = A dy A^T of every tile of one output gradient plane dy [oh][ow], zero
- * past its edge. rows: 4 x lanes(g) floats, zero past tw. */
-static void output_gradient(float *m, size_t stride, const float *dy, float *rows, const dpt_wino *g)
+ * past its edge. */
+static void output_gradient(float *m, size_t stride, const float *dy, const dpt_wino *g)
 {
-    int tw = g->tw, ow = g->ow, nl = lanes(g);
-    float *ae = rows, *ao = rows + nl, *be = rows + 2 * nl, *bo = rows + 3 * nl;
+    int tw = g->tw, ow = g->ow;
     for (int ti = 0; ti < g->th; ti++) {
         const float *d0 = dy + (size_t)2 * ti * ow, *d1 = d0 + ow;
-        int second = 2 * ti + 1 < g->oh;
-        if (tw <= 8 && ow >= 8 && !(ow & 1) && ti < g->th - 1) {
-            /* Both rows in two vector loads each: what they read past a row is the next row (not
-             * past the plane: not the last tile row), in lanes past tw, whose tiles are
-             * overwritten by the next tile row. */
-            v8 a0 = LD(d0), a1 = LD(d0 + 8), b0 = LD(d1), b1 = LD(d1 + 8);
-            ST(ae, UNZIP_EVEN(a0, a1));
-            ST(ao, UNZIP_ODD(a0, a1));
-            ST(be, UNZIP_EVEN(b0, b1));
-            ST(bo, UNZIP_ODD(b0, b1));
-        } else {
-            for (int x = 0; x < ow / 2; x++)
-                ae[x] = d0[2 * x], ao[x] = d0[2 * x + 1];
-            if (second)
-                for (int x = 0; x < ow / 2; x++)
-                    be[x] = d1[2 * x], bo[x] = d1[2 * x + 1];
-            else
-                memset(be, 0, sizeof(float) * 2 * (size_t)nl); /* be and bo */
-            if (ow & 1) {
-                ae[ow / 2] = d0[ow - 1], ao[ow / 2] = 0.0f;
-                be[ow / 2] = second ? d1[ow - 1] : 0.0f, bo[ow / 2] = 0.0f;
-            }
-        }
+        /* A tile row of one vector may read its two rows in two vector loads each: what they read
+         * past a row is the next row (not past the plane: not the last tile row), in lanes past tw,
+         * whose tiles the next tile row overwrites; an odd row would put a value in a partial tile. */
+        int whole = tw <= 8 && ow >= 8 && !(ow & 1) && ti < g->th - 1, second = 2 * ti + 1 < g->oh;
+        for (int k = 0; k < 2 * ow; k += 16)
+            __builtin_prefetch(d0 + k + WINO_AHEAD);
         for (int j = 0; j < tw; j += 8) {
-            v8 y00 = LD(ae + j), y01 = LD(ao + j), y10 = LD(be + j), y11 = LD(bo + j);
+            v8 y00, y01, y10 = {0}, y11 = {0};
+            get_pair(&y00, &y01, d0 + 2 * j, ow - 2 * j, whole);
+            if (second)
+                get_pair(&y10, &y11, d1 + 2 * j, ow - 2 * j, whole);
             v8 r[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
             float *mt = m + (size_t)ti * tw + j;
             for (int i = 0; i < 4; i++) {
@@ -273,6 +388,16 @@ static void output_gradient(float *m, size_t stride, const float *dy, float *row
             }
         }
     }
+}
+
+/* p[k] += a[k], then p[k + 1] += b[k] (k < 8), as two stores: reading p + 1 back after storing p
+ * would wait for the store (a load overlapping a store in flight), which stalled input_gradient.
+ * Vectors by address, as put_pair's. */
+static inline void add_pair(float *p, const v8 *a, const v8 *b)
+{
+    v8 x = LD(p) + *a, next = LD(p + 8);
+    ST(p + 1, NEXT1(x, next) + *b);
+    p[0] = x[0];
 }
 
 /* The split bordered planes de, dodd = the sum over tiles of B dV B^T placed on each tile's patch,
@@ -297,11 +422,10 @@ static void input_gradient(float *de, float *dodd, const float *v, size_t stride
                 e[3][c] = -q[12 + c];
             }
             for (int r = 0; r < 4; r++) {
-                float *pe = de + (size_t)(2 * ti + r) * ps + j, *po = dodd + (size_t)(2 * ti + r) * ps + j;
-                ST(pe, LD(pe) + e[r][0]);
-                ST(po, LD(po) + (e[r][1] - e[r][2] + e[r][3]));
-                ST(pe + 1, LD(pe + 1) + (e[r][1] + e[r][2] - e[r][0]));
-                ST(po + 1, LD(po + 1) - e[r][3]);
+                size_t at = (size_t)(2 * ti + r) * ps + j;
+                v8 even1 = e[r][1] + e[r][2] - e[r][0], odd0 = e[r][1] - e[r][2] + e[r][3], odd1 = -e[r][3];
+                add_pair(de + at, &e[r][0], &even1);
+                add_pair(dodd + at, &odd0, &odd1);
             }
         }
 }
@@ -318,10 +442,10 @@ static void chunk_inputs(const wino_ws *s, const float *x, int ns, size_t t, con
         }
 }
 
-/* Zeroes the bordered planes and the transforms' rows, once per call. */
+/* Zeroes the bordered planes, once per call. */
 static void clear(const wino_ws *s, const dpt_wino *g)
 {
-    memset(s->pe, 0, sizeof(float) * (4 * plane_size(g) + 4 * (size_t)plane_stride(g)));
+    memset(s->pe, 0, sizeof(float) * 4 * plane_size(g));
 }
 
 void dpt_wino_forward(const dpt_wino *g, void *ws, float *y, const float *x, const float *w, const float *b, int n)
@@ -340,7 +464,7 @@ void dpt_wino_forward(const dpt_wino *g, void *ws, float *y, const float *x, con
         for (int i = 0; i < ns; i++)
             for (int co = 0; co < f; co++)
                 output_transform(y + ((size_t)(i0 + i) * f + co) * ohw, s.m + (size_t)co * ld + (size_t)i * tiles,
-                                 (size_t)f * ld, b[co], s.rows, g);
+                                 (size_t)f * ld, b[co], g);
     }
 }
 
@@ -354,12 +478,11 @@ static void chunk_dx(const wino_ws *s, float *dx, int ns, int ld, const dpt_wino
             input_gradient(s->de, s->dodd, s->v + (size_t)ci * ld + (size_t)i * tiles, (size_t)g->c * ld, g);
             float *d = dx + ((size_t)i * g->c + ci) * hw;
             for (int r = 0; r < g->h; r++) {
-                const float *er = s->de + (size_t)(r + p) * ps, *or = s->dodd + (size_t)(r + p) * ps;
-                float *dr = d + (size_t)r * w;
-                for (int c = p & 1; c < w; c += 2)
-                    dr[c] = er[(p + c) / 2];
-                for (int c = (p + 1) & 1; c < w; c += 2)
-                    dr[c] = or[(p + c) / 2];
+                float *ev, *od;
+                split_at(&ev, &od, s->de + (size_t)(r + p) * ps, s->dodd + (size_t)(r + p) * ps, p);
+                for (int c = 0; c < w; c += 16)
+                    __builtin_prefetch(d + (size_t)r * w + c + WINO_AHEAD, 1);
+                merge_row(d + (size_t)r * w, ev, od, w);
             }
         }
 }
@@ -380,7 +503,7 @@ void dpt_wino_backward(const dpt_wino *g, void *ws, float *dx, float *dw, const 
         for (int i = 0; i < ns; i++)
             for (int co = 0; co < f; co++)
                 output_gradient(s.m + (size_t)co * ld + (size_t)i * tiles, (size_t)f * ld,
-                                dy + ((size_t)(i0 + i) * f + co) * ohw, s.rows, g);
+                                dy + ((size_t)(i0 + i) * f + co) * ohw, g);
         for (int xi = 0; xi < 16; xi++)
             dpt_gemm_small(0, 1, f, c, t, s.m + (size_t)xi * f * ld, ld, s.v + (size_t)xi * c * ld, ld,
                            i0 > 0 ? 1.0f : 0.0f, s.du + xi * fc, c);

@@ -389,7 +389,9 @@ END_TEST
 
 /* Winograd F(2x2,3x3) against the naive convolution: pads 0 to 3 (tiles wholly in the padding),
  * odd sizes (partial tiles) and even ones, output rows of 8 to 16 values (written and read whole
- * but in the last tile row), 1 to 8 channels, 1 to 4 samples; several chunks of
+ * but in the last tile row) and of up to 49 (several vectors), input rows of 1 to 49 values (the
+ * split into even and odd columns goes 32 at a time: rows of 16, 17, 32, 33, 34 and 49 values,
+ * pads of each parity), 1 to 8 channels, 1 to 4 samples; several chunks of
  * samples (the 20x20 output has 100 tiles, 3 samples a chunk) and one sample a chunk (the 34x34).
  * The tolerance is the one im2col meets, 1e-4 of (1 + |y|): Winograd's transforms only add and
  * halve values of the kernel's size and the data's, so fp32 stays within a few ulps of the double
@@ -398,11 +400,13 @@ START_TEST(test_winograd_naive)
 {
     static const char *args[] = {"4 3x3 pad 1", "3 3x3", "2 3x3 pad 2", "5 3x3 pad 1", "1 3x3",
                                  "3 3x3 pad 1", "2 3x3 pad 1", "4 3x3 pad 2", "3 3x3 pad 1", "2 3x3 pad 3",
-                                 "3 3x3 pad 1", "2 3x3"};
+                                 "3 3x3 pad 1", "2 3x3", "2 3x3 pad 2", "3 3x3", "2 3x3 pad 3", "17 3x3 pad 1",
+                                 "3 3x3 pad 2"};
     static const dpt_shape in[] = {{3, 8, 8}, {2, 9, 7}, {1, 5, 4}, {5, 7, 10}, {4, 3, 3},
                                    {2, 20, 20}, {1, 34, 34}, {5, 1, 2}, {8, 14, 14}, {1, 2, 3},
-                                   {2, 11, 11}, {3, 18, 10}};
-    static const int n[] = {3, 2, 1, 2, 3, 4, 2, 3, 2, 2, 2, 3};
+                                   {2, 11, 11}, {3, 18, 10}, {2, 4, 33}, {1, 5, 32}, {1, 3, 17}, {2, 3, 49},
+                                   {2, 6, 16}};
+    static const int n[] = {3, 2, 1, 2, 3, 4, 2, 3, 2, 2, 2, 3, 2, 2, 2, 2, 2};
     conv_algorithm = DPT_CONV_WINOGRAD;
     for (size_t t = 0; t < sizeof args / sizeof args[0]; t++)
         check_conv_naive(args[t], in[t], n[t]);
