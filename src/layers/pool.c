@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dptrain/lanes.h"
+
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #include <immintrin.h>
 #define POOL2_SIMD 1
@@ -59,6 +61,10 @@ static int maxpool_configure(dpt_layer *l, const char *arg, dpt_err *e)
     l->ws_per_sample = pairs(l) ? out : sizeof(int32_t) * out;
     return DPT_OK;
 }
+
+/* Values read (or, in backward, written) this far ahead of their use: 4 KB, as the Winograd
+ * convolution's. The first pool's forward at 64 samples: 0.26 ms without, 0.20 with. */
+enum { POOL_AHEAD = 1024 };
 
 static void *argmax(const dpt_layer *l)
 {
@@ -126,6 +132,8 @@ static void maxpool2_forward(const dpt_layer *l, float *y, const float *x, int n
             size_t at = ((size_t)c * h + 2 * (size_t)i) * w, o = ((size_t)c * oh + i) * ow;
             /* whole vectors only while they stay inside x, y and pos */
             int loose = at + w + 2 * whole <= nin && o + whole <= nout;
+            for (int k = 0; k < 2 * w; k += 16)
+                __builtin_prefetch(x + at + k + POOL_AHEAD);
             pool2_row(y + o, pos + o, x + at, x + at + w, ow, loose);
         }
 }
@@ -163,6 +171,46 @@ static void maxpool2_forward(const dpt_layer *l, float *y, const float *x, int n
 }
 #endif
 
+#if POOL2_SIMD
+/* Rows x0, x1 [2 * ow] of dx from dy [ow] and the places pos [ow]: each window's four values in
+ * one pass, 16 windows a time, its gradient where its byte says and 0 elsewhere (dy + 0, as the
+ * portable path's 0 += dy: +0 for a -0). With dx's lines asked for POOL_AHEAD values before their
+ * stores, the reference CNN's two pool backwards at 64 samples take 0.25 and 0.16 ms instead of
+ * memset plus a scalar scatter's 0.59 and 0.27 (without the prefetch, this was no faster: each
+ * store waited for its line to be read). */
+static void unpool2_row(float *x0, float *x1, const float *dy, const uint8_t *pos, int ow)
+{
+    static const int32_t lo_idx[16] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+    const __m512i lo = _mm512_loadu_si512(lo_idx), hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    for (int j = 0; j < ow; j += 16) {
+        int m = ow - j < 16 ? ow - j : 16;
+        __mmask16 in = dpt_lanes16(m), first = dpt_lanes16(2 * m), second = dpt_lanes16(2 * m - 16);
+        __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(in, dy + j), _mm512_setzero_ps());
+        __m128i p = _mm_maskz_loadu_epi8(in, pos + j);
+        __m512 v[4];
+        for (int q = 0; q < 4; q++)
+            v[q] = _mm512_maskz_mov_ps(_mm_cmpeq_epi8_mask(p, _mm_set1_epi8((char)q)), g);
+        _mm512_mask_storeu_ps(x0 + 2 * j, first, _mm512_permutex2var_ps(v[0], lo, v[1]));
+        _mm512_mask_storeu_ps(x0 + 2 * j + 16, second, _mm512_permutex2var_ps(v[0], hi, v[1]));
+        _mm512_mask_storeu_ps(x1 + 2 * j, first, _mm512_permutex2var_ps(v[2], lo, v[3]));
+        _mm512_mask_storeu_ps(x1 + 2 * j + 16, second, _mm512_permutex2var_ps(v[2], hi, v[3]));
+    }
+}
+
+static void maxpool2_backward(const dpt_layer *l, float *dx, const float *dy, int n)
+{
+    int w = l->in_shape.w, h = l->in_shape.h, oh = l->out_shape.h, ow = l->out_shape.w;
+    const uint8_t *pos = argmax(l);
+    for (int c = 0; c < n * l->in_shape.c; c++) /* windows tile the input: h = 2 * oh */
+        for (int i = 0; i < oh; i++) {
+            float *d0 = dx + ((size_t)c * h + 2 * (size_t)i) * w;
+            size_t o = ((size_t)c * oh + i) * ow;
+            for (int k = 0; k < 2 * w; k += 16)
+                __builtin_prefetch(d0 + k + POOL_AHEAD, 1);
+            unpool2_row(d0, d0 + w, dy + o, pos + o, ow);
+        }
+}
+#else
 /* The gradient of each window to the place its byte names, after zeroing dx. Writing dx in one
  * pass instead (each window's four values, three of them 0) was 10-30% slower at batch 128:
  * its stores read every line of dx first, where memset's do not. */
@@ -180,6 +228,7 @@ static void maxpool2_backward(const dpt_layer *l, float *dx, const float *dy, in
                 d0[2 * j + at[pos[o + j] & 3]] += dy[o + j];
         }
 }
+#endif
 
 static void pool_init(dpt_layer *l, uint64_t seed, uint64_t stream, dpt_init_kind kind)
 {
