@@ -366,7 +366,7 @@ const float *dpt_model_forward_ctx(dpt_model *m, const dpt_fwd_ctx *ctx, const f
             l->ops->forward(l, ctx, m->acts[i], in, n);
         in = m->acts[i];
         if (m->trace)
-            dpt_trace_span(m->trace, l->ops->name, "forward", t0, i);
+            dpt_trace_span(m->trace, l->ops->name, "forward", t0, l->index);
     }
     return in;
 }
@@ -390,7 +390,7 @@ void dpt_model_backward(dpt_model *m, const float *dout, int n, int accumulate, 
         if (apart && dx)
             l->ops->backward_input(l, dx, dy, n);
         if (m->trace)
-            dpt_trace_span(m->trace, l->ops->name, "backward", t0, i);
+            dpt_trace_span(m->trace, l->ops->name, "backward", t0, l->index);
         dy = dx;
         which ^= 1;
     }
