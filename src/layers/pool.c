@@ -87,6 +87,44 @@ static __mmask16 later_wins(__m512 b, __m512 a)
     return _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
 }
 
+/* The maxima of windows (a b / c d), lane by lane, and in *pos each one's place 0..3. */
+static __m512 pick(__m128i *pos, __m512 a, __m512 b, __m512 c, __m512 d)
+{
+    __mmask16 r0 = later_wins(b, a), r1 = later_wins(d, c);
+    __m512 m0 = _mm512_mask_blend_ps(r0, a, b), m1 = _mm512_mask_blend_ps(r1, c, d);
+    __mmask16 down = later_wins(m1, m0), bit0 = (__mmask16)((down & r1) | (~down & r0));
+    *pos = _mm_or_si128(_mm_maskz_mov_epi8(bit0, _mm_set1_epi8(1)), _mm_maskz_mov_epi8(down, _mm_set1_epi8(2)));
+    return _mm512_mask_blend_ps(down, m0, m1);
+}
+
+/* For rows of at most 8 windows (the reference CNN's second pool: 7), two output rows a vector:
+ * lanes [0, ow) from input rows 0 and 1, [ow, 2 ow) from rows 2 and 3, so that the outputs (two
+ * rows, contiguous) take one store. One row a vector left 9 of its 16 lanes empty. */
+static __m512i pair_idx(int ow, int odd)
+{
+    int32_t t[16];
+    for (int k = 0; k < 16; k++)
+        t[k] = (k < ow ? 2 * k : 16 + 2 * (k - ow)) + odd;
+    return _mm512_loadu_si512(t);
+}
+
+/* y [2 ow] and pos [2 ow] of output rows i, i + 1 from the four input rows x [4][2 ow]. */
+static void pool2_two_rows(float *y, uint8_t *pos, const float *x, int ow, __m512i ev, __m512i od)
+{
+    __mmask16 in = dpt_lanes16(2 * ow);
+    const float *r[4];
+    __m512 u[4];
+    for (int q = 0; q < 4; q++) {
+        r[q] = x + (size_t)q * 2 * ow;
+        u[q] = _mm512_maskz_loadu_ps(in, r[q]);
+    }
+    __m128i p;
+    __m512 v = pick(&p, _mm512_permutex2var_ps(u[0], ev, u[2]), _mm512_permutex2var_ps(u[0], od, u[2]),
+                    _mm512_permutex2var_ps(u[1], ev, u[3]), _mm512_permutex2var_ps(u[1], od, u[3]));
+    _mm512_mask_storeu_ps(y, in, v);
+    _mm_mask_storeu_epi8(pos, in, p);
+}
+
 /* y [ow] and pos [ow] from input rows x0, x1 [2 * ow]. With `loose`, a last vector of fewer than
  * 16 windows reads and writes whole vectors anyway, past the rows into those the next call
  * writes over (masked loads and stores for every row of 14 windows took 3 times as long). */
@@ -105,13 +143,9 @@ static void pool2_row(float *y, uint8_t *pos, const float *x0, const float *x1, 
             u0 = _mm512_maskz_loadu_ps(lo, x0 + 2 * j), u1 = _mm512_maskz_loadu_ps(hi, x0 + 2 * j + 16);
             v0 = _mm512_maskz_loadu_ps(lo, x1 + 2 * j), v1 = _mm512_maskz_loadu_ps(hi, x1 + 2 * j + 16);
         }
-        __m512 a = _mm512_permutex2var_ps(u0, ev, u1), b = _mm512_permutex2var_ps(u0, od, u1);
-        __m512 c = _mm512_permutex2var_ps(v0, ev, v1), d = _mm512_permutex2var_ps(v0, od, v1);
-        __mmask16 r0 = later_wins(b, a), r1 = later_wins(d, c);
-        __m512 m0 = _mm512_mask_blend_ps(r0, a, b), m1 = _mm512_mask_blend_ps(r1, c, d);
-        __mmask16 down = later_wins(m1, m0), bit0 = (__mmask16)((down & r1) | (~down & r0));
-        __m512 v = _mm512_mask_blend_ps(down, m0, m1);
-        __m128i p = _mm_or_si128(_mm_maskz_mov_epi8(bit0, _mm_set1_epi8(1)), _mm_maskz_mov_epi8(down, _mm_set1_epi8(2)));
+        __m128i p;
+        __m512 v = pick(&p, _mm512_permutex2var_ps(u0, ev, u1), _mm512_permutex2var_ps(u0, od, u1),
+                        _mm512_permutex2var_ps(v0, ev, v1), _mm512_permutex2var_ps(v0, od, v1));
         if (m == 16) {
             _mm512_storeu_ps(y + j, v);
             _mm_storeu_si128((__m128i *)(pos + j), p);
@@ -127,8 +161,17 @@ static void maxpool2_forward(const dpt_layer *l, float *y, const float *x, int n
     int w = l->in_shape.w, h = l->in_shape.h, oh = l->out_shape.h, ow = l->out_shape.w;
     uint8_t *pos = argmax(l);
     size_t whole = ((size_t)ow + 15) / 16 * 16, nin = (size_t)n * l->in, nout = (size_t)n * l->out;
+    const __m512i ev = pair_idx(ow, 0), od = pair_idx(ow, 1);
     for (int c = 0; c < n * l->in_shape.c; c++)
         for (int i = 0; i < oh; i++) {
+            if (ow <= 8 && i + 1 < oh) {
+                size_t at = ((size_t)c * h + 2 * (size_t)i) * w, o = ((size_t)c * oh + i) * ow;
+                for (int k = 0; k < 4 * w; k += 16)
+                    __builtin_prefetch(x + at + k + POOL_AHEAD);
+                pool2_two_rows(y + o, pos + o, x + at, ow, ev, od);
+                i++;
+                continue;
+            }
             size_t at = ((size_t)c * h + 2 * (size_t)i) * w, o = ((size_t)c * oh + i) * ow;
             /* whole vectors only while they stay inside x, y and pos */
             int loose = at + w + 2 * whole <= nin && o + whole <= nout;
@@ -197,14 +240,48 @@ static void unpool2_row(float *x0, float *x1, const float *dy, const uint8_t *po
     }
 }
 
+/* For rows of at most 8 windows: the four input rows x [4][2 ow] under output rows i, i + 1 from
+ * their dy [2 ow] and pos [2 ow], as pool2_two_rows lays them out (index vectors from
+ * unpair_idx). */
+static void unpool2_two_rows(float *x, const float *dy, const uint8_t *pos, int ow, const __m512i idx[2])
+{
+    __mmask16 in = dpt_lanes16(2 * ow);
+    __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(in, dy), _mm512_setzero_ps());
+    __m128i p = _mm_maskz_loadu_epi8(in, pos);
+    __m512 v[4];
+    for (int q = 0; q < 4; q++)
+        v[q] = _mm512_maskz_mov_ps(_mm_cmpeq_epi8_mask(p, _mm_set1_epi8((char)q)), g);
+    for (int r = 0; r < 4; r++) /* rows 0 and 2 take places 0 and 1; rows 1 and 3 places 2 and 3 */
+        _mm512_mask_storeu_ps(x + (size_t)r * 2 * ow, in,
+                              _mm512_permutex2var_ps(v[2 * (r & 1)], idx[r >> 1], v[2 * (r & 1) + 1]));
+}
+
+/* Lane k of input row 0 (lower) or 2 (upper) of a pair: window k / 2 of its output row, from the
+ * even (k even) or the odd place's vector. */
+static __m512i unpair_idx(int ow, int upper)
+{
+    int32_t t[16];
+    for (int k = 0; k < 16; k++)
+        t[k] = (k & 1) * 16 + (upper ? ow : 0) + k / 2;
+    return _mm512_loadu_si512(t);
+}
+
 static void maxpool2_backward(const dpt_layer *l, float *dx, const float *dy, int n)
 {
     int w = l->in_shape.w, h = l->in_shape.h, oh = l->out_shape.h, ow = l->out_shape.w;
     const uint8_t *pos = argmax(l);
+    const __m512i idx[2] = {unpair_idx(ow, 0), unpair_idx(ow, 1)};
     for (int c = 0; c < n * l->in_shape.c; c++) /* windows tile the input: h = 2 * oh */
         for (int i = 0; i < oh; i++) {
             float *d0 = dx + ((size_t)c * h + 2 * (size_t)i) * w;
             size_t o = ((size_t)c * oh + i) * ow;
+            if (ow <= 8 && i + 1 < oh) {
+                for (int k = 0; k < 4 * w; k += 16)
+                    __builtin_prefetch(d0 + k + POOL_AHEAD, 1);
+                unpool2_two_rows(d0, dy + o, pos + o, ow, idx);
+                i++;
+                continue;
+            }
             for (int k = 0; k < 2 * w; k += 16)
                 __builtin_prefetch(d0 + k + POOL_AHEAD, 1);
             unpool2_row(d0, d0 + w, dy + o, pos + o, ow);

@@ -587,7 +587,8 @@ START_TEST(test_maxpool_naive)
 {
     /* Values from {0, 1, 2} and a few NaNs of either sign: ties everywhere, as after a ReLU; 2x2
      * windows of stride 2 (their own path: rows of 1 to 40 windows, one or more vectors and a
-     * tail, the reference CNN's shapes) and other windows (the general one),
+     * tail, two rows a vector up to 8 windows with an odd last row alone, the reference CNN's
+     * shapes) and other windows (the general one),
      * overlapping or apart. The same bits as the naive scan, every value of dx written (it starts
      * as NaN), and a -0 gradient arriving as +0, as the scatter into zeros gave. */
     static const char *args[] = {"2", "2", "2", "2", "2", "2", "2", "2 stride 1", "3", "3 stride 2", "2 stride 3",
