@@ -379,8 +379,10 @@ void dpt_model_backward(dpt_model *m, const float *dout, int n, int accumulate, 
     for (int i = m->nlayers - 1; i >= 0; i--) {
         const dpt_layer *l = &m->layers[i];
         const float *x = i > 0 ? m->acts[i - 1] : m->input;
-        /* In-place layers let x alias y; backward only reads y then, and dx may overwrite dy. */
-        float *dx = i > 0 ? m->dbuf[which] : NULL;
+        /* In-place layers let x alias y; backward only reads y then, and writes dx over dy when
+         * dy is the model's own: that buffer is in cache, the other one's lines would be read
+         * first (the reference CNN's first ReLU at 64 samples: 0.05 ms, not 0.14-0.16). */
+        float *dx = i == 0 ? NULL : l->ops->in_place && dy != dout ? (float *)dy : m->dbuf[which];
         double t0 = m->trace ? dpt_trace_now(m->trace) : 0;
         /* A kind that computes dx apart hands its gradients over first: they travel meanwhile. */
         int apart = l->ops->backward_input && ready && l->nparams;
@@ -391,8 +393,8 @@ void dpt_model_backward(dpt_model *m, const float *dout, int n, int accumulate, 
             l->ops->backward_input(l, dx, dy, n);
         if (m->trace)
             dpt_trace_span(m->trace, l->ops->name, "backward", t0, l->index);
+        which ^= dx == m->dbuf[which];
         dy = dx;
-        which ^= 1;
     }
 }
 
