@@ -61,34 +61,38 @@ static int runs_swapped(const dpt_layer_ops *a, const dpt_layer_ops *b)
     return a && b && a->commutes_with_max && b->takes_max;
 }
 
-/* Parses item i of the spec (at p, len bytes) into name and arg and finds its kind. */
-static int parse_layer(const char *p, size_t len, int i, char *name, char *arg, const dpt_layer_ops **ops,
-                       dpt_err *e)
+/* One item of model.layers, parsed: its kind and argument. */
+typedef struct {
+    char name[32], arg[64];
+    const dpt_layer_ops *ops;
+} spec_item;
+
+/* Parses item i of the spec (at p, len bytes) and finds its kind. */
+static int parse_layer(const char *p, size_t len, int i, spec_item *it, dpt_err *e)
 {
-    if (parse_item(p, len, name, 32, arg, 64) != DPT_OK)
+    if (parse_item(p, len, it->name, sizeof it->name, it->arg, sizeof it->arg) != DPT_OK)
         return dpt_errf(e, "model.layers: item %d '%.*s' is not 'KIND [ARG]' (kinds: %s)", i + 1, (int)len, p,
                         dpt_layer_kinds());
-    *ops = dpt_layer_find(name);
-    if (!*ops)
-        return dpt_errf(e, "model.layers: item %d: unknown layer '%s' (kinds: %s)", i + 1, name,
+    it->ops = dpt_layer_find(it->name);
+    if (!it->ops)
+        return dpt_errf(e, "model.layers: item %d: unknown layer '%s' (kinds: %s)", i + 1, it->name,
                         dpt_layer_kinds());
     return DPT_OK;
 }
 
-/* Configures spec item `index` (name, arg, ops) as the layer at position pos, on input *in. */
-static int configure_layer(dpt_model *m, int pos, int index, const char *name, const char *arg,
-                           const dpt_layer_ops *ops, dpt_shape *in, dpt_err *e)
+/* Configures spec item `index` as the layer at position pos, on input *in. */
+static int configure_layer(dpt_model *m, int pos, int index, const spec_item *it, dpt_shape *in, dpt_err *e)
 {
     dpt_layer *l = &m->layers[pos];
-    l->ops = ops;
+    l->ops = it->ops;
     l->index = index;
     l->algorithm = m->conv_algorithm;
     l->in_shape = *in;
     l->in = dpt_shape_size(*in);
     char where[160], s[48];
-    snprintf(where, sizeof where, "model.layers: layer %d '%s%s%s' on input %s", index, name, *arg ? " " : "", arg,
-             dpt_shape_str(s, sizeof s, *in));
-    if (ops->configure(l, arg, e) != DPT_OK)
+    snprintf(where, sizeof where, "model.layers: layer %d '%s%s%s' on input %s", index, it->name,
+             *it->arg ? " " : "", it->arg, dpt_shape_str(s, sizeof s, *in));
+    if (it->ops->configure(l, it->arg, e) != DPT_OK)
         return dpt_err_prefix(e, where);
     *in = l->out_shape;
     if ((double)in->c * in->h * in->w > (1 << 30))
@@ -108,39 +112,42 @@ static void note_swap(dpt_model *m, const dpt_layer *a, const dpt_layer *b)
              a->index, a->ops->name, b->index, b->ops->name);
 }
 
-static int build_layers(dpt_model *m, const char *spec, dpt_err *e)
+/* Configures the parsed items in order, but for a pair that runs_swapped. */
+static int configure_layers(dpt_model *m, const spec_item *items, dpt_err *e)
 {
     dpt_shape in = m->in_shape;
-    char name[2][32], arg[2][64];
-    const dpt_layer_ops *ops[2] = {NULL, NULL};
-    int held = 0; /* 1 while item i - 1 waits to see whether item i lets it run after */
-    const char *p = spec;
-    for (int i = 0;; i++) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        int k = i & 1, prev = k ^ 1;
-        if (parse_layer(p, len, i, name[k], arg[k], &ops[k], e) != DPT_OK)
+    for (int i = 0; i < m->nlayers; i++) {
+        if (i + 1 < m->nlayers && runs_swapped(items[i].ops, items[i + 1].ops)) {
+            if (configure_layer(m, i, i + 1, &items[i + 1], &in, e) != DPT_OK ||
+                configure_layer(m, i + 1, i, &items[i], &in, e) != DPT_OK)
+                return DPT_FAIL;
+            note_swap(m, &m->layers[i + 1], &m->layers[i]);
+            i++;
+        } else if (configure_layer(m, i, i, &items[i], &in, e) != DPT_OK) {
             return DPT_FAIL;
-        if (held && runs_swapped(ops[prev], ops[k])) {
-            if (configure_layer(m, i - 1, i, name[k], arg[k], ops[k], &in, e) != DPT_OK ||
-                configure_layer(m, i, i - 1, name[prev], arg[prev], ops[prev], &in, e) != DPT_OK)
-                return DPT_FAIL;
-            note_swap(m, &m->layers[i], &m->layers[i - 1]);
-            held = 0;
-        } else {
-            if (held && configure_layer(m, i - 1, i - 1, name[prev], arg[prev], ops[prev], &in, e) != DPT_OK)
-                return DPT_FAIL;
-            held = 1;
         }
-        if (!comma)
-            break;
-        p = comma + 1;
     }
-    if (held && configure_layer(m, m->nlayers - 1, m->nlayers - 1, name[(m->nlayers - 1) & 1],
-                                arg[(m->nlayers - 1) & 1], ops[(m->nlayers - 1) & 1], &in, e) != DPT_OK)
-        return DPT_FAIL;
     m->out_dim = dpt_shape_size(in);
     return DPT_OK;
+}
+
+static int build_layers(dpt_model *m, const char *spec, dpt_err *e)
+{
+    spec_item *items = calloc((size_t)m->nlayers, sizeof *items);
+    if (!items)
+        return dpt_errf(e, "model: out of memory for %d layers", m->nlayers);
+    const char *p = spec;
+    int rc = DPT_OK;
+    for (int i = 0; i < m->nlayers && rc == DPT_OK; i++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        rc = parse_layer(p, len, i, &items[i], e);
+        p = comma ? comma + 1 : p + len;
+    }
+    if (rc == DPT_OK)
+        rc = configure_layers(m, items, e);
+    free(items);
+    return rc;
 }
 
 /* Places each layer's run in the flat buffers: the sizes the buffers will have. */
@@ -323,13 +330,19 @@ int dpt_init_scheme_parse(dpt_init_scheme *scheme, const char *name, dpt_err *e)
                     dpt_names_list(list, sizeof list, dpt_init_scheme_name));
 }
 
+const dpt_layer *dpt_model_spec_layer(const dpt_model *m, int index)
+{
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i].index == index)
+            return &m->layers[i];
+    return NULL;
+}
+
 /* Whether the layer after spec item `index` in the spec (not in running order) asks for He. */
 static int he_follows(const dpt_model *m, int index)
 {
-    for (int i = 0; i < m->nlayers; i++)
-        if (m->layers[i].index == index + 1)
-            return m->layers[i].ops->he_before;
-    return 0;
+    const dpt_layer *next = dpt_model_spec_layer(m, index + 1);
+    return next && next->ops->he_before;
 }
 
 int dpt_model_init_params(dpt_model *m, uint64_t seed, dpt_init_scheme scheme, dpt_err *e)
@@ -393,7 +406,7 @@ void dpt_model_backward(dpt_model *m, const float *dout, int n, int accumulate, 
             l->ops->backward_input(l, dx, dy, n);
         if (m->trace)
             dpt_trace_span(m->trace, l->ops->name, "backward", t0, l->index);
-        which ^= dx == m->dbuf[which];
+        which ^= dx == m->dbuf[which]; /* the next dx goes to the buffer this one did not use */
         dy = dx;
     }
 }

@@ -63,6 +63,10 @@ int dpt_model_alloc(dpt_model *m, dpt_err *e);
  * workspace), in double so that no size overflows. */
 double dpt_model_bytes(const dpt_model *m);
 
+/* The layer that model.layers lists at index (layers[i].index); the running order may differ (a
+ * ReLU before a max pool runs after it). NULL past the last. */
+const dpt_layer *dpt_model_spec_layer(const dpt_model *m, int index);
+
 /* Frees everything; accepts a zeroed or half-built model. */
 void dpt_model_free(dpt_model *m);
 

@@ -100,11 +100,9 @@ INLINE __m512 load_s(const float *p, const int s, const lanes *L)
 {
     if (s == 1)
         return _mm512_maskz_loadu_ps(L->m, p);
-    if (s == 2) {
-        __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-        return _mm512_maskz_permutex2var_ps(L->m, _mm512_maskz_loadu_ps(L->lo, p), even,
+    if (s == 2)
+        return _mm512_maskz_permutex2var_ps(L->m, _mm512_maskz_loadu_ps(L->lo, p), dpt_split16(0),
                                             _mm512_maskz_loadu_ps(L->hi, p + 16));
-    }
     return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), L->m, L->idx, p, 4);
 }
 

@@ -79,8 +79,6 @@ static void *argmax(const dpt_layer *l)
  * each. The portable two passes below leave their second, over rows of 14 or 7 values, scalar
  * and branchy (gcc 12 vectorizes no one-pass loop of this): 3.4-4.8 and 1.4-2.5 ms of the
  * reference CNN's two poolings in its step at batch 128, this 0.5-1.3 and 0.4-1.0 (load 4). */
-static const int32_t even_idx[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-
 /* b's lanes that win over a's: greater, or a NaN. */
 static __mmask16 later_wins(__m512 b, __m512 a)
 {
@@ -112,12 +110,9 @@ static __m512i pair_idx(int ow, int odd)
 static void pool2_two_rows(float *y, uint8_t *pos, const float *x, int ow, __m512i ev, __m512i od)
 {
     __mmask16 in = dpt_lanes16(2 * ow);
-    const float *r[4];
     __m512 u[4];
-    for (int q = 0; q < 4; q++) {
-        r[q] = x + (size_t)q * 2 * ow;
-        u[q] = _mm512_maskz_loadu_ps(in, r[q]);
-    }
+    for (int q = 0; q < 4; q++)
+        u[q] = _mm512_maskz_loadu_ps(in, x + (size_t)q * 2 * ow);
     __m128i p;
     __m512 v = pick(&p, _mm512_permutex2var_ps(u[0], ev, u[2]), _mm512_permutex2var_ps(u[0], od, u[2]),
                     _mm512_permutex2var_ps(u[1], ev, u[3]), _mm512_permutex2var_ps(u[1], od, u[3]));
@@ -130,7 +125,7 @@ static void pool2_two_rows(float *y, uint8_t *pos, const float *x, int ow, __m51
  * writes over (masked loads and stores for every row of 14 windows took 3 times as long). */
 static void pool2_row(float *y, uint8_t *pos, const float *x0, const float *x1, int ow, int loose)
 {
-    const __m512i ev = _mm512_loadu_si512(even_idx), od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    const __m512i ev = dpt_split16(0), od = dpt_split16(1);
     for (int j = 0; j < ow; j += 16) {
         int m = ow - j < 16 && !loose ? ow - j : 16;
         __mmask16 out = (__mmask16)((1u << m) - 1), lo = (__mmask16)(m >= 8 ? 0xffffu : (1u << 2 * m) - 1);
@@ -164,19 +159,17 @@ static void maxpool2_forward(const dpt_layer *l, float *y, const float *x, int n
     const __m512i ev = pair_idx(ow, 0), od = pair_idx(ow, 1);
     for (int c = 0; c < n * l->in_shape.c; c++)
         for (int i = 0; i < oh; i++) {
-            if (ow <= 8 && i + 1 < oh) {
-                size_t at = ((size_t)c * h + 2 * (size_t)i) * w, o = ((size_t)c * oh + i) * ow;
-                for (int k = 0; k < 4 * w; k += 16)
-                    __builtin_prefetch(x + at + k + POOL_AHEAD);
+            size_t at = ((size_t)c * h + 2 * (size_t)i) * w, o = ((size_t)c * oh + i) * ow;
+            int two = ow <= 8 && i + 1 < oh;
+            for (int k = 0; k < (two ? 4 : 2) * w; k += 16)
+                __builtin_prefetch(x + at + k + POOL_AHEAD);
+            if (two) {
                 pool2_two_rows(y + o, pos + o, x + at, ow, ev, od);
                 i++;
                 continue;
             }
-            size_t at = ((size_t)c * h + 2 * (size_t)i) * w, o = ((size_t)c * oh + i) * ow;
             /* whole vectors only while they stay inside x, y and pos */
             int loose = at + w + 2 * whole <= nin && o + whole <= nout;
-            for (int k = 0; k < 2 * w; k += 16)
-                __builtin_prefetch(x + at + k + POOL_AHEAD);
             pool2_row(y + o, pos + o, x + at, x + at + w, ow, loose);
         }
 }
@@ -223,8 +216,7 @@ static void maxpool2_forward(const dpt_layer *l, float *y, const float *x, int n
  * store waited for its line to be read). */
 static void unpool2_row(float *x0, float *x1, const float *dy, const uint8_t *pos, int ow)
 {
-    static const int32_t lo_idx[16] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
-    const __m512i lo = _mm512_loadu_si512(lo_idx), hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    const __m512i lo = dpt_zip16(0), hi = dpt_zip16(1);
     for (int j = 0; j < ow; j += 16) {
         int m = ow - j < 16 ? ow - j : 16;
         __mmask16 in = dpt_lanes16(m), first = dpt_lanes16(2 * m), second = dpt_lanes16(2 * m - 16);
@@ -275,15 +267,14 @@ static void maxpool2_backward(const dpt_layer *l, float *dx, const float *dy, in
         for (int i = 0; i < oh; i++) {
             float *d0 = dx + ((size_t)c * h + 2 * (size_t)i) * w;
             size_t o = ((size_t)c * oh + i) * ow;
-            if (ow <= 8 && i + 1 < oh) {
-                for (int k = 0; k < 4 * w; k += 16)
-                    __builtin_prefetch(d0 + k + POOL_AHEAD, 1);
+            int two = ow <= 8 && i + 1 < oh;
+            for (int k = 0; k < (two ? 4 : 2) * w; k += 16)
+                __builtin_prefetch(d0 + k + POOL_AHEAD, 1);
+            if (two) {
                 unpool2_two_rows(d0, dy + o, pos + o, ow, idx);
                 i++;
                 continue;
             }
-            for (int k = 0; k < 2 * w; k += 16)
-                __builtin_prefetch(d0 + k + POOL_AHEAD, 1);
             unpool2_row(d0, d0 + w, dy + o, pos + o, ow);
         }
 }

@@ -191,8 +191,7 @@ static void weight_gradient(float *dw, const float *du, int f, int c, int accumu
 static void split_row(float *ev, float *od, const float *x, int w)
 {
 #if WINO_SIMD
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512i even = dpt_split16(0), odd = dpt_split16(1);
     for (int c = 0; c < w; c += 32) {
         __m512 a = _mm512_maskz_loadu_ps(dpt_lanes16(w - c), x + c);
         __m512 b = w - c > 16 ? _mm512_maskz_loadu_ps(dpt_lanes16(w - c - 16), x + c + 16) : _mm512_setzero_ps();
@@ -211,8 +210,7 @@ static void split_row(float *ev, float *od, const float *x, int w)
 static void merge_row(float *x, const float *ev, const float *od, int w)
 {
 #if WINO_SIMD
-    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const __m512i lo = dpt_zip16(0), hi = dpt_zip16(1);
     for (int c = 0; c < w; c += 32) {
         __m512 e = _mm512_maskz_loadu_ps(dpt_lanes16((w - c + 1) / 2), ev + c / 2);
         __m512 o = _mm512_maskz_loadu_ps(dpt_lanes16((w - c) / 2), od + c / 2);
@@ -286,9 +284,8 @@ static inline void put_pair(float *y, const v8 *pe, const v8 *po, int n, int who
     v8 e = *pe, o = *po;
 #if WINO_SIMD
     (void)whole;
-    const __m512i zip = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     _mm512_mask_storeu_ps(y, dpt_lanes16(n),
-                          _mm512_permutex2var_ps(_mm512_castps256_ps512((__m256)e), zip,
+                          _mm512_permutex2var_ps(_mm512_castps256_ps512((__m256)e), dpt_zip16(0),
                                                  _mm512_castps256_ps512((__m256)o)));
 #else
     if (whole) {

@@ -681,15 +681,6 @@ static double im2col_seconds(const dpt_layer *l, int first, int rows)
     return best;
 }
 
-/* The layer that the spec lists at index i (a ReLU before a max pool runs after it). */
-static const dpt_layer *spec_layer(const dpt_model *m, int i)
-{
-    for (int p = 0; p < m->nlayers; p++)
-        if (m->layers[p].index == i)
-            return &m->layers[p];
-    return &m->layers[i];
-}
-
 /* Per layer forward/backward ms of the split's step, and the shares of the step that conv (and its
  * im2col and col2im alone), pooling and the rest take; rank 0 prints, and appends a "layers" line
  * to the results. */
@@ -698,7 +689,7 @@ static void layer_report(const opts *o, const dpt_model *m, const char *dims, lo
     double conv = 0, pool = 0, act = 0, dense = 0, unfold = 0;
     printf("    per layer, forward/backward ms:");
     for (int i = 0; i < m->nlayers && i < MAX_LAYERS; i++) { /* in the spec's order: spans carry its index */
-        const dpt_layer *l = spec_layer(m, i);
+        const dpt_layer *l = dpt_model_spec_layer(m, i);
         const char *name = l->ops->name;
         double t = s->lf[i] + s->lb[i];
         printf(" %s %.2f/%.2f%s", name, s->lf[i] * 1e3, s->lb[i] * 1e3, i + 1 < m->nlayers ? "," : "\n");

@@ -286,6 +286,9 @@ START_TEST(test_relu_runs_after_maxpool)
     ck_assert_ptr_eq(a.layers[2].ops, &dpt_layer_relu);
     ck_assert_int_eq(a.layers[1].index, 2);
     ck_assert_int_eq(a.layers[2].in, 2 * 3 * 3);
+    ck_assert_ptr_eq(dpt_model_spec_layer(&a, 1), &a.layers[2]);
+    ck_assert_ptr_eq(dpt_model_spec_layer(&a, 2), &a.layers[1]);
+    ck_assert_ptr_null(dpt_model_spec_layer(&a, 6));
     ck_assert_ptr_nonnull(strstr(a.notes, "layer 1 (relu) runs after layer 2 (maxpool)"));
     ck_assert_ptr_nonnull(strstr(a.notes, "layer 3 (relu) runs after layer 4 (maxpool)"));
     /* model.init = auto still draws the conv He-normal, as a ReLU follows it in the spec. */
