@@ -7,6 +7,7 @@
 #include "dptrain/cli.h"
 #include "dptrain/comm.h"
 #include "dptrain/config.h"
+#include "dptrain/smallgemm.h"
 #include "dptrain/version.h"
 
 static const char usage[] =
@@ -72,6 +73,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "dptrain: %s\n", e.msg);
         return 1;
     }
+    /* One kernel family for the whole job, agreed once by all its ranks before any command splits
+     * them into groups: a rank whose CPU lacks AVX-512 sums its products in the BLAS's order, so
+     * then every rank takes the BLAS, and a trial's bits (deterministic mode) do not depend on
+     * the group that runs it, nor evaluation's on the rank that holds a row. */
+    dpt_gemm_small_allow(!dpt_comm_any(&comm, !dpt_gemm_small_native()));
     int st = cmd(&comm, argc > 1 ? argc - 2 : 0, argv + (argc > 1 ? 2 : 1), &e);
     /* An error that every rank met alike is told once, by rank 0. */
     if (st != DPT_OK && !e.reported && comm.rank == 0)

@@ -129,7 +129,7 @@ static inline KERNEL __m512 fold_lanes(__m512 x, __m512 y, int far)
 /* The lane sums of 16 vectors in one: lane 4r + s holds the sum of v[4s + r]. Each sum pairs the
  * lanes 8 apart, then 4, 2 and 1, as dot_nt does for an edge output, which so has the same bits;
  * one reduction per vector cost as much as the products at Winograd's shapes. */
-static inline __attribute__((always_inline)) KERNEL __m512 sum16(const __m512 *v)
+static inline __attribute__((always_inline)) KERNEL __m512 reduce16(const __m512 *v)
 {
     __m512 a[8], b[4], c[2];
 #pragma GCC unroll 8
@@ -167,7 +167,7 @@ static KERNEL void block_nt(int k, const float *a, int lda, const float *b, int 
                 acc[4 * s + r] = _mm512_fmadd_ps(av[r], bv[s], acc[4 * s + r]);
     }
     float sum[DOT * DOT]; /* sum[4r + s] */
-    _mm512_storeu_ps(sum, sum16(acc));
+    _mm512_storeu_ps(sum, reduce16(acc));
     for (int r = 0; r < DOT; r++)
         for (int s = 0; s < DOT; s++) {
             float *cij = c + (size_t)r * ldc + s;
@@ -183,7 +183,7 @@ static KERNEL void dot_nt(int k, const float *a, const float *b, float beta, flo
         __mmask16 mk = dpt_lanes16(k - p);
         acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, a + p), _mm512_maskz_loadu_ps(mk, b + p), acc);
     }
-    /* the lanes paired as sum16 pairs them (8 apart, 4, 2, 1): an edge output gets the bits it
+    /* the lanes paired as reduce16 pairs them (8 apart, 4, 2, 1): an edge output gets the bits it
      * would have in a block */
     __m512 h = fold_quarters(acc, acc, 1);
     h = fold_quarters(h, h, 0);

@@ -295,17 +295,8 @@ int dpt_snapshot_in_shape(const dpt_ckpt *c, const char *path, int in_dim, dpt_s
     return DPT_OK;
 }
 
-/* A metadata number that must be an integer in [0, max]. */
-static int meta_count(const dpt_ckpt *c, const char *path, const char *key, double max, int64_t *out, dpt_err *e)
-{
-    double v = 0;
-    if (dpt_snapshot_meta_number(c, path, key, &v, e) != DPT_OK)
-        return DPT_FAIL;
-    if (!(v >= 0 && v <= max && v == floor(v)))
-        return dpt_errf(e, "%s: metadata '%s' = %g is not an integer in [0, %.0f]", path, key, v, max);
-    *out = (int64_t)v;
-    return DPT_OK;
-}
+/* 2^53: every count in a checkpoint's metadata is exact in a double below it. */
+static const double BIG_COUNT = 9007199254740992.0;
 
 /* A metadata number in [lo, hi] (NaN never is); a refusal names the field and says what it must be. */
 static int meta_within(const dpt_ckpt *c, const char *path, const char *key, double lo, double hi, const char *must,
@@ -317,6 +308,18 @@ static int meta_within(const dpt_ckpt *c, const char *path, const char *key, dou
     if (!(v >= lo && v <= hi))
         return dpt_errf(e, "%s: metadata '%s' = %g is out of range: must be %s", path, key, v, must);
     *out = v;
+    return DPT_OK;
+}
+
+/* A metadata number that must be an integer in [0, max]. */
+static int meta_count(const dpt_ckpt *c, const char *path, const char *key, double max, int64_t *out, dpt_err *e)
+{
+    double v = 0;
+    if (dpt_snapshot_meta_number(c, path, key, &v, e) != DPT_OK)
+        return DPT_FAIL;
+    if (!(v >= 0 && v <= max && v == floor(v)))
+        return dpt_errf(e, "%s: metadata '%s' = %g is not an integer in [0, %.0f]", path, key, v, max);
+    *out = (int64_t)v;
     return DPT_OK;
 }
 
@@ -338,10 +341,9 @@ static void restore_last_metrics(dpt_trainer *t, const dpt_ckpt *c)
 /* The position's counts, each within its bound (those before it in the table are read first). */
 static int restore_counts(dpt_position *p, const dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
 {
-    const double big = 9007199254740992.0; /* 2^53: every count below is exact in a double */
     for (size_t i = 0; i < sizeof position_counts / sizeof *position_counts; i++) {
         int b = position_counts[i].bound;
-        double max = b == UP_TO_BIG       ? big
+        double max = b == UP_TO_BIG       ? BIG_COUNT
                    : b == UP_TO_BATCHES ? (double)dpt_sampler_nbatches(&t->sampler)
                    : b == UP_TO_STEP    ? (double)p->step
                    : b == UP_TO_SKIPPED ? (double)p->skipped
@@ -358,7 +360,6 @@ static int restore_counts(dpt_position *p, const dpt_trainer *t, const dpt_ckpt 
  * schedule) leaves the fresh state of dpt_trainer_init. */
 static int restore_plateau(dpt_plateau *p, const dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
 {
-    const double big = 9007199254740992.0;
     *p = t->plateau;
     if (t->cfg->sched.kind != DPT_SCHED_PLATEAU || !dpt_ckpt_meta_get(c, "plateau_lr"))
         return DPT_OK;
@@ -368,8 +369,8 @@ static int restore_plateau(dpt_plateau *p, const dpt_trainer *t, const dpt_ckpt 
                                    : "a number or inf (the watched metric is minimized)";
     if (meta_within(c, path, "plateau_lr", 0, DBL_MAX, "a finite rate >= 0", &p->lr, e) != DPT_OK ||
         meta_within(c, path, "plateau_best", lo, hi, best, &p->best, e) != DPT_OK ||
-        meta_count(c, path, "plateau_bad", big, &p->bad, e) != DPT_OK ||
-        meta_count(c, path, "plateau_cooldown", big, &p->cooldown_left, e) != DPT_OK)
+        meta_count(c, path, "plateau_bad", BIG_COUNT, &p->bad, e) != DPT_OK ||
+        meta_count(c, path, "plateau_cooldown", BIG_COUNT, &p->cooldown_left, e) != DPT_OK)
         return DPT_FAIL;
     return DPT_OK;
 }
@@ -377,7 +378,6 @@ static int restore_plateau(dpt_plateau *p, const dpt_trainer *t, const dpt_ckpt 
 /* Position and bookkeeping, each checked: the checksum covers the tensors, not the metadata. */
 static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path, dpt_err *e)
 {
-    const double big = 9007199254740992.0;
     dpt_position p = {0};
     int64_t opt_t = 0, best_step = 0, bad = 0;
     double best = 0;
@@ -386,9 +386,9 @@ static int restore_position(dpt_trainer *t, const dpt_ckpt *c, const char *path,
     if (restore_counts(&p, t, c, path, e) != DPT_OK || restore_plateau(&plateau, t, c, path, e) != DPT_OK ||
         meta_count(c, path, "optimizer_t", (double)p.step, &opt_t, e) != DPT_OK ||
         meta_count(c, path, "best_step", (double)p.step, &best_step, e) != DPT_OK ||
-        meta_count(c, path, "bad_evals", big, &bad, e) != DPT_OK ||
+        meta_count(c, path, "bad_evals", BIG_COUNT, &bad, e) != DPT_OK ||
         meta_within(c, path, "epoch_loss", -DBL_MAX, DBL_MAX, "finite", &p.epoch_loss, e) != DPT_OK ||
-        meta_within(c, path, "epoch_count", 0, big, "in [0, 2^53]", &p.epoch_count, e) != DPT_OK ||
+        meta_within(c, path, "epoch_count", 0, BIG_COUNT, "in [0, 2^53]", &p.epoch_count, e) != DPT_OK ||
         dpt_snapshot_meta_number(c, path, "best_metric", &best, e) != DPT_OK)
         return DPT_FAIL;
     if (isinf(best))

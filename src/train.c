@@ -4,7 +4,6 @@
 #include "dptrain/train.h"
 
 #include "dptrain/replicas.h"
-#include "dptrain/smallgemm.h"
 #include "dptrain/snapshot.h"
 
 #include <limits.h>
@@ -303,14 +302,6 @@ static int check_same_data(dpt_trainer *t, dpt_err *e)
     return check_same_contents(t, e);
 }
 
-/* One kernel family for the whole job: a rank whose CPU lacks AVX-512 sums its products in the
- * BLAS's order, so then every rank takes the BLAS (deterministic mode's bits stay one job's). */
-static void agree_kernels(const dpt_comm *comm)
-{
-    dpt_gemm_small_allow(1);
-    dpt_gemm_small_allow(!dpt_comm_any(comm, !dpt_gemm_small_native()));
-}
-
 int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm, int fold, dpt_err *e)
 {
     memset(t, 0, sizeof *t);
@@ -322,7 +313,6 @@ int dpt_trainer_init(dpt_trainer *t, const dpt_config *cfg, const dpt_comm *comm
         dpt_early_init(&t->early, cfg->early.metric == DPT_METRIC_VAL_ACCURACY, cfg->early.patience,
                        cfg->early.min_delta);
     dpt_plateau_init(&t->plateau, &cfg->sched, t->early.maximize, cfg->optim.lr);
-    agree_kernels(comm);
     if (dpt_comm_agree(comm, build(t, fold, e), e) != DPT_OK || check_same_data(t, e) != DPT_OK ||
         dpt_trainer_plan_reduction(t, e) != DPT_OK ||
         dpt_comm_agree(comm, dpt_trace_init(&t->trace, comm, cfg->train.trace, cfg->train.trace_steps, e), e) !=

@@ -128,8 +128,7 @@ static void pool2_row(float *y, uint8_t *pos, const float *x0, const float *x1, 
     const __m512i ev = dpt_split16(0), od = dpt_split16(1);
     for (int j = 0; j < ow; j += 16) {
         int m = ow - j < 16 && !loose ? ow - j : 16;
-        __mmask16 out = (__mmask16)((1u << m) - 1), lo = (__mmask16)(m >= 8 ? 0xffffu : (1u << 2 * m) - 1);
-        __mmask16 hi = (__mmask16)(m > 8 ? (1u << (2 * m - 16)) - 1 : 0);
+        __mmask16 out = dpt_lanes16(m), lo = dpt_lanes16(2 * m), hi = dpt_lanes16(2 * m - 16);
         __m512 u0, u1, v0, v1;
         if (m == 16) {
             u0 = _mm512_loadu_ps(x0 + 2 * j), u1 = _mm512_loadu_ps(x0 + 2 * j + 16);

@@ -69,7 +69,7 @@ PYEOF
 bad=runs/meta/checkpoints/step-0000000010.safetensors
 set_meta "$bad" step nan
 check "metadata 'step' = nan is not an integer" "$DPTRAIN" train --set run.name=meta2 --resume "$bad"
-# The plateau schedule's state and epoch_correct: each field out of range is refused by name.
+# The plateau schedule's state and the epoch's sums: each field out of range is refused by name.
 plat=(--set schedule.kind=plateau --set data.val_fraction=0.2 --set training.epochs=4)
 "$DPTRAIN" train "${plat[@]}" --set run.name=plat > /dev/null
 while read -r key value want; do
@@ -80,6 +80,10 @@ while read -r key value want; do
 done <<'CASES'
 plateau_lr -1 -1 is out of range: must be a finite rate >= 0
 plateau_best -inf -inf is out of range: must be a number or inf (the watched metric is minimized)
+plateau_best nan nan is out of range: must be a number or inf
+epoch_loss inf inf is out of range: must be finite
+epoch_count -1 -1 is out of range: must be in [0, 2^53]
+best_metric inf inf is out of range: must be finite or nan
 plateau_bad 1.5 1.5 is not an integer
 plateau_cooldown -1 -1 is not an integer
 epoch_correct 1e9 1e+09 is out of range: must be in [0, epoch_count = 

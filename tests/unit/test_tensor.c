@@ -97,7 +97,8 @@ static void check_bits(int tb, int m, int n, int k)
     for (int i = 0; i < m; i++) {
         dpt_gemm_small(0, tb, 1, n, k, a + i * k, k, b, ldb, 0.0f, row, n);
         ck_assert_msg(memcmp(row, whole + i * n, sizeof(float) * n) == 0, "tb%d k%d: row %d differs", tb, k, i);
-        for (int j = 0; j < n && (size_t)n * k <= 65536; j++) {
+        /* one output of a packed B^T (n k > 64 Ki) is a dot product, not the packed kernel's sum */
+        for (int j = 0; j < n && !(tb && (size_t)n * k > 65536); j++) {
             dpt_gemm_small(0, tb, 1, 1, k, a + i * k, k, tb ? b + j * k : b + j, ldb, 0.0f, &one, 1);
             ck_assert_msg(memcmp(&one, &whole[i * n + j], sizeof one) == 0, "tb%d k%d [%d][%d]: %a vs %a", tb, k, i,
                           j, one, whole[i * n + j]);
