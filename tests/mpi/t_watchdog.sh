@@ -30,6 +30,7 @@ wait "$job"
 rc=$?
 set -e
 elapsed=$(( $(date +%s) - start ))
+echo "job status $rc, $elapsed s after the stop"
 cat err.txt
 [ "$rc" -ne 124 ] || fail "the job hung until the test's time limit"
 [ "$rc" -ne 0 ] || fail "the job exited 0"
