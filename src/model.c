@@ -354,7 +354,7 @@ int dpt_model_init_params(dpt_model *m, uint64_t seed, dpt_init_scheme scheme, d
         dpt_init_kind kind = scheme == DPT_SCHEME_HE ? DPT_INIT_HE : DPT_INIT_XAVIER;
         if (autopick)
             kind = he_follows(m, m->layers[i].index) ? DPT_INIT_HE : DPT_INIT_XAVIER;
-        m->layers[i].ops->init(&m->layers[i], seed, DPT_STREAM_INIT + (uint64_t)i, kind);
+        m->layers[i].ops->init(&m->layers[i], seed, DPT_STREAM_INIT + (uint64_t)m->layers[i].index, kind);
     }
     return DPT_OK;
 }
@@ -467,12 +467,7 @@ int dpt_model_penalty_ranges(const dpt_model *m, dpt_range *r, int max, int incl
     return k;
 }
 
-void dpt_model_param_name(char *buf, size_t size, int layer, int bias)
-{
-    snprintf(buf, size, "layers.%d.%s", layer, bias ? "bias" : "weight");
-}
-
 void dpt_model_tensor_name(char *buf, size_t size, const dpt_model *m, int layer, int p)
 {
-    snprintf(buf, size, "layers.%d.%s", layer, m->layers[layer].param[p].name);
+    snprintf(buf, size, "layers.%d.%s", m->layers[layer].index, m->layers[layer].param[p].name);
 }

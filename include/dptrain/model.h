@@ -109,10 +109,8 @@ void dpt_model_zero_grad(dpt_model *m);
 /* Fills r with the parameter runs a penalty applies to (weights; biases too if include_bias); returns the count. */
 int dpt_model_penalty_ranges(const dpt_model *m, dpt_range *r, int max, int include_bias);
 
-/* The checkpoint name of layer i's weight ("layers.i.weight") or bias. */
-void dpt_model_param_name(char *buf, size_t size, int layer, int bias);
-
-/* The checkpoint name of layer i's parameter p ("layers.i." + its descriptor's name). */
+/* The checkpoint name of parameter p of m->layers[layer] ("layers.I." + its descriptor's name, I
+ * the layer's index in model.layers, whatever order it runs in). */
 void dpt_model_tensor_name(char *buf, size_t size, const dpt_model *m, int layer, int p);
 
 #endif

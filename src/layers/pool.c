@@ -207,9 +207,19 @@ static void maxpool2_forward(const dpt_layer *l, float *y, const float *x, int n
 #endif
 
 #if POOL2_SIMD
+/* v[q] = the gradients dy of the windows (lanes in) whose maximum is at place q, 0 elsewhere;
+ * dy + 0, as the portable path's 0 += dy: +0 for a -0. */
+static void spread(__m512 v[4], const float *dy, const uint8_t *pos, __mmask16 in)
+{
+    __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(in, dy), _mm512_setzero_ps());
+    __m128i p = _mm_maskz_loadu_epi8(in, pos);
+    for (int q = 0; q < 4; q++)
+        v[q] = _mm512_maskz_mov_ps(_mm_cmpeq_epi8_mask(p, _mm_set1_epi8((char)q)), g);
+}
+
 /* Rows x0, x1 [2 * ow] of dx from dy [ow] and the places pos [ow]: each window's four values in
- * one pass, 16 windows a time, its gradient where its byte says and 0 elsewhere (dy + 0, as the
- * portable path's 0 += dy: +0 for a -0). With dx's lines asked for POOL_AHEAD values before their
+ * one pass, 16 windows a time, its gradient where its byte says and 0 elsewhere. With dx's lines
+ * asked for POOL_AHEAD values before their
  * stores, the reference CNN's two pool backwards at 64 samples take 0.25 and 0.16 ms instead of
  * memset plus a scalar scatter's 0.59 and 0.27 (without the prefetch, this was no faster: each
  * store waited for its line to be read). */
@@ -218,12 +228,9 @@ static void unpool2_row(float *x0, float *x1, const float *dy, const uint8_t *po
     const __m512i lo = dpt_zip16(0), hi = dpt_zip16(1);
     for (int j = 0; j < ow; j += 16) {
         int m = ow - j < 16 ? ow - j : 16;
-        __mmask16 in = dpt_lanes16(m), first = dpt_lanes16(2 * m), second = dpt_lanes16(2 * m - 16);
-        __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(in, dy + j), _mm512_setzero_ps());
-        __m128i p = _mm_maskz_loadu_epi8(in, pos + j);
+        __mmask16 first = dpt_lanes16(2 * m), second = dpt_lanes16(2 * m - 16);
         __m512 v[4];
-        for (int q = 0; q < 4; q++)
-            v[q] = _mm512_maskz_mov_ps(_mm_cmpeq_epi8_mask(p, _mm_set1_epi8((char)q)), g);
+        spread(v, dy + j, pos + j, dpt_lanes16(m));
         _mm512_mask_storeu_ps(x0 + 2 * j, first, _mm512_permutex2var_ps(v[0], lo, v[1]));
         _mm512_mask_storeu_ps(x0 + 2 * j + 16, second, _mm512_permutex2var_ps(v[0], hi, v[1]));
         _mm512_mask_storeu_ps(x1 + 2 * j, first, _mm512_permutex2var_ps(v[2], lo, v[3]));
@@ -237,11 +244,8 @@ static void unpool2_row(float *x0, float *x1, const float *dy, const uint8_t *po
 static void unpool2_two_rows(float *x, const float *dy, const uint8_t *pos, int ow, const __m512i idx[2])
 {
     __mmask16 in = dpt_lanes16(2 * ow);
-    __m512 g = _mm512_add_ps(_mm512_maskz_loadu_ps(in, dy), _mm512_setzero_ps());
-    __m128i p = _mm_maskz_loadu_epi8(in, pos);
     __m512 v[4];
-    for (int q = 0; q < 4; q++)
-        v[q] = _mm512_maskz_mov_ps(_mm_cmpeq_epi8_mask(p, _mm_set1_epi8((char)q)), g);
+    spread(v, dy, pos, in);
     for (int r = 0; r < 4; r++) /* rows 0 and 2 take places 0 and 1; rows 1 and 3 places 2 and 3 */
         _mm512_mask_storeu_ps(x + (size_t)r * 2 * ow, in,
                               _mm512_permutex2var_ps(v[2 * (r & 1)], idx[r >> 1], v[2 * (r & 1) + 1]));

@@ -99,7 +99,7 @@ START_TEST(test_layout)
     ck_assert_int_eq(dpt_model_penalty_ranges(&m, r, 4, 1), 2);
     ck_assert_uint_eq(r[1].len, 8);
     char name[32];
-    dpt_model_param_name(name, sizeof name, 2, 1);
+    dpt_model_tensor_name(name, sizeof name, &m, 2, 1);
     ck_assert_str_eq(name, "layers.2.bias");
     dpt_model_free(&m);
 }
