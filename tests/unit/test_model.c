@@ -111,8 +111,8 @@ START_TEST(test_init_depends_on_seed_only)
     dpt_err e;
     ck_assert_int_eq(dpt_model_init(&a, "dense 64, relu, dense 10", 100, 1, &e), DPT_OK);
     ck_assert_int_eq(dpt_model_init(&b, "dense 64, relu, dense 10", 100, 32, &e), DPT_OK);
-    dpt_model_init_params(&a, 5, DPT_SCHEME_AUTO, &e);
-    dpt_model_init_params(&b, 5, DPT_SCHEME_AUTO, &e);
+    ck_assert_int_eq(dpt_model_init_params(&a, 5, DPT_SCHEME_AUTO, &e), DPT_OK);
+    ck_assert_int_eq(dpt_model_init_params(&b, 5, DPT_SCHEME_AUTO, &e), DPT_OK);
     ck_assert_int_eq(memcmp(a.params, b.params, sizeof(float) * a.nparams), 0);
     /* He before ReLU: variance 2/fan_in; Xavier uniform for the last: (in+out)/6 inverse. */
     double s1 = 0, s2 = 0;
@@ -295,8 +295,8 @@ START_TEST(test_relu_runs_after_maxpool)
     ck_assert_msg(dpt_model_init_shaped(&b, kept, in, N, &e) == DPT_OK, "%s", e.msg);
     ck_assert_uint_eq(a.nparams, P);
     ck_assert_uint_eq(b.nparams, P);
-    dpt_model_init_params(&a, 5, DPT_SCHEME_AUTO, &e);
-    dpt_model_init_params(&b, 5, DPT_SCHEME_AUTO, &e);
+    ck_assert_int_eq(dpt_model_init_params(&a, 5, DPT_SCHEME_AUTO, &e), DPT_OK);
+    ck_assert_int_eq(dpt_model_init_params(&b, 5, DPT_SCHEME_AUTO, &e), DPT_OK);
     ck_assert_int_eq(memcmp(a.params, b.params, sizeof(float) * 20), 0);
     dpt_model_free(&a);
     dpt_model_free(&b);
